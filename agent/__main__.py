@@ -1,0 +1,5 @@
+"""`python -m agent` runs the meshprober CLI."""
+
+from agent.cli import main
+
+main()

@@ -1,0 +1,33 @@
+"""The `meshprober` command: wires each subcommand module (agent/commands/*) into one Typer app.
+
+Exit codes: 0 healthy/success, 1 a probed path is unhealthy, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from agent.commands import config_cmd, demo, diagnose, lab, probe, run, tls_check
+
+app = typer.Typer(
+    name="meshprober",
+    help="Active mTLS-aware probes for Istio meshes: why does service-to-service traffic fail?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("diagnose")(diagnose.diagnose)
+app.command("tls-check")(tls_check.tls_check)
+app.command("probe")(probe.probe)
+app.command("run")(run.run)
+app.command("demo")(demo.demo)
+app.add_typer(lab.app, name="lab")
+app.add_typer(config_cmd.app, name="config")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

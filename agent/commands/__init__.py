@@ -1,0 +1,1 @@
+"""One module per CLI command; heavy imports happen inside the command functions."""

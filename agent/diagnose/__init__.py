@@ -1,0 +1,1 @@
+"""Diagnosis: the classifier ladder, cross-check rules and remedies (pure)."""

@@ -1,0 +1,56 @@
+"""meshprober's own exception hierarchy.
+
+Every error a user can meet derives from MeshproberError and carries a message that says what is
+wrong and, where we know, what to do. Third-party exceptions are mapped to these at the seam that
+calls the third party (`raise ... from`).
+"""
+
+from __future__ import annotations
+
+
+class MeshproberError(Exception):
+    """Base of all errors meshprober reports to users."""
+
+
+class InputError(MeshproberError):
+    """Bad user input: a malformed file, an unknown flag value, a truncated dump (exit code 2)."""
+
+
+class ConfigError(InputError):
+    """The agent configuration is invalid; the message names the file and field path."""
+
+
+class ClusterError(MeshproberError):
+    """Talking to the Kubernetes API failed."""
+
+
+class ClusterUnreachable(ClusterError):
+    """The API server could not be reached (after bounded retries)."""
+
+
+class Forbidden(ClusterError):
+    """The service account lacks a permission; the message names verb, resource and namespace."""
+
+
+class NotFound(ClusterError):
+    """A pod, container or other object does not exist."""
+
+
+class PodNotReady(ClusterError):
+    """The pod exists but is not Ready (or has no usable container)."""
+
+
+class ExecError(ClusterError):
+    """An exec into a container failed before the command could report an exit code."""
+
+
+class ExecTimeout(ExecError):
+    """The exec deadline passed; the stream was closed."""
+
+
+class CommandNotFound(ExecError):
+    """The command (e.g. curl) is missing in the container (exit 126/127)."""
+
+
+class StreamDropped(ExecError):
+    """The exec websocket closed before the command's status arrived."""

@@ -1,0 +1,1 @@
+"""Istio policy engine: resources, DR resolution, PeerAuthentication composition, tls-check (pure)."""

@@ -1,0 +1,1 @@
+"""Probing: the curl argv builder and the curl output parser (pure)."""

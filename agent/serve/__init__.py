@@ -1,0 +1,1 @@
+"""Serving the agent: scheduler, result store, metrics, HTTP API, status page."""

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One entry point for people and CI.
+#   ./dev.sh demo [ARGS]   install, then run `meshprober demo` on the built-in lab
+#   ./dev.sh test [ARGS]   install everything the suite needs, then lint, type-check and test
+#   ./dev.sh setup         install only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PY=${PYTHON:-python3}
+APT_PACKAGES=(curl prometheus chromium)
+
+setup_python() {
+  "$PY" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+}
+
+setup_system() {
+  local missing=()
+  command -v curl >/dev/null || missing+=(curl)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v chromium >/dev/null || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "installing Debian packages: ${missing[*]}" >&2
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+      echo "warning: missing ${missing[*]} (need root for apt-get); tests that need them will be skipped" >&2
+    fi
+  fi
+}
+
+cmd=${1:-test}
+shift || true
+case "$cmd" in
+  setup) setup_system; setup_python ;;
+  demo) setup_python; exec meshprober demo "$@" ;;
+  test)
+    setup_system
+    setup_python
+    echo "== ruff" && "$PY" -m ruff check agent tests bench && "$PY" -m ruff format --check agent tests bench
+    echo "== mypy" && "$PY" -m mypy
+    echo "== pytest" && exec "$PY" -m pytest "$@"
+    ;;
+  *) echo "usage: ./dev.sh demo|test|setup [ARGS]" >&2; exit 2 ;;
+esac
