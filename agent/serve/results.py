@@ -1,0 +1,110 @@
+"""CheckResult: the outcome of one probe of one path, as the store, metrics, API and page see it.
+
+Frozen value type, no I/O. The pipeline (`run_check`) produces these; `probe_failed_result` builds
+one for agent-side failures (the check itself raised) so they are stored and counted like others.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.evidence import PolicyView
+from agent.model import Confidence, Diagnosis, Verdict
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    namespace: str
+    workload: str
+    pod: str | None = None
+    container: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "workload": self.workload,
+            "pod": self.pod,
+            "container": self.container,
+        }
+
+
+@dataclass(frozen=True)
+class DestinationRef:
+    service: str | None = None
+    namespace: str | None = None
+    port: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.service, "namespace": self.namespace, "port": self.port}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    path: str
+    source: SourceRef
+    target: str
+    diagnosis: Diagnosis
+    started_at: float
+    finished_at: float
+    destination: DestinationRef | None = None
+    http_status: int | None = None
+    policy: PolicyView | None = None
+    bundle_dir: Path | None = None
+    error_stage: str | None = None  # agent-side failure stage: "exec", "api", "parse", "check" ...
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.finished_at - self.started_at)
+
+    @property
+    def healthy(self) -> bool:
+        return self.diagnosis.healthy
+
+    def to_json(self) -> dict[str, Any]:
+        """DESIGN.md's `--json` object: path, source, target, plus the Diagnosis keys."""
+        out: dict[str, Any] = {
+            "path": self.path,
+            "source": self.source.to_json(),
+            "target": self.target,
+            "destination": self.destination.to_json() if self.destination else None,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": round(self.duration_s, 6),
+            "error_stage": self.error_stage,
+            "bundle_dir": str(self.bundle_dir) if self.bundle_dir else None,
+        }
+        out.update(self.diagnosis.to_json())
+        if self.http_status is not None:
+            out["http_status"] = self.http_status
+        return out
+
+
+def probe_failed_result(
+    path: str,
+    source: SourceRef,
+    target: str,
+    stage: str,
+    message: str,
+    started_at: float,
+    destination: DestinationRef | None = None,
+) -> CheckResult:
+    """An agent-side failure (the probe could not run) as a `probe_failed` result."""
+    diagnosis = Diagnosis(
+        verdict=Verdict.PROBE_FAILED,
+        confidence=Confidence.HIGH,
+        summary=f"The probe could not run ({stage}): {message}",
+        evidence=(f"stage={stage}",),
+    )
+    return CheckResult(
+        path=path,
+        source=source,
+        target=target,
+        diagnosis=diagnosis,
+        started_at=started_at,
+        finished_at=time.time(),
+        destination=destination,
+        error_stage=stage,
+    )
