@@ -1,0 +1,290 @@
+"""DestinationRule resolution for a client sidecar, as istiod computes it.
+
+Host normalisation (ResolveShortnameToFQDN), most-specific host match, exportTo visibility,
+same-host merging, workloadSelector DRs and the client ns -> service ns -> root ns lookup
+(PushContext.destinationRule). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.istio.resources import DestinationRule, MeshConfig
+
+
+def resolve_short_host(host: str, namespace: str) -> str:
+    """A host without a dot is expanded in the DR's own namespace; dotted hosts are literal."""
+    if host == "*" or "." in host:
+        return host
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    return f"{host}.{namespace}.svc.cluster.local"
+
+
+def host_matches(pattern: str, needle: str) -> bool:
+    if pattern == "*":
+        return True
+    if pattern.startswith("*"):
+        return needle.endswith(pattern[1:])
+    return pattern == needle
+
+
+def most_specific_host(needle: str, hosts: Iterable[str]) -> str | None:
+    """Exact host first, else the longest matching wildcard (MostSpecificHostMatch)."""
+    hosts = list(hosts)
+    if needle in hosts and not needle.startswith("*"):
+        return needle
+    candidates = [h for h in hosts if h.startswith("*") and host_matches(h, needle)]
+    if not candidates:
+        return None
+    return sorted(candidates, key=lambda h: (-len(h), h))[0]
+
+
+@dataclass
+class ConsolidatedRule:
+    """One entry of a namespace's index: a DR, possibly merged with later same-host DRs."""
+
+    first: DestinationRule
+    host: str  # resolved
+    export_to: frozenset[str]
+    selector: Mapping[str, str] | None
+    traffic_policy: Mapping[str, Any] | None
+    subsets: list[Mapping[str, Any]]
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return self.first.ref
+
+
+def _export_set(dr: DestinationRule) -> frozenset[str]:
+    if dr.selector is not None:
+        return frozenset({"."})  # selector DRs are forced private
+    return frozenset(dr.export_to)
+
+
+def _merge(entries: list[ConsolidatedRule], dr: DestinationRule, export: frozenset[str]) -> None:
+    """mergeDestinationRule with ENABLE_ENHANCED_DESTINATIONRULE_MERGE (default since 1.24)."""
+    separately = True
+    for entry in entries:
+        if export == entry.export_to:
+            separately = False
+        elif entry.export_to and export >= entry.export_to:
+            separately = True
+        else:
+            separately = True
+            continue
+        both_sel = entry.selector is not None and dr.selector is not None
+        if both_sel and dict(entry.selector or {}) != dict(dr.selector or {}):
+            separately = True
+            continue
+        if (entry.selector is None and dr.selector is None) or both_sel:
+            separately = False
+        names = {s.get("name") for s in entry.subsets}
+        entry.subsets.extend(s for s in dr.subsets if s.get("name") not in names)
+        if entry.traffic_policy is None and dr.traffic_policy is not None:
+            entry.traffic_policy = dr.traffic_policy
+        entry.sources.append(dr.ref)
+    if separately:
+        entries.append(_new_entry(dr, export))
+
+
+def _new_entry(dr: DestinationRule, export: frozenset[str]) -> ConsolidatedRule:
+    return ConsolidatedRule(
+        first=dr,
+        host=resolve_short_host(dr.host, dr.namespace),
+        export_to=export,
+        selector=dr.selector,
+        traffic_policy=dr.traffic_policy,
+        subsets=list(dr.subsets),
+        sources=[dr.ref],
+    )
+
+
+@dataclass
+class _NsIndex:
+    rules: dict[str, list[ConsolidatedRule]] = field(default_factory=dict)
+    export_to: dict[str, frozenset[str]] = field(default_factory=dict)  # first DR's set per host
+
+    def add(self, dr: DestinationRule) -> None:
+        host = resolve_short_host(dr.host, dr.namespace)
+        export = _export_set(dr)
+        if host in self.rules:
+            _merge(self.rules[host], dr, export)
+        else:
+            self.rules[host] = [_new_entry(dr, export)]
+            self.export_to[host] = frozenset(dr.export_to) if dr.selector is None else export
+
+
+@dataclass(frozen=True)
+class Resolution:
+    rule: ConsolidatedRule | None
+    steps: tuple[str, ...]  # the lookup path, in words
+
+
+def sort_key(dr: DestinationRule) -> tuple[int, str, str, str]:
+    return (0 if dr.selector is not None else 1, dr.created, dr.name, dr.namespace)
+
+
+class DestinationRuleIndex:
+    """The per-push DR index: namespace-local, exported-by-namespace and root-private views."""
+
+    def __init__(self, rules: Iterable[DestinationRule], mesh: MeshConfig) -> None:
+        self.mesh = mesh
+        self.local: dict[str, _NsIndex] = {}
+        self.exported: dict[str, _NsIndex] = {}
+        self.root_local = _NsIndex()
+        default_private = "." in mesh.default_dr_export_to and "*" not in mesh.default_dr_export_to
+        for dr in sorted(rules, key=sort_key):
+            ns = dr.namespace
+            exp = set(dr.export_to)
+            private_only = default_private if not exp else (len(exp) == 1 and exp <= {".", ns})
+            if dr.selector is not None:
+                private_only = True  # never exported
+            if not exp or exp & {"*", ".", ns}:
+                self.local.setdefault(ns, _NsIndex()).add(dr)
+            if not private_only:
+                self.exported.setdefault(ns, _NsIndex()).add(dr)
+            if ns == mesh.root_namespace and private_only:
+                self.root_local.add(dr)
+
+    def _pick(
+        self, entries: list[ConsolidatedRule], client_ns: str, labels: Mapping[str, str]
+    ) -> ConsolidatedRule | None:
+        catch_all = None
+        for entry in entries:
+            if entry.selector is None:
+                catch_all = entry
+            elif entry.first.namespace == client_ns and all(
+                labels.get(k) == v for k, v in entry.selector.items()
+            ):
+                return entry
+        return catch_all
+
+    def _exported(self, ns: str, fqdn: str, client_ns: str) -> tuple[list[ConsolidatedRule], str]:
+        idx = self.exported.get(ns)
+        if idx is None:
+            return [], f"no DestinationRule in {ns} exported for {fqdn}"
+        host = most_specific_host(fqdn, idx.rules)
+        if host is None:
+            return [], f"no DestinationRule in {ns} matches {fqdn}"
+        export = idx.export_to.get(host, frozenset())
+        if export and "*" not in export and client_ns not in export:
+            refs = ", ".join(e.ref for e in idx.rules[host])
+            return [], f"{refs} (host {host}) in {ns} is not exported to {client_ns}"
+        return idx.rules[host], ""
+
+    def resolve(self, client_ns: str, labels: Mapping[str, str], fqdn: str, svc_ns: str) -> Resolution:
+        root = self.mesh.root_namespace
+        steps: list[str] = []
+        local = self.root_local if client_ns == root else self.local.get(client_ns, _NsIndex())
+        host = most_specific_host(fqdn, local.rules)
+        if host is not None:
+            rule = self._pick(local.rules[host], client_ns, labels)
+            where = "root namespace (private)" if client_ns == root else "client namespace"
+            if rule is None:
+                steps.append(
+                    f"only workloadSelector DRs for {host} in the {where} {client_ns}, none selects this client"
+                )
+            else:
+                steps.append(f"{_describe(rule)} in the {where} {client_ns} applies")
+            return Resolution(rule, tuple(steps))
+        steps.append(f"no DestinationRule in the client namespace {client_ns} matches {fqdn}")
+        order = [(svc_ns, "service namespace")] if svc_ns != client_ns else []
+        order.append((root, "root namespace"))
+        for ns, what in order:
+            entries, why = self._exported(ns, fqdn, client_ns)
+            if entries:
+                rule = self._pick(entries, client_ns, labels)
+                if rule is not None:
+                    steps.append(f"{_describe(rule)} in the {what} {ns} applies")
+                    return Resolution(rule, tuple(steps))
+            steps.append(why.replace(f"in {ns}", f"in the {what} {ns}") if why else f"nothing usable in {ns}")
+        steps.append("no DestinationRule applies")
+        return Resolution(None, tuple(steps))
+
+
+def _describe(rule: ConsolidatedRule) -> str:
+    exp = rule.first.export_to
+    exported = "exported to all" if not exp or "*" in exp else f"exportTo {list(exp)}"
+    merged = f", merged from {', '.join(rule.sources)}" if len(rule.sources) > 1 else ""
+    sel = f", workloadSelector {dict(rule.selector)}" if rule.selector is not None else ""
+    return f"{rule.ref} (host {rule.first.host}, {exported}{sel}{merged})"
+
+
+def port_policy(tp: Mapping[str, Any] | None, port: int) -> tuple[dict[str, Any], bool]:
+    """Policy for a service port: a matching portLevelSettings entry replaces the top level."""
+    if not tp:
+        return {}, False
+    for pls in tp.get("portLevelSettings") or []:
+        if (pls.get("port") or {}).get("number") == port:
+            out = {k: copy.deepcopy(v) for k, v in pls.items() if k != "port"}
+            return out, True
+    return {k: copy.deepcopy(v) for k, v in tp.items() if k != "portLevelSettings"}, False
+
+
+_SUBSET_KEYS = (
+    "connectionPool",
+    "outlierDetection",
+    "loadBalancer",
+    "tls",
+    "tunnel",
+    "proxyProtocol",
+    "retryBudget",
+)
+
+
+def effective_policy(
+    rule: ConsolidatedRule | None, port: int, subset: str | None
+) -> tuple[dict[str, Any], str]:
+    """The traffic policy for (port, subset) and where its tls came from (top|port|subset|subset-port)."""
+    if rule is None:
+        return {}, "none"
+    policy, port_hit = port_policy(rule.traffic_policy, port)
+    where = "port" if port_hit else "top"
+    if subset is None:
+        return policy, where
+    sub = next((s for s in rule.subsets if s.get("name") == subset), None)
+    if sub is None or not sub.get("trafficPolicy"):
+        return policy, where
+    stp = sub["trafficPolicy"]
+    sub_port, sub_hit = port_policy(stp, port)
+    if sub_hit:
+        for key in ("connectionPool", "loadBalancer", "outlierDetection", "tls"):
+            policy.pop(key, None)
+            if key in sub_port:
+                policy[key] = sub_port[key]
+        return policy, "subset-port"
+    for key in _SUBSET_KEYS:
+        if stp.get(key) is not None:
+            policy[key] = copy.deepcopy(stp[key])
+    return policy, "subset" if stp.get("tls") is not None else where
+
+
+def endpoint_marking_mode(rule: ConsolidatedRule | None, port: int, subset: str | None) -> str | None:
+    """The DR tls mode mtls_checker uses for EDS marking: top-level, overridden only by a port entry WITH tls."""
+    if rule is None:
+        return None
+
+    def for_port(tp: Mapping[str, Any] | None) -> str | None:
+        if not tp:
+            return None
+        mode = (tp.get("tls") or {}).get("mode", "DISABLE") if tp.get("tls") is not None else None
+        for pls in tp.get("portLevelSettings") or []:
+            if (pls.get("port") or {}).get("number") == port and pls.get("tls") is not None:
+                return str((pls.get("tls") or {}).get("mode", "DISABLE"))
+        return mode
+
+    if subset is not None:
+        sub = next((s for s in rule.subsets if s.get("name") == subset), None)
+        mode = for_port(sub.get("trafficPolicy")) if sub else None
+        if mode is not None:
+            return mode
+    return for_port(rule.traffic_policy)

@@ -1,0 +1,317 @@
+"""PolicyEngine: for a client and a host:port, which DR and PA are in force and do they conflict.
+
+Builds the index once from raw Kubernetes/Istio objects (see resources.parse_objects), then answers
+tls-check questions as PolicyView rows. Pure: no I/O; bad questions raise InputError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from agent.errors import InputError
+from agent.evidence import PolicyView
+from agent.istio import client_tls as ct
+from agent.istio import peer_authn, remedy, verdict
+from agent.istio.dr_resolution import DestinationRuleIndex, effective_policy, endpoint_marking_mode
+from agent.istio.peer_authn import ServerModeDecision
+from agent.istio.resources import Pod, Service, ServicePort, parse_objects
+
+_SUFFIX = ".svc.cluster.local"
+
+
+class PolicyEngine:
+    def __init__(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        res = parse_objects([dict(o) if isinstance(o, Mapping) else o for o in objects])
+        self.resources = res
+        self.notes: list[str] = list(res.notes)
+        self.mesh = res.mesh
+        self.root = res.mesh.root_namespace
+        self.legacy = bool(res.legacy_policies) and not res.peer_authentications
+        if res.legacy_policies and res.peer_authentications:
+            self.notes.append(
+                "both PeerAuthentication and legacy authentication.istio.io Policy objects found; "
+                "the legacy ones are ignored"
+            )
+        auto = res.mesh.enable_auto_mtls
+        # Unset: on (DefaultMeshConfig); in a legacy-only (<=1.5) world it was off by default.
+        self.auto_mtls = (not self.legacy) if auto is None else auto
+        self.index = DestinationRuleIndex(res.destination_rules, res.mesh)
+        self.services = {s.fqdn: s for s in res.services}
+
+    # -- lookups -------------------------------------------------------------------------
+    def _sidecar(self, pod: Pod) -> bool:
+        # Before 1.4 the injector set no tlsMode label: the istio-proxy container is the sidecar.
+        return pod.has_sidecar or (self.legacy and pod.has_proxy_container)
+
+    def find_service(self, client_ns: str, host: str) -> Service:
+        host = host.strip().lower().rstrip(".")
+        parts = host.split(".")
+        if len(parts) == 1:
+            fqdn = f"{host}.{client_ns}{_SUFFIX}"
+        elif len(parts) == 2:
+            fqdn = f"{host}{_SUFFIX}"
+        elif len(parts) == 3 and parts[2] == "svc":
+            fqdn = f"{host}.cluster.local"
+        else:
+            fqdn = host
+        svc = self.services.get(fqdn)
+        if svc is None:
+            known = ", ".join(sorted(self.services)) or "none"
+            raise InputError(
+                f"host {host!r} (as {fqdn} from namespace {client_ns}) is not a known Service; known: {known}"
+            )
+        return svc
+
+    def find_client(self, namespace: str, pod_name: str | None) -> Pod:
+        if pod_name is None:
+            return Pod(namespace, "*", {}, True, True, from_template=True)
+        pods = [p for p in self.resources.pods if p.namespace == namespace]
+        for cand in (
+            [p for p in pods if p.name == pod_name and not p.from_template],
+            [p for p in pods if p.name == pod_name],
+            [p for p in pods if p.name.startswith(pod_name + "-")],
+        ):
+            if cand:
+                return cand[0]
+        raise InputError(f"pod {namespace}/{pod_name} not found in the resources")
+
+    def endpoints(self, svc: Service) -> list[Pod]:
+        if not svc.selector:
+            return []
+        return [
+            p
+            for p in self.resources.pods
+            if p.namespace == svc.namespace and all(p.labels.get(k) == v for k, v in svc.selector.items())
+        ]
+
+    @staticmethod
+    def target_port(sport: ServicePort, pod: Pod | None) -> int | None:
+        if isinstance(sport.target_port, int):
+            return sport.target_port
+        if pod is not None and sport.target_port in pod.container_ports:
+            return pod.container_ports[sport.target_port]
+        return sport.target_port if str(sport.target_port).isdigit() else None  # type: ignore[return-value]
+
+    # -- server side ---------------------------------------------------------------------
+    def server_mode(
+        self, namespace: str, pod_labels: Mapping[str, str], target_port: int
+    ) -> ServerModeDecision:
+        if self.legacy:
+            return peer_authn.legacy_mode(self.resources.legacy_policies, namespace, None, None)
+        return peer_authn.compose(
+            self.resources.peer_authentications, self.root, namespace, pod_labels, target_port
+        )
+
+    def _server(self, svc: Service, sport: ServicePort, pod: Pod) -> ServerModeDecision:
+        if not self._sidecar(pod):
+            return ServerModeDecision("NONE", None, f"pod {pod.name} has no sidecar: plaintext only")
+        if self.legacy:
+            return peer_authn.legacy_mode(self.resources.legacy_policies, svc.namespace, svc, sport.port)
+        tport = self.target_port(sport, pod)
+        return peer_authn.compose(
+            self.resources.peer_authentications, self.root, svc.namespace, pod.labels, tport
+        )
+
+    def _namespace_mode(self, namespace: str) -> str:
+        if self.legacy:
+            return peer_authn.legacy_mode(self.resources.legacy_policies, namespace, None, None).mode
+        return peer_authn.namespace_mode(self.resources.peer_authentications, self.root, namespace)
+
+    def _service_mtls_mode(self, svc: Service, policy: Mapping[str, Any], eps: list[Pod]) -> str:
+        """BestEffortInferServiceMTLSMode."""
+        passthrough = svc.headless or (policy.get("loadBalancer") or {}).get("simple") == "PASSTHROUGH"
+        if passthrough and (not eps or any(not self._sidecar(p) for p in eps)):
+            return "DISABLE"
+        mode = self._namespace_mode(svc.namespace)
+        return "PERMISSIVE" if mode == "UNKNOWN" else mode
+
+    # -- client side ---------------------------------------------------------------------
+    def _port(self, svc: Service, port: int) -> ServicePort:
+        for sp in svc.ports:
+            if sp.port == port:
+                return sp
+        known = ", ".join(str(p.port) for p in svc.ports) or "none"
+        raise InputError(f"service {svc.fqdn} has no port {port} (ports: {known})")
+
+    def client_tls(
+        self,
+        client_namespace: str,
+        client_labels: Mapping[str, str],
+        service_fqdn: str,
+        port: int,
+        subset: str | None = None,
+    ) -> ct.ClientTlsDecision:
+        svc = self.find_service(client_namespace, service_fqdn)
+        sport = self._port(svc, port)
+        resolution = self.index.resolve(client_namespace, client_labels, svc.fqdn, svc.namespace)
+        rule = resolution.rule
+        policy, tls_from = effective_policy(rule, port, subset)
+        eps = self.endpoints(svc)
+        mode, source, auto, why = ct.decide(
+            tls=policy.get("tls"),
+            auto_enabled=self.auto_mtls,
+            mesh_external=False,
+            service_mtls_mode=self._service_mtls_mode(svc, policy, eps),
+        )
+        dr_mode = endpoint_marking_mode(rule, port, subset)
+
+        def marked(pod: Any) -> str | None:
+            p = self._as_pod(pod, svc.namespace)
+            if p is None or not p.has_sidecar:
+                return None
+            if dr_mode is not None:
+                return "istio" if dr_mode == "ISTIO_MUTUAL" else None
+            if self._server(svc, sport, p).mode == "DISABLE":
+                return None
+            return "istio"
+
+        tls = policy.get("tls") or {}
+        sni = tls.get("sni") or (ct.default_sni(port, subset, svc.fqdn) if mode == "ISTIO_MUTUAL" else None)
+        sans = tuple(tls.get("subjectAltNames") or ())
+        if not sans and mode == "ISTIO_MUTUAL":
+            accounts = sorted({p.service_account for p in eps})
+            sans = tuple(f"spiffe://{self.mesh.trust_domain}/ns/{svc.namespace}/sa/{sa}" for sa in accounts)
+        steps = list(resolution.steps)
+        if tls_from == "port":
+            steps.append(f"portLevelSettings for service port {port} replace the top-level traffic policy")
+        steps.append(why)
+        return ct.ClientTlsDecision(
+            mode=mode,
+            source=source,
+            auto=auto,
+            destination_rule=rule.ref if rule else None,
+            destination_rule_api_version=rule.first.api_version if rule else None,
+            tls_from=tls_from,
+            sni=sni,
+            subject_alt_names=sans,
+            traffic_policy=policy,
+            explanation="; ".join(steps),
+            _endpoint_tls=marked,
+        )
+
+    def _as_pod(self, pod: Any, namespace: str) -> Pod | None:
+        if isinstance(pod, Pod):
+            return pod
+        if isinstance(pod, Mapping):
+            meta = pod.get("metadata") or {}
+            ns, name = meta.get("namespace") or namespace, meta.get("name")
+        else:
+            ns, _, name = str(pod).rpartition("/")
+            ns = ns or namespace
+        return next((p for p in self.resources.pods if p.namespace == ns and p.name == name), None)
+
+    # -- verdicts --------------------------------------------------------------------------
+    def check(self, client_namespace: str, client_pod: str | None, host: str, port: int) -> PolicyView:
+        client = self.find_client(client_namespace, client_pod)
+        svc = self.find_service(client_namespace, host)
+        sport = self._port(svc, port)
+        who = (
+            f"client {client_namespace}/{client.name}"
+            if client_pod
+            else f"a sidecar client in {client_namespace}"
+        )
+        eps = self.endpoints(svc)
+        assumed = not eps
+        if assumed:
+            eps = [Pod(svc.namespace, "(no pods found)", dict(svc.selector), True, True, from_template=True)]
+        if not self._sidecar(client):
+            decision = ct.ClientTlsDecision(
+                "DISABLE", "default", False, explanation=f"{who} has no sidecar: it sends plaintext"
+            )
+        else:
+            decision = self.client_tls(client_namespace, client.labels, svc.fqdn, port)
+        rows = []
+        for ep in eps:
+            server = self._server(svc, sport, ep)
+            sent = decision.sends_to(
+                decision.endpoint_tls(ep) == "istio"
+                or (assumed and decision.auto and server.mode != "DISABLE")
+            )
+            works, symptom = verdict.evaluate(sent, server.mode, self._sidecar(client))
+            rows.append((ep, server, sent, works, symptom))
+        bad = [r for r in rows if not r[3]]
+        ep, server, sent, _, symptom = (bad or rows)[0]
+        words = [f"{who} -> {svc.fqdn}:{port}", decision.explanation]
+        if assumed:
+            words.append(
+                "no pods match the service selector; assumed one sidecar workload with the selector's labels"
+            )
+        words.append(
+            f"server {svc.namespace}/{ep.name} (target port {self.target_port(sport, ep)}): {server.explanation}"
+        )
+        if len({r[1].mode for r in rows}) > 1 or len({r[2] for r in rows}) > 1:
+            words.append(f"{len(bad)} of {len(rows)} endpoints fail")
+        view = PolicyView(
+            host=svc.fqdn,
+            port=port,
+            status="CONFLICT" if bad else "OK",
+            client_mode=sent,
+            client_mode_source=decision.source,
+            server_mode=server.mode,
+            destination_rule=decision.destination_rule,
+            peer_authentication=server.peer_authentication,
+            symptom=symptom if bad else None,
+            explanation="; ".join(w for w in words if w),
+        )
+        if not bad:
+            return view
+        text, patch = self._remedy(client, svc, sport, decision, [r[1].mode for r in rows])
+        return PolicyView(**{**view.__dict__, "remedy_text": text, "remedy_patch": patch})
+
+    def _remedy(
+        self,
+        client: Pod,
+        svc: Service,
+        sport: ServicePort,
+        decision: ct.ClientTlsDecision,
+        servers: list[str],
+    ) -> tuple[str, str | None]:
+        if not self._sidecar(client):
+            return (
+                f"The client {client.namespace}/{client.name} has no sidecar and cannot do Istio mTLS: inject a "
+                "sidecar, or set the server's PeerAuthentication to PERMISSIVE for this port.",
+                None,
+            )
+        desired = None
+        for mode in ("ISTIO_MUTUAL", "DISABLE"):
+            if all(verdict.evaluate(mode, s)[0] for s in servers):
+                desired = mode
+                break
+        if desired is None and self.auto_mtls:
+            desired = remedy.AUTO
+        if desired is None:
+            return (
+                "Endpoints need different modes (some have sidecars, some not) and auto mTLS is off: enable auto mTLS (meshConfig.enableAutoMtls) or make the endpoints uniform.",
+                None,
+            )
+        resolution = self.index.resolve(client.namespace, client.labels, svc.fqdn, svc.namespace)
+        text, patch = remedy.build(
+            rule=resolution.rule,
+            fqdn=svc.fqdn,
+            service_namespace=svc.namespace,
+            service_name=svc.name,
+            port=sport.port,
+            subset=None,
+            tls_from=decision.tls_from,
+            mode=desired,
+        )
+        return text, patch
+
+    def check_client(self, client_namespace: str, client_pod: str | None) -> list[PolicyView]:
+        self.find_client(client_namespace, client_pod)
+        out = []
+        for fqdn in sorted(self.services):
+            svc = self.services[fqdn]
+            for sp in sorted(svc.ports, key=lambda p: p.port):
+                if sp.protocol in ("TCP", "SCTP"):
+                    out.append(self.check(client_namespace, client_pod, fqdn, sp.port))
+        return out
+
+    def client_namespaces(self) -> list[str]:
+        names = {p.namespace for p in self.resources.pods if self._sidecar(p)}
+        names |= {d.namespace for d in self.resources.destination_rules}
+        return sorted(names)
+
+    def audit(self) -> list[tuple[str, PolicyView]]:
+        return [(ns, view) for ns in self.client_namespaces() for view in self.check_client(ns, None)]

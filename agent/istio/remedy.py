@@ -1,0 +1,134 @@
+"""Build the fix for a tls-check CONFLICT as a patched (or new) DestinationRule in YAML.
+
+The patch keeps every other setting of the resource (loadBalancer, connectionPool,
+outlierDetection, subsets, portLevelSettings). A new DR that would shadow a broader one copies
+the broader one's traffic policy and says so. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from agent.istio.dr_resolution import ConsolidatedRule
+from agent.istio.load import SOURCE_KEY
+
+_DROP_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+AUTO = "AUTO"  # desired "mode": remove the tls setting so auto mTLS decides per endpoint
+
+
+def _clean(obj: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(obj))
+    out.pop(SOURCE_KEY, None)
+    out.pop("status", None)
+    meta = out.get("metadata") or {}
+    for key in _DROP_META:
+        meta.pop(key, None)
+    ann = meta.get("annotations")
+    if isinstance(ann, dict):
+        ann.pop(_LAST_APPLIED, None)
+        if not ann:
+            meta.pop("annotations")
+    return out
+
+
+def _set_tls(holder: dict[str, Any], mode: str) -> list[str]:
+    """Set holder['tls'] to the desired mode; returns the tls fields that had to be dropped."""
+    old = holder.get("tls") or {}
+    dropped = [k for k in old if k != "mode"]
+    if mode == AUTO:
+        holder.pop("tls", None)
+    else:
+        holder["tls"] = {"mode": mode}
+    return dropped
+
+
+def _port_entry(tp: dict[str, Any], port: int) -> dict[str, Any] | None:
+    for pls in tp.get("portLevelSettings") or []:
+        if (pls.get("port") or {}).get("number") == port:
+            return pls  # type: ignore[no-any-return]
+    return None
+
+
+def apply_tls(
+    spec: dict[str, Any], tls_from: str, port: int, subset: str | None, mode: str
+) -> tuple[str, list[str]]:
+    """Change the tls where it was decided; returns (path in words, dropped tls fields)."""
+    if tls_from in ("subset", "subset-port") and subset is not None:
+        for sub in spec.get("subsets") or []:
+            if sub.get("name") == subset:
+                stp = sub.setdefault("trafficPolicy", {})
+                entry = _port_entry(stp, port) if tls_from == "subset-port" else None
+                if entry is not None:
+                    return f"spec.subsets[{subset}].trafficPolicy.portLevelSettings[{port}].tls", _set_tls(
+                        entry, mode
+                    )
+                return f"spec.subsets[{subset}].trafficPolicy.tls", _set_tls(stp, mode)
+    tp = spec.setdefault("trafficPolicy", {})
+    entry = _port_entry(tp, port) if tls_from == "port" else None
+    if entry is not None:
+        return f"spec.trafficPolicy.portLevelSettings[port {port}].tls", _set_tls(entry, mode)
+    return "spec.trafficPolicy.tls", _set_tls(tp, mode)
+
+
+def _dump(obj: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(obj), sort_keys=False, default_flow_style=False)
+
+
+def _mode_words(mode: str) -> str:
+    return (
+        "remove the tls setting so auto mTLS picks per endpoint" if mode == AUTO else f"set tls.mode {mode}"
+    )
+
+
+def build(
+    *,
+    rule: ConsolidatedRule | None,
+    fqdn: str,
+    service_namespace: str,
+    service_name: str,
+    port: int,
+    subset: str | None,
+    tls_from: str,
+    mode: str,
+) -> tuple[str, str]:
+    """(text, patch YAML) for the desired client mode."""
+    if rule is not None and not rule.host.startswith("*") and rule.host == fqdn:
+        obj = _clean(rule.first.raw)
+        path, dropped = apply_tls(obj.setdefault("spec", {}), tls_from, port, subset, mode)
+        name = f"{obj['metadata'].get('namespace', rule.first.namespace)}/{obj['metadata']['name']}"
+        text = f"Patch DestinationRule {name}: {_mode_words(mode)} at {path}; every other setting is kept."
+        if dropped:
+            text += f" Dropped tls fields that do not apply to {mode}: {', '.join(dropped)}."
+        return text, _dump(obj)
+    new_ns = rule.first.namespace if rule is not None else service_namespace
+    suffix = "mtls" if mode in ("ISTIO_MUTUAL", AUTO) else "plaintext"
+    spec: dict[str, Any] = {"host": fqdn}
+    text_extra = ""
+    if rule is not None:
+        if rule.first.export_to:
+            spec["exportTo"] = list(rule.first.export_to)
+        if rule.selector is not None:
+            spec["workloadSelector"] = {"matchLabels": dict(rule.selector)}
+        spec["trafficPolicy"] = copy.deepcopy(dict(rule.traffic_policy or {}))
+        text_extra = (
+            f" It would shadow {rule.ref} (host {rule.first.host}) for this host, so it copies that "
+            "rule's traffic policy (loadBalancer, connectionPool, outlierDetection, portLevelSettings) "
+            "to keep them; subsets are not copied."
+        )
+    tls_from_new = "port" if tls_from == "port" else "top"
+    path, _ = apply_tls(spec, tls_from_new, port, None, mode)
+    if not spec.get("trafficPolicy"):
+        spec.pop("trafficPolicy", None)
+    obj = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": f"{service_name}-{suffix}", "namespace": new_ns},
+        "spec": spec,
+    }
+    text = f"Create DestinationRule {new_ns}/{service_name}-{suffix} for {fqdn}: {_mode_words(mode)} ({path}).{text_extra}"
+    return text, _dump(obj)
