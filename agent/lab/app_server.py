@@ -1,0 +1,110 @@
+"""A tiny bookinfo-like workload app (stdlib threaded HTTP/1.1) whose behaviour scenarios set.
+
+Routes: /productpage, /reviews/<id>, /details/<id>, /ratings/<id>, /health. Knobs: status, delay,
+close without answering, reset (RST). Binds only the loopback address it is given.
+Run: `python -m agent.lab.app_server --addr 127.0.1.2 --port 9080 [--status 503] [--delay-ms N] [--close]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROUTES = re.compile(r"^/(productpage|health|(reviews|details|ratings)/\d+)/?(\?.*)?$")
+
+
+@dataclass(frozen=True)
+class AppBehaviour:
+    status: int = 200
+    delay_ms: int = 0
+    close: bool = False  # close the connection without a response
+    reset: bool = False  # abort with TCP RST
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "meshprober-lab-app/1"
+    behaviour = AppBehaviour()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: the sidecar's access log is the record
+
+    def do_GET(self) -> None:
+        b = self.behaviour
+        if b.delay_ms:
+            time.sleep(b.delay_ms / 1000)
+        if b.reset:
+            # SO_LINGER 0 makes close() send RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if b.close:
+            self.close_connection = True
+            return
+        if not ROUTES.match(self.path):
+            self._send(404, {"error": f"no route {self.path}"})
+            return
+        status = 200 if self.path.startswith("/health") else b.status
+        self._send(status, {"path": self.path, "status": status})
+
+    def _send(self, status: int, payload: dict[str, object]) -> None:
+        body = (json.dumps(payload) + "\n").encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def make_server(addr: str, port: int, behaviour: AppBehaviour) -> ThreadingHTTPServer:
+    """A ready-to-serve app bound to addr:port (loopback only)."""
+    if not addr.startswith("127."):
+        raise ValueError(f"--addr {addr!r}: the lab app binds loopback (127.0.0.0/8) only")
+    handler = type("Handler", (_Handler,), {"behaviour": behaviour})
+    server = ThreadingHTTPServer((addr, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    return thread
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m agent.lab.app_server", description=__doc__)
+    p.add_argument("--addr", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--status", type=int, default=200)
+    p.add_argument("--delay-ms", type=int, default=0)
+    p.add_argument("--close", action="store_true")
+    p.add_argument("--reset", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        server = make_server(
+            args.addr, args.port, AppBehaviour(args.status, args.delay_ms, args.close, args.reset)
+        )
+    except (ValueError, OSError) as exc:
+        print(f"app_server: {exc}", file=sys.stderr)
+        return 2
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

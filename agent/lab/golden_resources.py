@@ -1,0 +1,151 @@
+"""Realistic Kubernetes/Istio objects (as YAML-ready dicts) that a golden scenario represents. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.lab.golden_scenarios import GoldenScenario
+
+SERVER_NS, SERVER_APP, SERVER_SA = "bookinfo", "productpage", "bookinfo-productpage"
+CLIENT_NS, CLIENT_APP = "load-test", "loadgen"
+SERVER_POD, CLIENT_POD = "productpage-v1-7d6cfb7dfd-4xq2m", "loadgen-5d8f7c9b6-x2x7q"
+CREATED = "2026-11-27T04:00:00Z"
+
+
+def _meta(name: str, ns: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": ns, "creationTimestamp": CREATED, **extra}
+
+
+def service() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(SERVER_APP, SERVER_NS, labels={"app": SERVER_APP, "service": SERVER_APP}),
+        "spec": {
+            "selector": {"app": SERVER_APP},
+            "type": "ClusterIP",
+            "ports": [{"name": "http", "port": 9080, "targetPort": 9080, "protocol": "TCP"}],
+        },
+    }
+
+
+def pod(name: str, ns: str, app: str, sa: str, ip: str, sidecar: bool) -> dict[str, Any]:
+    labels = {"app": app, "version": "v1"}
+    annotations = {"kubectl.kubernetes.io/default-container": app}
+    containers: list[dict[str, Any]] = [
+        {"name": app, "image": f"docker.io/istio/examples-bookinfo-{app}-v1:1.20.2"}
+    ]
+    if sidecar:
+        labels |= {
+            "security.istio.io/tlsMode": "istio",
+            "service.istio.io/canonical-name": app,
+            "service.istio.io/canonical-revision": "v1",
+        }
+        annotations["sidecar.istio.io/status"] = (
+            '{"containers":["istio-proxy"],"initContainers":["istio-init"]}'
+        )
+        containers.append(
+            {
+                "name": "istio-proxy",
+                "image": "docker.io/istio/proxyv2:1.28.0",
+                "args": ["proxy", "sidecar", "--domain", f"{ns}.svc.cluster.local"],
+            }
+        )
+    else:
+        annotations["sidecar.istio.io/inject"] = "false"
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _meta(name, ns, labels=labels, annotations=annotations),
+        "spec": {"serviceAccountName": sa, "containers": containers},
+        "status": {"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+def destination_rule(sc: GoldenScenario) -> dict[str, Any] | None:
+    if not sc.destination_rule:
+        return None
+    ns, _, name = sc.destination_rule.partition("/")
+    tp: dict[str, Any] = {}
+    if sc.dr_tls_mode:
+        tp["tls"] = {"mode": sc.dr_tls_mode}
+        if sc.dr_tls_mode == "SIMPLE":
+            tp["tls"]["caCertificates"] = "/etc/certs/root-cert.pem"
+    p = sc.traffic_policy
+    pool: dict[str, Any] = {}
+    if p.max_connections is not None:
+        pool["tcp"] = {"maxConnections": p.max_connections}
+    http = {
+        k: v
+        for k, v in (
+            ("http1MaxPendingRequests", p.http1_max_pending_requests),
+            ("http2MaxRequests", p.http2_max_requests),
+        )
+        if v is not None
+    }
+    if http:
+        pool["http"] = http
+    if pool:
+        tp["connectionPool"] = pool
+    if p.load_balancer:
+        tp["loadBalancer"] = {"simple": p.load_balancer}
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": _meta(name, ns),
+        "spec": {"host": SERVER_APP, "trafficPolicy": tp},
+    }
+
+
+def peer_authentication(sc: GoldenScenario) -> dict[str, Any]:
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": _meta("default", SERVER_NS),
+        "spec": {"mtls": {"mode": sc.server_mode}},
+    }
+
+
+def virtual_service(sc: GoldenScenario) -> dict[str, Any] | None:
+    if sc.route_timeout_s is None:
+        return None
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": _meta(SERVER_APP, SERVER_NS),
+        "spec": {
+            "hosts": [SERVER_APP],
+            "http": [
+                {"timeout": f"{sc.route_timeout_s:g}s", "route": [{"destination": {"host": SERVER_APP}}]}
+            ],
+        },
+    }
+
+
+def authorization_policy(sc: GoldenScenario) -> dict[str, Any] | None:
+    if not sc.rbac_deny:
+        return None
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": _meta("deny-all", SERVER_NS),
+        "spec": {"selector": {"matchLabels": {"app": SERVER_APP}}, "action": "DENY", "rules": [{}]},
+    }
+
+
+def resources(sc: GoldenScenario, client_ip: str, server_ip: str) -> dict[str, dict[str, Any]]:
+    """{file name: object} for a bundle's resources/ directory."""
+    out: dict[str, dict[str, Any] | None] = {
+        "service-productpage.yaml": service(),
+        "pod-productpage.yaml": pod(
+            SERVER_POD, SERVER_NS, SERVER_APP, SERVER_SA, server_ip, sc.server_sidecar
+        ),
+        "pod-loadgen.yaml": pod(CLIENT_POD, CLIENT_NS, CLIENT_APP, "default", client_ip, sc.client_sidecar),
+        "peerauthentication-default.yaml": peer_authentication(sc),
+        "destinationrule.yaml": destination_rule(sc),
+        "virtualservice.yaml": virtual_service(sc),
+        "authorizationpolicy.yaml": authorization_policy(sc),
+    }
+    if sc.no_endpoints:
+        out.pop("pod-productpage.yaml")
+    return {k: v for k, v in out.items() if v is not None}

@@ -1,0 +1,224 @@
+"""Outbound (Host-routed) and inbound (PeerAuthentication-shaped) Envoy listeners. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.lab.sidecar.clusters import inbound_cluster_name
+from agent.lab.sidecar.spec import ISTIO_INBOUND_ALPNS, InboundPort, OutboundService, SidecarSpec
+from agent.lab.sidecar.tls import inbound_tls_socket
+
+LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
+HCM_TYPE = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+)
+ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+FILE_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
+TLS_INSPECTOR_TYPE = "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+
+# Istio's current default TEXT access-log format (telemetry_logging.go:EnvoyTextLogFormat, >= 1.23).
+ISTIO_TEXT_LOG_FORMAT = (
+    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% '
+    "%RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "
+    '"%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% '
+    '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" '
+    '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% '
+    "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% "
+    "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
+)
+
+# Istio's default route retry policy (pilot/pkg/networking/core/route/retry/retry.go:DefaultPolicy).
+ISTIO_RETRY_POLICY: dict[str, Any] = {
+    "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+    "num_retries": 2,
+    "retry_host_predicate": [
+        {
+            "name": "envoy.retry_host_predicates.previous_hosts",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+            },
+        }
+    ],
+    "host_selection_retry_max_attempts": "5",
+    "retriable_status_codes": [503],
+}
+
+
+def access_log(path: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "envoy.access_loggers.file",
+            "typed_config": {
+                "@type": FILE_LOG_TYPE,
+                "path": path,
+                "log_format": {"text_format_source": {"inline_string": ISTIO_TEXT_LOG_FORMAT}},
+            },
+        }
+    ]
+
+
+def _hcm(
+    stat_prefix: str, route_config: dict[str, Any], log_path: str, rbac_deny: bool = False
+) -> dict[str, Any]:
+    http_filters: list[dict[str, Any]] = []
+    if rbac_deny:
+        # AuthorizationPolicy DENY for everyone: Envoy answers 403 "RBAC: access denied".
+        http_filters.append(
+            {
+                "name": "envoy.filters.http.rbac",
+                "typed_config": {
+                    "@type": RBAC_TYPE,
+                    "rules": {
+                        "action": "DENY",
+                        "policies": {
+                            "ns[lab]-policy[deny-all]-rule[0]": {
+                                "permissions": [{"any": True}],
+                                "principals": [{"any": True}],
+                            }
+                        },
+                    },
+                },
+            }
+        )
+    http_filters.append({"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}})
+    return {
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": HCM_TYPE,
+            "stat_prefix": stat_prefix,
+            "route_config": route_config,
+            "http_filters": http_filters,
+            "access_log": access_log(log_path),
+            # Keep the caller's x-request-id so one id ties curl, client and server logs together.
+            "preserve_external_request_id": True,
+            "use_remote_address": False,
+        },
+    }
+
+
+def _domains(svc: OutboundService, taken: set[str]) -> list[str]:
+    names = [svc.name, f"{svc.name}.{svc.namespace}", f"{svc.name}.{svc.namespace}.svc", svc.fqdn]
+    out: list[str] = []
+    for name in names:
+        # One listener serves every port here, so a bare name is only safe for the first service using it.
+        for domain in (f"{name}:{svc.port}", name):
+            if domain not in taken:
+                taken.add(domain)
+                out.append(domain)
+    return out
+
+
+def outbound_route_config(spec: SidecarSpec) -> dict[str, Any]:
+    taken: set[str] = set()
+    vhosts = []
+    for svc in spec.outbound:
+        route: dict[str, Any] = {
+            "cluster": svc.cluster_name,
+            "timeout": f"{svc.route_timeout_s:g}s" if svc.route_timeout_s else "0s",
+            "retry_policy": ISTIO_RETRY_POLICY,
+            "max_grpc_timeout": "0s",
+        }
+        vhosts.append(
+            {
+                "name": f"{svc.fqdn}:{svc.port}",
+                "domains": _domains(svc, taken),
+                "routes": [
+                    {
+                        "name": "default",
+                        "match": {"prefix": "/"},
+                        "route": route,
+                        "decorator": {"operation": f"{svc.fqdn}:{svc.port}/*"},
+                    }
+                ],
+            }
+        )
+    return {"name": "outbound", "virtual_hosts": vhosts, "validate_clusters": False}
+
+
+def outbound_listener(spec: SidecarSpec) -> dict[str, Any]:
+    """Where iptables would send the app's outbound traffic: routes by Host to outbound clusters."""
+    return {
+        "@type": LISTENER_TYPE,
+        "name": f"{spec.pod_ip}_{spec.outbound_port}",
+        "address": {"socket_address": {"address": spec.pod_ip, "port_value": spec.outbound_port}},
+        "traffic_direction": "OUTBOUND",
+        "filter_chains": [
+            {"filters": [_hcm("outbound_0.0.0.0_http", outbound_route_config(spec), spec.files.access_log)]}
+        ],
+    }
+
+
+def _inbound_hcm(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
+    cluster = inbound_cluster_name(port)
+    route_config = {
+        "name": cluster,
+        "virtual_hosts": [
+            {
+                "name": f"inbound|http|{port.port}",
+                "domains": ["*"],
+                "routes": [
+                    {
+                        "name": "default",
+                        "match": {"prefix": "/"},
+                        "route": {"cluster": cluster, "timeout": "0s", "max_grpc_timeout": "0s"},
+                    }
+                ],
+            }
+        ],
+        "validate_clusters": False,
+    }
+    return _hcm(f"inbound_0.0.0.0_{port.target_port}", route_config, spec.files.access_log, port.rbac_deny)
+
+
+def inbound_listener(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
+    """Inbound listener on the target port; its filter chains follow the effective PeerAuthentication."""
+    hcm = _inbound_hcm(spec, port)
+    chains: list[dict[str, Any]] = []
+    if port.mode == "STRICT":
+        # Only TLS matches; plaintext finds no chain and Envoy closes the connection.
+        chains.append(
+            {
+                "name": "mtls",
+                "filter_chain_match": {"transport_protocol": "tls"},
+                "transport_socket": inbound_tls_socket(),
+                "filters": [hcm],
+            }
+        )
+    elif port.mode == "PERMISSIVE":
+        chains.append(
+            {
+                "name": "mtls",
+                "filter_chain_match": {
+                    "transport_protocol": "tls",
+                    "application_protocols": list(ISTIO_INBOUND_ALPNS),
+                },
+                "transport_socket": inbound_tls_socket(),
+                "filters": [hcm],
+            }
+        )
+        chains.append(
+            {
+                "name": "plaintext",
+                "filter_chain_match": {"transport_protocol": "raw_buffer"},
+                "filters": [hcm],
+            }
+        )
+    else:  # DISABLE: a TLS ClientHello matches nothing and is closed
+        chains.append(
+            {
+                "name": "plaintext",
+                "filter_chain_match": {"transport_protocol": "raw_buffer"},
+                "filters": [hcm],
+            }
+        )
+    return {
+        "@type": LISTENER_TYPE,
+        "name": f"{spec.pod_ip}_{port.target_port}",
+        "address": {"socket_address": {"address": spec.pod_ip, "port_value": port.target_port}},
+        "traffic_direction": "INBOUND",
+        "listener_filters": [
+            {"name": "envoy.filters.listener.tls_inspector", "typed_config": {"@type": TLS_INSPECTOR_TYPE}}
+        ],
+        "filter_chains": chains,
+    }
