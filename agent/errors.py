@@ -45,7 +45,12 @@ class ExecError(ClusterError):
 
 
 class ExecTimeout(ExecError):
-    """The exec deadline passed; the stream was closed."""
+    """The exec deadline passed; the stream was closed. Partial output is attached."""
+
+    def __init__(self, message: str, stdout: bytes = b"", stderr: bytes = b"") -> None:
+        super().__init__(message)
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 class CommandNotFound(ExecError):
@@ -53,4 +58,17 @@ class CommandNotFound(ExecError):
 
 
 class StreamDropped(ExecError):
-    """The exec websocket closed before the command's status arrived."""
+    """The exec websocket closed before the command's status arrived. Partial output is attached."""
+
+    def __init__(self, message: str, stdout: bytes = b"", stderr: bytes = b"") -> None:
+        super().__init__(message)
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class Unauthorized(ClusterError):
+    """The API server rejected our credentials (401)."""
+
+
+class ContainerNotFound(NotFound, ExecError):
+    """The named container is not in the pod; the message lists the pod's containers."""

@@ -1,0 +1,92 @@
+"""Build a private kubernetes Configuration from a kubeconfig or the in-cluster service account.
+
+Never touches the client's process-wide default Configuration. Also decides which client errors
+are transport failures worth retrying (`is_transient`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import urllib3
+import websocket
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.incluster_config import InClusterConfigLoader
+
+from agent.errors import ConfigError
+
+SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+HANDSHAKE_TIMEOUT = 10.0  # seconds; websocket-client otherwise connects and handshakes with no timeout
+
+
+def _fresh_configuration() -> client.Configuration:
+    # type.__call__ as the client itself does: a brand-new object, not a copy of the global default.
+    cfg: client.Configuration = type.__call__(client.Configuration)
+    # No urllib3-level retries: ours (agent.kube.retry) are bounded in time and add jitter.
+    cfg.retries = 0
+    if websocket.getdefaulttimeout() is None:
+        # The exec websocket's connect/handshake would otherwise block forever on a hung server.
+        websocket.setdefaulttimeout(HANDSHAKE_TIMEOUT)
+    return cfg
+
+
+def kubeconfig_configuration(
+    path: str | None, context: str | None
+) -> tuple[client.Configuration, str | None]:
+    """(Configuration, the context's namespace) from a kubeconfig file; ConfigError names the file."""
+    where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"kubeconfig {path}: file not found (--kubeconfig)")
+    cfg = _fresh_configuration()
+    try:
+        config.load_kube_config(
+            config_file=path, context=context, client_configuration=cfg, persist_config=False
+        )
+        contexts, active = config.list_kube_config_contexts(config_file=path)
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        hint = f" (context {context!r})" if context else ""
+        raise ConfigError(f"kubeconfig {where}{hint}: {exc}") from exc
+    chosen = next((c for c in contexts if c.get("name") == context), active) if context else active
+    namespace = ((chosen or {}).get("context") or {}).get("namespace")
+    return cfg, namespace
+
+
+def running_in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (SA_DIR / "token").is_file()
+
+
+def incluster_configuration(
+    token_path: str | None,
+    ca_path: str | None,
+    namespace_path: str | None,
+    environ: dict[str, str] | None,
+) -> tuple[client.Configuration, str]:
+    """(Configuration, the pod's namespace) from the mounted service-account token and CA."""
+    cfg = _fresh_configuration()
+    token = token_path or str(SA_DIR / "token")
+    try:
+        InClusterConfigLoader(
+            token_filename=token,
+            cert_filename=ca_path or str(SA_DIR / "ca.crt"),
+            environ=environ if environ is not None else os.environ,
+        ).load_and_set(cfg)
+    except (ConfigException, OSError) as exc:
+        raise ConfigError(f"in-cluster config (service account token {token}): {exc}") from exc
+    ns_file = Path(namespace_path or SA_DIR / "namespace")
+    namespace = ns_file.read_text().strip() if ns_file.is_file() else "default"
+    return cfg, namespace or "default"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection refused/reset/timeouts (REST or websocket handshake) and gateway-ish 5xx."""
+    if isinstance(exc, ApiException):
+        if exc.status in (502, 503, 504):
+            return True
+        if exc.status == 0:  # the websocket layer wraps everything as status 0
+            ctx = exc.__context__
+            return isinstance(ctx, OSError) and not isinstance(ctx, websocket.WebSocketException)
+        return False
+    return isinstance(exc, urllib3.exceptions.HTTPError | OSError)
