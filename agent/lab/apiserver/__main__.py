@@ -1,0 +1,60 @@
+"""`python -m agent.lab.apiserver --objects DIR --state-dir DIR [--host H] [--port P]`.
+
+Prints one JSON ready line (url, kubeconfig, ca, pid) on stdout and serves until SIGTERM/SIGINT.
+Bad arguments: a message on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from agent.lab.apiserver.emulator import Emulator
+from agent.lab.apiserver.store import load_manifests
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agent.lab.apiserver")
+    parser.add_argument("--objects", type=Path, help="file or directory of YAML/JSON manifests")
+    parser.add_argument("--state-dir", type=Path, required=True, help="CA, certs and kubeconfig go here")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        objects = load_manifests(args.objects) if args.objects else []
+        if args.objects and not args.objects.exists():
+            raise ValueError(f"--objects {args.objects}: no such file or directory")
+        emu = Emulator(objects, state_dir=args.state_dir)
+        emu.start(args.host, args.port)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    kubeconfig = emu.write_kubeconfig(args.state_dir / "kubeconfig")
+    print(
+        json.dumps(
+            {
+                "url": emu.url,
+                "kubeconfig": str(kubeconfig),
+                "ca": str(emu.ca_path),
+                "pid": __import__("os").getpid(),
+            }
+        ),
+        flush=True,
+    )
+    try:
+        while not done.wait(1.0):
+            pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Server-side defaults: a Running pod status when a manifest has none, and Endpoints derived from
+Services' selectors and pod IPs. Pure; no I/O (the clock and IP allocator are passed in).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+DEFAULT_NODE = "lab-node-1"
+HOST_IP = "192.0.2.10"
+
+
+def default_pod(pod: dict[str, Any], now: str, allocate_ip: Any) -> dict[str, Any]:
+    """Fill spec.nodeName and a Ready, Running status for every container that lacks one."""
+    spec = pod.setdefault("spec", {})
+    spec.setdefault("nodeName", DEFAULT_NODE)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("containers", [])
+    status = pod.setdefault("status", {})
+    status.setdefault("phase", "Running")
+    status.setdefault("podIP", allocate_ip())
+    status.setdefault("podIPs", [{"ip": status["podIP"]}])
+    status.setdefault("hostIP", HOST_IP)
+    status.setdefault("startTime", now)
+    running = status["phase"] == "Running"
+    names = [c.get("name", "") for c in spec["containers"]]
+    if "containerStatuses" not in status:
+        status["containerStatuses"] = [
+            {
+                "name": c.get("name", ""),
+                "ready": running,
+                "restartCount": 0,
+                "image": c.get("image", ""),
+                "imageID": "",
+                "started": running,
+                "state": {"running": {"startedAt": now}} if running else {"terminated": {"exitCode": 0}},
+            }
+            for c in spec["containers"]
+        ]
+    if "conditions" not in status:
+        ready = (
+            "True"
+            if running and all(s.get("ready") for s in status["containerStatuses"] if s.get("name") in names)
+            else "False"
+        )
+        status["conditions"] = [
+            {
+                "type": t,
+                "status": "True" if t in ("Initialized", "PodScheduled") else ready,
+                "lastTransitionTime": now,
+            }
+            for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+        ]
+    return pod
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    conds = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+
+
+def derive_endpoints(service: dict[str, Any], pods: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """Endpoints for a Service with a selector, as the endpoints controller would write them."""
+    spec = service.get("spec") or {}
+    selector = spec.get("selector")
+    if not selector:
+        return None
+    meta = service["metadata"]
+    ready: list[dict[str, Any]] = []
+    not_ready: list[dict[str, Any]] = []
+    for pod in pods:
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        ip = (pod.get("status") or {}).get("podIP")
+        if not ip or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        addr = {
+            "ip": ip,
+            "nodeName": (pod.get("spec") or {}).get("nodeName", DEFAULT_NODE),
+            "targetRef": {
+                "kind": "Pod",
+                "namespace": pod["metadata"]["namespace"],
+                "name": pod["metadata"]["name"],
+                "uid": pod["metadata"].get("uid", ""),
+            },
+        }
+        (ready if pod_ready(pod) else not_ready).append(addr)
+    ports = []
+    for p in spec.get("ports") or []:
+        target = p.get("targetPort", p.get("port"))
+        port = {
+            "port": target if isinstance(target, int) else p.get("port"),
+            "protocol": p.get("protocol", "TCP"),
+        }
+        if p.get("name"):
+            port["name"] = p["name"]
+        ports.append(port)
+    subset: dict[str, Any] = {"ports": ports}
+    if ready:
+        subset["addresses"] = ready
+    if not_ready:
+        subset["notReadyAddresses"] = not_ready
+    return {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": "ep-" + meta.get("uid", ""),
+            "resourceVersion": meta.get("resourceVersion", "1"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+            "labels": copy.deepcopy(meta.get("labels") or {}),
+        },
+        "subsets": [subset] if (ready or not_ready) else [],
+    }

@@ -1,0 +1,245 @@
+"""pods/exec over WebSocket (v5.channel.k8s.io / v4.channel.k8s.io) running a REAL local process.
+
+Frames are binary `[channel] + payload`; stdout/stderr stream as the process writes them; the status goes
+on channel 3 (ExitCode cause first) and the socket closes with 1000. A concurrent reader answers pings,
+feeds stdin and notices when the client leaves, which kills the process group. Argv is passed as a list,
+never through a shell. Must not be used for anything but loopback lab processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
+CHUNK = 32 * 1024
+_CLOSE_TIMEOUT = 5.0
+
+
+@dataclass
+class ContainerContext:
+    """Where an exec'd command runs: working directory, environment (incl. PATH), optional argv prefix."""
+
+    cwd: Path
+    env: dict[str, str]
+    argv_prefix: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExecFault:
+    """Test knob: misbehave like a broken API server on the next matching exec.
+
+    mode: "abort" (TCP reset), "drop_status" (close 1000 without status), "close_1011",
+    "internal_error" (InternalError status instead of the exit code). after_bytes: trigger once this many
+    output bytes were sent (0 = when the command ends). pod: only for this pod name (None = any).
+    """
+
+    mode: str
+    after_bytes: int = 0
+    pod: str | None = None
+    message: str = "injected fault"
+
+
+def exit_status(code: int) -> dict[str, Any]:
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"command terminated with non-zero exit code: command terminated with exit code {code}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }
+
+
+def internal_status(cause: str) -> dict[str, Any]:
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"Internal error occurred: {cause}",
+        "reason": "InternalError",
+        "details": {"causes": [{"message": cause}]},
+        "code": 500,
+    }
+
+
+def _not_found_cause(binary: str, why: str) -> str:
+    # containerd/runc wording, so clients classify it as a real runtime's "command not found".
+    return (
+        "error executing command in container: failed to exec in container: failed to start exec: "
+        "OCI runtime exec failed: exec failed: unable to start container process: "
+        f'exec: "{binary}": {why}: unknown'
+    )
+
+
+def resolve_binary(argv: list[str], ctx: ContainerContext) -> str | None:
+    """None if the command can start, else the runtime's error cause."""
+    if ctx.argv_prefix:
+        return None  # the prefix (e.g. a sandbox wrapper) reports a missing binary itself
+    binary = argv[0]
+    if "/" in binary:
+        path = binary if os.path.isabs(binary) else str(ctx.cwd / binary)
+        if not os.path.exists(path):
+            return _not_found_cause(binary, "stat " + binary + ": no such file or directory")
+        return None if os.access(path, os.X_OK) else _not_found_cause(binary, "permission denied")
+    if shutil.which(binary, path=ctx.env.get("PATH", "")) is None:
+        return _not_found_cause(binary, "executable file not found in $PATH")
+    return None
+
+
+@dataclass
+class ExecSession:
+    ws: web.WebSocketResponse
+    stdin: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sent: int = 0
+
+    async def send(self, channel: int, data: bytes) -> None:
+        for i in range(0, len(data), CHUNK):
+            async with self.lock:
+                await self.ws.send_bytes(bytes([channel]) + data[i : i + CHUNK])
+            self.sent += len(data[i : i + CHUNK])
+
+
+async def _reader(s: ExecSession) -> None:
+    """Consume client frames: answers pings (inside receive), stdin, v5 close-stdin signal."""
+    try:
+        async for msg in s.ws:
+            if msg.type is WSMsgType.BINARY and msg.data:
+                ch, data = msg.data[0], msg.data[1:]
+                if ch == 0:
+                    s.stdin.put_nowait(bytes(data))
+                elif ch == 255 and s.ws.ws_protocol == V5 and data[:1] == b"\x00":
+                    s.stdin.put_nowait(None)
+    finally:
+        s.stdin.put_nowait(None)
+        s.gone.set()
+
+
+def kill_group(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def _pump_out(
+    s: ExecSession,
+    stream: asyncio.StreamReader,
+    channel: int,
+    want: bool,
+    fault: ExecFault | None,
+    trip: asyncio.Event,
+) -> None:
+    while chunk := await stream.read(CHUNK):
+        if want and not s.gone.is_set():
+            await s.send(channel, chunk)
+            if fault and fault.after_bytes and s.sent >= fault.after_bytes:
+                trip.set()
+                return
+
+
+async def _pump_in(s: ExecSession, proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdin is not None
+    while (data := await s.stdin.get()) is not None:
+        proc.stdin.write(data)
+        with contextlib.suppress(ConnectionError):
+            await proc.stdin.drain()
+    with contextlib.suppress(ConnectionError):
+        proc.stdin.close()
+
+
+async def _finish(
+    s: ExecSession, status: dict[str, Any] | None, fault: ExecFault | None, request: web.Request
+) -> None:
+    if fault and fault.mode == "abort":
+        if request.transport is not None:
+            request.transport.abort()
+        return
+    if fault and fault.mode == "internal_error":
+        status = internal_status(fault.message)
+    if status is not None and not (fault and fault.mode in ("drop_status", "close_1011")):
+        async with s.lock:
+            await s.ws.send_bytes(b"\x03" + json.dumps(status, separators=(",", ":")).encode())
+    code = 1011 if fault and fault.mode == "close_1011" else 1000
+    with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+        await asyncio.wait_for(
+            s.ws.close(code=code, message=b"internal" if code == 1011 else b""), _CLOSE_TIMEOUT
+        )
+
+
+async def serve_exec(
+    request: web.Request,
+    argv: list[str],
+    ctx: ContainerContext,
+    flags: dict[str, bool],
+    procs: set[asyncio.subprocess.Process],
+    sockets: set[web.WebSocketResponse],
+    fault: ExecFault | None,
+) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(protocols=(V5, V4), autoping=True, compress=False, max_msg_size=0)
+    await ws.prepare(request)
+    sockets.add(ws)
+    s = ExecSession(ws)
+    reader = asyncio.create_task(_reader(s))
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        await asyncio.sleep(0.05)  # kubectl <=1.33 drops frames that beat its stream creation
+        cause = resolve_binary(argv, ctx) if argv else "error executing command in container: empty command"
+        if cause is not None:
+            await _finish(s, internal_status(cause), None, request)
+            return ws
+        proc = await asyncio.create_subprocess_exec(
+            *ctx.argv_prefix,
+            *argv,
+            cwd=str(ctx.cwd),
+            env=ctx.env,
+            start_new_session=True,
+            stdin=asyncio.subprocess.PIPE if flags["stdin"] else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        procs.add(proc)
+        trip = asyncio.Event()
+        assert proc.stdout is not None and proc.stderr is not None
+        pumps = [
+            asyncio.create_task(_pump_out(s, proc.stdout, 1, flags["stdout"], fault, trip)),
+            asyncio.create_task(_pump_out(s, proc.stderr, 2, flags["stderr"], fault, trip)),
+        ]
+        feeder = asyncio.create_task(_pump_in(s, proc)) if flags["stdin"] else None
+        done_task: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(proc.wait(), *pumps))
+        gone_task: asyncio.Future[Any] = asyncio.ensure_future(s.gone.wait())
+        trip_task: asyncio.Future[Any] = asyncio.ensure_future(trip.wait())
+        await asyncio.wait({done_task, gone_task, trip_task}, return_when=asyncio.FIRST_COMPLETED)
+        for t in (gone_task, trip_task, feeder):
+            if t is not None:
+                t.cancel()
+        if trip.is_set() and fault is not None:
+            kill_group(proc)
+            await _finish(s, None, fault, request)
+        elif done_task.done() and not s.gone.is_set():
+            rc = proc.returncode or 0
+            await _finish(
+                s, exit_status(128 - rc if rc < 0 else rc), fault, request
+            )  # like a runtime: 128+signal
+        if not done_task.done():
+            kill_group(proc)
+            done_task.cancel()
+        return ws
+    finally:
+        if proc is not None:
+            kill_group(proc)
+            with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
+                await asyncio.wait_for(proc.wait(), 5)
+            procs.discard(proc)
+        reader.cancel()
+        sockets.discard(ws)
