@@ -1,0 +1,196 @@
+"""The long-running agent: config (with reload) + discovery + shard filter -> scheduler -> store,
+metrics and the HTTP API. The check and policy functions are injected (the pipeline builds them),
+so this module runs without a cluster in tests.
+
+It must not know how a probe is done; it only decides which paths run, when, and where results go.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.config import AgentConfig, PathConfig, expand_discovery
+from agent.kube.cluster import ServiceInfo
+from agent.serve import sharding
+from agent.serve.api import Api, ApiContext, ApiServer
+from agent.serve.metrics import StoreCollector, make_registry
+from agent.serve.reload import ConfigWatcher
+from agent.serve.results import CheckResult
+from agent.serve.scheduler import CheckFn, PolicyFn, ProbeScheduler, safe_check
+from agent.serve.store import ResultStore
+
+log = logging.getLogger(__name__)
+
+
+def select_paths(
+    config: AgentConfig, services: list[ServiceInfo] | None, shard: tuple[int, int]
+) -> tuple[list[PathConfig], list[str]]:
+    """Configured + discovered paths (explicit ones win a name clash), capped at max_paths, this shard only.
+
+    Returns (paths, problems) where problems are human-readable notes (e.g. paths dropped by the cap).
+    """
+    problems: list[str] = []
+    paths = {p.name: p for p in config.paths}
+    if services is not None:
+        for p in expand_discovery(config.discovery, services, config.defaults):
+            paths.setdefault(p.name, p)
+    ordered = list(paths.values())
+    if len(ordered) > config.limits.max_paths:
+        problems.append(
+            f"{len(ordered)} paths exceed limits.max_paths {config.limits.max_paths}; extra dropped"
+        )
+        ordered = ordered[: config.limits.max_paths]
+    index, count = shard
+    return sharding.select(ordered, index, count, lambda p: p.name), problems
+
+
+class Agent:
+    def __init__(
+        self,
+        config_path: str | Path,
+        check: CheckFn,
+        policy_check: PolicyFn,
+        ready: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
+        list_services: Callable[[], list[ServiceInfo]] | None = None,
+        shard: tuple[int | None, int | None] = (None, None),
+        reload_interval: float = 5.0,
+        discovery_interval: float = 60.0,
+        history: int = 20,
+    ) -> None:
+        self.store = ResultStore(history=history)
+        self.watcher = ConfigWatcher(config_path, self.apply_config, self._config_rejected, reload_interval)
+        self._check = check
+        self._policy_check = policy_check
+        self._ready = ready
+        self._list_services = list_services
+        self._cli_shard = shard
+        self._discovery_interval = min(max(discovery_interval, 1.0), 3600.0)
+        self._services: list[ServiceInfo] | None = None
+        self._shard = (0, 1)
+        self._scheduler: ProbeScheduler | None = None
+        self._server: ApiServer | None = None
+        self._stop = threading.Event()
+        self._discovery_thread: threading.Thread | None = None
+        self._apply_lock = threading.Lock()
+
+    @property
+    def scheduler(self) -> ProbeScheduler:
+        if self._scheduler is None:
+            raise RuntimeError("agent not started")
+        return self._scheduler
+
+    @property
+    def shard(self) -> tuple[int, int]:
+        return self._shard
+
+    def start(self, listen: str | None = None, serve: bool = True, schedule: bool = True) -> None:
+        """Load the config (ConfigError if bad), start scheduling, watching and (optionally) the API."""
+        config = self.watcher.load_initial()
+        index, count = self._cli_shard
+        self._shard = sharding.resolve_shard(
+            index, count, config.shard.index, config.shard.count, socket.gethostname()
+        )
+        self._scheduler = ProbeScheduler(
+            self._check, self._policy_check, self.store, config.limits.max_concurrent_probes
+        )
+        self._refresh_services()
+        self.apply_config(config)
+        if schedule:
+            self._scheduler.start()
+        self.watcher.start()
+        if self._list_services is not None and config.discovery:
+            self._discovery_thread = threading.Thread(
+                target=self._discovery_loop, name="discovery", daemon=True
+            )
+            self._discovery_thread.start()
+        if serve:
+            self._server = self.make_server(config, listen)
+            self._server.start()
+
+    @property
+    def url(self) -> str | None:
+        return self._server.url if self._server else None
+
+    def make_server(self, config: AgentConfig, listen: str | None = None) -> ApiServer:
+        api_cfg = config.api
+        host, port = api_cfg.host_port
+        if listen is not None:
+            h, _, p = listen.rpartition(":")
+            host, port = (h.strip("[]") or host), int(p)
+        ctx = ApiContext(
+            store=self.store,
+            registry=make_registry(
+                StoreCollector(
+                    self.store,
+                    self.scheduler.paths,
+                    lambda: self._shard,
+                    lambda: self.watcher.status().last_error is None,
+                )
+            ),
+            paths=self.scheduler.paths,
+            run_path=self.scheduler.run_now,
+            run_adhoc=lambda p: safe_check(self._check, p),
+            settings=api_cfg,
+            token=api_cfg.read_token(),
+            ready=self.ready,
+            config_status=self.watcher.status,
+            evidence_max_bytes=config.evidence.max_bytes,
+            adhoc_defaults=(config.defaults.interval, config.defaults.timeout),
+        )
+        return ApiServer(Api(ctx), host, port)
+
+    def ready(self) -> tuple[bool, str]:
+        status = self.watcher.status()
+        if not status.loaded:
+            return False, "no configuration loaded"
+        ok, detail = self._ready()
+        if status.last_error:
+            detail = f"{detail}; config reload rejected (running config kept): {status.last_error}"
+        return ok, detail
+
+    def apply_config(self, config: AgentConfig) -> None:
+        """(Re)build the schedule from a good config; unchanged paths keep their jobs and results."""
+        with self._apply_lock:
+            services = self._services if config.discovery else None
+            paths, problems = select_paths(config, services, self._shard)
+            for problem in problems:
+                log.warning("%s", problem)
+                self.store.record_error("config")
+            self.scheduler.apply_paths(paths)
+
+    def _config_rejected(self, message: str) -> None:
+        self.store.record_error("config")
+
+    def _refresh_services(self) -> None:
+        if self._list_services is None:
+            return
+        try:
+            self._services = self._list_services()
+        except Exception as exc:  # keep the last known services; discovery must not stop the agent
+            log.warning("service discovery failed: %s", type(exc).__name__)
+            self.store.record_error("discovery")
+
+    def _discovery_loop(self) -> None:
+        while not self._stop.wait(self._discovery_interval):
+            before = self._services
+            self._refresh_services()
+            if self._services != before:
+                self.apply_config(self.watcher.config)
+
+    def run_path(self, name: str) -> CheckResult:
+        return self.scheduler.run_now(name)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.watcher.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._scheduler is not None:
+            self._scheduler.shutdown()
+        if self._discovery_thread is not None:
+            self._discovery_thread.join(timeout=5)

@@ -1,0 +1,322 @@
+"""The agent's HTTP API (aiohttp), served from its own thread and event loop.
+
+Routes: GET /metrics, /healthz, /readyz, /api/v1/paths, /api/v1/paths/NAME/evidence, /probe?path=NAME,
+POST /api/v1/probe, and GET / (the status page). Probe-triggering routes are rate-limited (429 +
+Retry-After). When a token is configured, /api/v1/* and /probe need `Authorization: Bearer TOKEN`
+(constant-time compare); /metrics, /healthz, /readyz and / stay open, as scrapers and browsers expect.
+Checks run in a small thread pool with a bounded wait, never on the event loop. The token is never
+logged or echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from pydantic import ValidationError
+
+from agent.config import ApiConfig, PathConfig, format_validation_error
+from agent.errors import InputError
+from agent.serve.metrics import CONTENT_TYPE, single_probe_exposition
+from agent.serve.ratelimit import TokenBucket
+from agent.serve.reload import ConfigStatus
+from agent.serve.results import CheckResult
+from agent.serve.scheduler import PathBusy
+from agent.serve.status_page import render_status_page
+from agent.serve.store import ResultStore
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_EVIDENCE_FILES = 100
+
+
+@dataclass
+class ApiContext:
+    """Everything the API needs, as plain objects and callables (so tests can fake any of it)."""
+
+    store: ResultStore
+    registry: CollectorRegistry
+    paths: Callable[[], dict[str, PathConfig]]
+    run_path: Callable[[str], CheckResult]  # raises KeyError (unknown) or PathBusy
+    run_adhoc: Callable[[PathConfig], CheckResult]
+    settings: ApiConfig = field(default_factory=ApiConfig)
+    token: str | None = None
+    ready: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
+    config_status: Callable[[], ConfigStatus | None] = lambda: None
+    evidence_max_bytes: int = 1_000_000
+    adhoc_defaults: tuple[float, float] = (30.0, 10.0)  # (interval, timeout) for ad-hoc paths
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+def _wait_budget(path: PathConfig) -> float:
+    # The pipeline may probe twice and gather evidence after a failure: allow that, but bounded.
+    return path.timeout * 3 + 30.0
+
+
+class Api:
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+        self._bucket = TokenBucket(ctx.settings.rate_limit.requests, ctx.settings.rate_limit.window)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="api-probe")
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024, middlewares=[self._auth])
+        app.router.add_get("/", self.index)
+        app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/api/v1/paths", self.list_paths)
+        app.router.add_get("/api/v1/paths/{name}/evidence", self.evidence)
+        app.router.add_post("/api/v1/probe", self.probe_api)
+        app.router.add_get("/probe", self.probe_exposition)
+        app.on_shutdown.append(self._close_pool)
+        return app
+
+    async def _close_pool(self, _app: web.Application) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        protected = request.path.startswith("/api/") or request.path == "/probe"
+        if protected and self.ctx.token is not None:
+            header = request.headers.get("Authorization", "")
+            scheme, _, given = header.partition(" ")
+            ok = scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode("utf-8"), self.ctx.token.encode("utf-8")
+            )
+            if not ok:
+                return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    def _limited(self) -> web.Response | None:
+        allowed, retry_after = self._bucket.take()
+        if allowed:
+            return None
+        return _error(429, "rate limit exceeded", **{"Retry-After": str(retry_after)})
+
+    async def _run(self, fn: Callable[[], CheckResult], path: PathConfig) -> CheckResult:
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(self._pool, fn), timeout=_wait_budget(path))
+
+    async def index(self, request: web.Request) -> web.Response:
+        html = render_status_page(self.ctx.store.snapshot(), self.ctx.paths(), self.ctx.config_status())
+        return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.ctx.registry), headers={"Content-Type": CONTENT_TYPE})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        status = self.ctx.config_status()
+        ok, detail = self.ctx.ready()
+        config_ok = status is None or status.loaded
+        body: dict[str, Any] = {"ready": ok and config_ok, "detail": detail}
+        if status is not None:
+            body["config"] = {
+                "loaded": status.loaded,
+                "path": status.path,
+                "last_reload_error": status.last_error,
+            }
+        return web.json_response(body, status=200 if body["ready"] else 503)
+
+    async def list_paths(self, request: web.Request) -> web.Response:
+        paths = self.ctx.paths()
+        out = []
+        for snap in self.ctx.store.snapshot():
+            if snap.latest is not None:
+                item = snap.latest.to_json()
+            else:
+                cfg = paths.get(snap.name)
+                item = {"path": snap.name, "pending": True, "verdict": None}
+                if cfg is not None:
+                    item["target"] = cfg.to.target_url
+                    item["source"] = {"namespace": cfg.source.namespace, "workload": cfg.source.label}
+            item["policy"] = _policy_json(snap.policy)
+            out.append(item)
+        return web.json_response(out)
+
+    async def evidence(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.ctx.paths():
+            return _error(404, f"unknown path {name!r}")
+        bundle = next((r.bundle_dir for r in reversed(self.ctx.store.history(name)) if r.bundle_dir), None)
+        if bundle is None:
+            return _error(404, f"no evidence bundle for path {name!r} yet")
+        files = await asyncio.get_running_loop().run_in_executor(
+            self._pool, read_bundle, bundle, self.ctx.evidence_max_bytes
+        )
+        return web.json_response(files)
+
+    async def probe_api(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "request body: must be JSON")
+        if not isinstance(body, dict):
+            return _error(400, "request body: must be a JSON object")
+        if "path" in body:
+            return await self._probe_named(body["path"], as_metrics=False)
+        if not self.ctx.settings.allow_adhoc:
+            return _error(403, 'ad-hoc probes are disabled (api.allow_adhoc: false); give {"path": NAME}')
+        try:
+            path = adhoc_path(body, *self.ctx.adhoc_defaults)
+        except InputError as exc:
+            return _error(400, str(exc))
+        if (limited := self._limited()) is not None:
+            return limited
+        try:
+            result = await self._run(lambda: self.ctx.run_adhoc(path), path)
+        except TimeoutError:
+            return _error(504, "the probe did not finish in time")
+        return web.json_response(result.to_json())
+
+    async def probe_exposition(self, request: web.Request) -> web.Response:
+        name = request.query.get("path")
+        if not name:
+            return _error(400, "query parameter 'path' is required: /probe?path=NAME")
+        return await self._probe_named(name, as_metrics=True)
+
+    async def _probe_named(self, name: object, as_metrics: bool) -> web.Response:
+        path = self.ctx.paths().get(name) if isinstance(name, str) else None
+        if path is None or not isinstance(name, str):
+            return _error(404, f"path: no configured path named {name!r}")
+        if (limited := self._limited()) is not None:
+            return limited
+        try:
+            result = await self._run(lambda: self.ctx.run_path(name), path)
+        except KeyError:
+            return _error(404, f"path: no configured path named {name!r}")
+        except PathBusy as exc:
+            return _error(409, str(exc))
+        except TimeoutError:
+            return _error(504, "the probe did not finish in time")
+        if as_metrics:
+            policy = next((s.policy for s in self.ctx.store.snapshot() if s.name == name), None)
+            body = single_probe_exposition(result, path, policy)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+        return web.json_response(result.to_json())
+
+
+def _policy_json(view: Any) -> dict[str, Any] | None:
+    if view is None:
+        return None
+    return {
+        "host": view.host, "port": view.port, "status": view.status, "client_mode": view.client_mode,
+        "server_mode": view.server_mode, "destination_rule": view.destination_rule,
+        "peer_authentication": view.peer_authentication, "symptom": view.symptom,
+    }  # fmt: skip
+
+
+def adhoc_path(body: dict[str, Any], interval: float, timeout: float) -> PathConfig:
+    """Validate an ad-hoc request `{"from": "NS/WORKLOAD[/CONTAINER]", "to": URL, "expect": CODE}`."""
+    unknown = set(body) - {"from", "to", "expect"}
+    if unknown:
+        raise InputError(f"request body: unknown field(s) {sorted(unknown)}")
+    src = body.get("from")
+    if not isinstance(src, str) or not 2 <= len(src.split("/")) <= 3:
+        raise InputError("from: must be NS/WORKLOAD or NS/WORKLOAD/CONTAINER")
+    parts = src.split("/")
+    source: dict[str, Any] = {"namespace": parts[0], "workload": parts[1]}
+    if len(parts) == 3:
+        source["container"] = parts[2]
+    raw = {
+        "name": "adhoc", "from": source, "to": {"url": body.get("to")},
+        "expect": body.get("expect", 200), "interval": max(interval, timeout), "timeout": timeout,
+    }  # fmt: skip
+    try:
+        return PathConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(format_validation_error("request body", exc)) from None
+
+
+def read_bundle(bundle: Path, max_bytes: int) -> dict[str, str]:
+    """An evidence bundle as {relative file name: text}, bounded in files and bytes, inside `bundle` only."""
+    out: dict[str, str] = {}
+    root = bundle.resolve()
+    budget = max_bytes
+    if not root.is_dir():
+        return out
+    for file in sorted(root.rglob("*"))[: MAX_EVIDENCE_FILES * 2]:
+        if len(out) >= MAX_EVIDENCE_FILES or budget <= 0:
+            break
+        if file.is_symlink() or not file.is_file() or not file.resolve().is_relative_to(root):
+            continue
+        data = file.read_bytes()[:budget]
+        budget -= len(data)
+        out[str(file.relative_to(root))] = data.decode("utf-8", errors="replace")
+    return out
+
+
+class ApiServer:
+    """Runs an Api on its own event loop in a daemon thread, so a CLI or test can start and stop it."""
+
+    def __init__(self, api: Api, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._api = api
+        self._host = host
+        self._port = port
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread = threading.Thread(target=self._serve, name="meshprober-api", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise InputError(
+                f"--listen: the API did not start on {self._host}:{self._port} within {timeout:g}s"
+            )
+        if self._error is not None:
+            raise InputError(f"--listen: cannot listen on {self._host}:{self._port}: {self._error}")
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._setup())
+        except OSError as exc:
+            self._error = exc
+            self._started.set()
+            return
+        self._started.set()
+        self._loop.run_forever()
+        if self._runner is not None:
+            self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    async def _setup(self) -> None:
+        self._runner = web.AppRunner(self._api.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only here (port 0 -> real port)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self._port
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread is None:
+            return
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+        self._thread = None
