@@ -413,6 +413,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 _MESSAGES = {
     "extra_forbidden": "unknown field",
     "missing": "required field is missing",
+    "too_short": "must not be empty",
 }
 
 

@@ -1,0 +1,221 @@
+"""Agent config: validation errors name the file and the exact field path; discovery expansion is pure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.config import (
+    DiscoveryRule,
+    expand_discovery,
+    load_config,
+    parse_config_text,
+    parse_duration,
+)
+from agent.errors import ConfigError
+from agent.kube.cluster import ServiceInfo, ServicePort
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """\
+defaults: {interval: 30s, timeout: 5s, expect: [200]}
+paths:
+  - name: load-test-to-productpage
+    from: {namespace: load-test, workload: traffic-generator}
+    to: {url: "http://productpage.bookinfo.svc.cluster.local:9080/productpage"}
+  - name: by-service
+    from: {namespace: bookinfo, selector: "app=traffic-generator,version=v1", container: app}
+    to: {service: productpage, namespace: bookinfo, port: 9080, path: /productpage}
+    expect: 302
+    interval: 2m
+limits: {min_interval: 10s}
+"""
+
+
+def path_yaml(**fields: str) -> str:
+    """One path with the given raw YAML fields overriding a valid baseline."""
+    base = {
+        "name": "p",
+        "from": "{namespace: ns, workload: w}",
+        "to": '{url: "http://svc.ns.svc.cluster.local:8080/"}',
+    }
+    base.update(fields)
+    lines = "\n".join(f"    {k}: {v}" for k, v in base.items())
+    return "paths:\n  - " + lines.strip() + "\n"
+
+
+BAD = [
+    ("port-out-of-range", path_yaml(to="{service: s, namespace: n, port: 70000}"), "paths[0].to.port: must be 1-65535"),
+    ("port-zero", path_yaml(to="{service: s, namespace: n, port: 0}"), "paths[0].to.port: must be 1-65535"),
+    ("bad-duration", path_yaml(interval="3x"), "paths[0].interval: must be a duration like 30s"),
+    ("negative-timeout", path_yaml(timeout="-1"), "paths[0].timeout: must be > 0"),
+    ("unknown-field", path_yaml(colour="red"), "paths[0].colour: unknown field"),
+    ("unknown-source-field", path_yaml(**{"from": "{namespace: ns, workload: w, pod: x}"}), "paths[0].from.pod: unknown field"),
+    ("missing-name", "paths:\n  - {from: {namespace: a, workload: b}, to: {url: 'http://a/'}}\n", "paths[0].name: required field is missing"),
+    ("missing-to", "paths:\n  - {name: x, from: {namespace: a, workload: b}}\n", "paths[0].to: required field is missing"),
+    ("url-and-service", path_yaml(to="{url: 'http://a/', service: s}"), "paths[0].to: give either url"),
+    ("neither-url-nor-service", path_yaml(to="{path: /x}"), "paths[0].to: give url, or service"),
+    ("workload-and-selector", path_yaml(**{"from": "{namespace: ns, workload: w, selector: a=b}"}), "paths[0].from: give exactly one"),
+    ("no-workload", path_yaml(**{"from": "{namespace: ns}"}), "paths[0].from: give exactly one"),
+    ("url-shell-semicolon", path_yaml(to="{url: 'http://a/x;rm -rf /'}"), "paths[0].to.url: path '/x;rm -rf /' has characters"),
+    ("url-command-subst", path_yaml(to="{url: 'http://a/$(id)'}"), "paths[0].to.url: path '/$(id)' has characters"),
+    ("url-whitespace", path_yaml(to="{url: 'http://a/ b'}"), "paths[0].to.url: path '/ b' has characters"),
+    ("url-backtick-host", path_yaml(to="{url: 'http://a`id`/'}"), "paths[0].to.url: 'a`id`' is not a valid host"),
+    ("url-file-scheme", path_yaml(to="{url: 'file:///etc/passwd'}"), "paths[0].to.url: 'file:///etc/passwd' is not an http(s) URL"),
+    ("url-option-injection", path_yaml(to="{url: '-o/tmp/x'}"), "paths[0].to.url: '-o/tmp/x' is not an http(s) URL"),
+    ("url-bad-port", path_yaml(to="{url: 'http://a:99999/'}"), "paths[0].to.url: must be 1-65535"),
+    ("namespace-uppercase", path_yaml(**{"from": "{namespace: Prod, workload: w}"}), "paths[0].from.namespace: 'Prod' is not a valid namespace"),
+    ("selector-spaces", path_yaml(**{"from": "{namespace: ns, selector: 'app = x'}"}), "paths[0].from.selector: 'app = x' is not a valid label selector"),
+    ("service-path-no-slash", path_yaml(to="{service: s, namespace: n, port: 80, path: x}"), "paths[0].to.path: 'x' is not a valid URL path"),
+    ("expect-bad-status", path_yaml(expect="[200, 999]"), "paths[0].expect[1]: must be an HTTP status code 100-599"),
+    ("expect-empty", path_yaml(expect="[]"), "paths[0].expect: must not be empty"),
+    ("duplicate-name", path_yaml() + "  - {name: p, from: {namespace: a, workload: b}, to: {url: 'http://a/'}}\n", "paths[1].name: duplicate path name 'p' (also paths[0])"),
+    ("below-min-interval", path_yaml(interval="1s", timeout="1s"), "paths[0].interval: 1s is below limits.min_interval 5s"),
+    ("timeout-longer-than-interval", path_yaml(interval="10s", timeout="20s"), "paths[0].timeout: 20s is longer than the interval 10s"),
+    ("bad-default", "defaults: {interval: soon}\n", "defaults.interval: must be a duration"),
+    ("inline-token", "api: {token: s3cret}\n", "api: an inline token is not allowed"),
+    ("token-file-and-env", "api: {token_file: /t, token_env: TOKEN}\n", "api: give token_file or token_env, not both"),
+    ("token-env-bad-name", "api: {token_env: 'my token'}\n", "api: token_env 'my token' is not an environment variable name"),
+    ("listen-no-port", "api: {listen: localhost}\n", "api: listen 'localhost' must be HOST:PORT"),
+    ("rate-limit-zero", "api: {rate_limit: {requests: 0}}\n", "api.rate_limit.requests: Input should be greater than or equal to 1"),
+    ("shard-index-too-big", "shard: {index: 2, count: 2}\n", "shard: index 2 must be below count 2"),
+    ("limits-concurrency-zero", "limits: {max_concurrent_probes: 0}\n", "limits.max_concurrent_probes: Input should be greater than or equal to 1"),
+    ("max-paths-exceeded", "limits: {max_paths: 1}\n" + path_yaml() + "  - {name: q, from: {namespace: a, workload: b}, to: {url: 'http://a/'}}\n", "paths: 2 paths exceed limits.max_paths 1"),
+    ("discovery-no-namespaces", "discovery:\n  - {from: {namespace: a, workload: b}, namespaces: []}\n", "discovery[0].namespaces: must not be empty"),
+    ("discovery-below-min-interval", "discovery:\n  - {from: {namespace: a, workload: b}, namespaces: [x], interval: 1s}\n", "discovery[0].interval: is below limits.min_interval"),
+    ("evidence-unknown", "evidence: {keep: 3}\n", "evidence.keep: unknown field"),
+    ("top-level-list", "- a\n- b\n", "the top level must be a mapping"),
+    ("duplicate-yaml-key", "limits: {}\nlimits: {}\n", "line 2, column 1: invalid YAML: duplicate key 'limits'"),
+    ("broken-yaml", "paths: [\n", "line 2, column 1: invalid YAML"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_config_names_file_and_field(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config_text(text, "agent.yaml")
+    assert f"agent.yaml: {message}" in str(exc.value), str(exc.value)
+
+
+def test_good_config_fills_defaults_and_targets() -> None:
+    cfg = parse_config_text(GOOD, "agent.yaml")
+    first, second = cfg.paths
+    assert (first.interval, first.timeout, first.expect) == (30.0, 5.0, (200,))
+    assert first.source.require_sidecar is True
+    assert first.destination() == ("productpage", "bookinfo", 9080)
+    assert (second.interval, second.expect, second.source.container) == (120.0, (302,), "app")
+    assert second.to.target_url == "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
+    assert second.destination() == ("productpage", "bookinfo", 9080)
+
+
+def test_empty_file_is_a_valid_config() -> None:
+    assert parse_config_text("", "agent.yaml").paths == ()
+
+
+@pytest.mark.parametrize(
+    ("url", "namespace", "expected"),
+    [
+        ("http://productpage:9080/", "bookinfo", ("productpage", "bookinfo", 9080)),
+        ("http://productpage.bookinfo.svc:9080/", "x", ("productpage", "bookinfo", 9080)),
+        ("https://example.com/", "x", (None, None, 443)),
+        ("http://10.0.0.1/", "x", (None, None, 80)),
+    ],
+    ids=["short-name", "svc-suffix", "external-https", "ip"],
+)
+def test_destination_from_url(url: str, namespace: str, expected: tuple[object, ...]) -> None:
+    text = f"paths:\n  - {{name: p, from: {{namespace: {namespace}, workload: w}}, to: {{url: '{url}'}}}}\n"
+    assert parse_config_text(text).paths[0].destination() == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("30s", 30.0), ("2m", 120.0), ("500ms", 0.5), ("1h", 3600.0), (15, 15.0), ("1.5s", 1.5)],
+    ids=["seconds", "minutes", "millis", "hours", "bare-number", "fraction"],
+)
+def test_parse_duration(value: object, seconds: float) -> None:
+    assert parse_duration(value) == seconds
+
+
+def test_load_config_reports_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.yaml: file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_example_config_is_valid() -> None:
+    cfg = load_config(ROOT / "config" / "agent.example.yaml")
+    assert cfg.paths and cfg.discovery and cfg.api.allow_adhoc is False
+
+
+SERVICES = [
+    ServiceInfo("bookinfo", "productpage", (ServicePort(9080, name="http"),)),
+    ServiceInfo("bookinfo", "reviews", (ServicePort(9080), ServicePort(9443))),
+    ServiceInfo("bookinfo", "details", (ServicePort(9080),)),
+    ServiceInfo("bookinfo", "dns", (ServicePort(53, protocol="UDP"),)),
+    ServiceInfo("other", "elsewhere", (ServicePort(80),)),
+]
+RULE = {"from": {"namespace": "load-test", "workload": "gen"}, "namespaces": ["bookinfo"], "path": "/health"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "services", "names"),
+    [
+        (RULE, [], []),
+        (
+            RULE,
+            SERVICES,
+            [
+                "gen-to-details.bookinfo-9080",
+                "gen-to-productpage.bookinfo-9080",
+                "gen-to-reviews.bookinfo-9080",
+                "gen-to-reviews.bookinfo-9443",
+            ],
+        ),
+        (
+            {**RULE, "exclude_services": ["details", "reviews"]},
+            SERVICES,
+            ["gen-to-productpage.bookinfo-9080"],
+        ),
+        ({**RULE, "namespaces": ["other"]}, SERVICES, ["gen-to-elsewhere.other-80"]),
+        ({**RULE, "namespaces": ["missing"]}, SERVICES, []),
+    ],
+    ids=["no-services", "every-tcp-port", "excluded", "other-namespace", "namespace-without-services"],
+)
+def test_expand_discovery(rule: dict[str, object], services: list[ServiceInfo], names: list[str]) -> None:
+    paths = expand_discovery([DiscoveryRule.model_validate(rule)], services)
+    assert sorted(p.name for p in paths) == names
+    for p in paths:
+        assert p.to.target_url.endswith(":" + p.name.rsplit("-", 1)[1] + "/health")
+        assert p.source.namespace == "load-test"
+
+
+def test_discovery_follows_services_coming_and_going() -> None:
+    rule = DiscoveryRule.model_validate(RULE)
+    before = {p.name for p in expand_discovery([rule], SERVICES[:1])}
+    after = {p.name for p in expand_discovery([rule], SERVICES[1:3])}
+    assert before == {"gen-to-productpage.bookinfo-9080"}
+    assert "gen-to-productpage.bookinfo-9080" not in after and "gen-to-details.bookinfo-9080" in after
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "output"),
+    [
+        (GOOD, 0, "2 paths"),
+        (path_yaml(to="{url: 'http://a/$(id)'}"), 2, "paths[0].to.url"),
+        (
+            "api: {token_env: MESHPROBER_TEST_UNSET_TOKEN}\n",
+            2,
+            "MESHPROBER_TEST_UNSET_TOKEN is empty or unset",
+        ),
+    ],
+    ids=["valid", "invalid-url", "token-env-unset"],
+)
+def test_config_validate_command(tmp_path: Path, content: str, code: int, output: str) -> None:
+    file = tmp_path / "agent.yaml"
+    file.write_text(content)
+    result = CliRunner().invoke(app, ["config", "validate", str(file)])
+    assert result.exit_code == code, result.output
+    assert output in result.output
+    assert "Traceback" not in result.output
