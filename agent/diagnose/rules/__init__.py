@@ -1,0 +1,22 @@
+"""Cross-check rules, one per module, applied in order after the ladder's raw finding. Pure, no I/O.
+
+Each rule is `(DiagnoseInput, Signals, Finding) -> Finding`: it may sharpen a hedged verdict with
+independent evidence (config dump, policy, stats) or soften one the evidence contradicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agent.diagnose.finding import Finding
+from agent.diagnose.inputs import DiagnoseInput
+from agent.diagnose.rules import mtls_crosscheck, repeatability, stats_crosscheck
+from agent.diagnose.signals import Signals
+
+Rule = Callable[[DiagnoseInput, Signals, Finding], Finding]
+
+RULES: tuple[Rule, ...] = (
+    stats_crosscheck.apply,
+    mtls_crosscheck.apply,
+    repeatability.apply,
+)

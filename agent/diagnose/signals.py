@@ -1,0 +1,94 @@
+"""Derived facts the ladder decides on: who produced the reply, flags, reset and TLS failure reasons.
+
+Pure, no I/O. The key mechanism: a response *relayed* from upstream (the client sidecar got it from
+the server side; Envoy adds `x-envoy-upstream-service-time`, access log `via_upstream`) versus the
+client sidecar's own *local reply* (no upstream answered). The same 503 body means different
+things in each case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.diagnose.inputs import DiagnoseInput
+from agent.diagnose.tls_reason import normalise
+from agent.envoy.local_replies import LocalReply, parse_local_reply
+
+# `upstream_reset_before_response_started{connection_termination}` / `{remote_connection_failure|TLS_error:...}`
+_DETAIL_BRACES = re.compile(r"\{(.*)\}")
+
+
+@dataclass(frozen=True)
+class Signals:
+    status: int | None
+    local_reply: LocalReply | None
+    relayed: bool  # the final response came from the server side (not the client sidecar itself)
+    envoy_seen: bool  # some Envoy handled the request (a sidecar is in the path)
+    flags: tuple[str, ...]  # client sidecar's flags for this request
+    server_flags: tuple[str, ...]
+    reset_reason: str | None  # normalised, e.g. "connection termination", "remote connection failure"
+    transport_failure: str | None  # raw TLS/connect failure text, as Envoy or curl wrote it
+    details: str  # normalised response_code_details of the client line ("" when unknown)
+
+    @property
+    def all_flags(self) -> tuple[str, ...]:
+        return self.flags + tuple(f for f in self.server_flags if f not in self.flags)
+
+
+def _useful(text: str | None) -> str | None:
+    if text is None:
+        return None
+    t = text.strip().strip('"')
+    return t if t and t != "-" else None
+
+
+def _from_details(details: str | None) -> tuple[str | None, str | None]:
+    """Split `upstream_reset_before_response_started{reason|TLS_error:...}` into reset reason, failure."""
+    if not details:
+        return None, None
+    m = _DETAIL_BRACES.search(details)
+    if not m:
+        return None, None
+    inner = m.group(1)
+    head, _, rest = inner.partition("|")
+    return normalise(head) or None, _useful(rest)
+
+
+def derive(inp: DiagnoseInput) -> Signals:
+    curl = inp.curl
+    headers = {k.lower(): v for k, v in curl.response_headers.items()}
+    local = parse_local_reply(curl.body) if curl.body else None
+    client = inp.client_entry
+    server = inp.server_entry
+    details_raw = _useful(client.response_code_details) if client else None
+    details = normalise(details_raw or "")
+    relayed = "x-envoy-upstream-service-time" in headers or "via upstream" in details
+    if client is not None and client.upstream_service_time_ms is not None:
+        relayed = True  # Envoy records an upstream service time only when upstream answered
+    envoy_seen = (
+        client is not None
+        or headers.get("server", "").lower() == "envoy"
+        or any(k.startswith("x-envoy-") for k in headers)
+        or local is not None
+    )
+    d_reset, d_failure = _from_details(details_raw)
+    reset = d_reset
+    if local is not None and local.reset_reason:
+        reset = normalise(local.reset_reason)
+    failure = _useful(client.upstream_transport_failure_reason) if client else None
+    if failure is None and local is not None:
+        failure = _useful(local.transport_failure_reason)
+    if failure is None:
+        failure = d_failure
+    return Signals(
+        status=curl.http_status,
+        local_reply=local,
+        relayed=relayed,
+        envoy_seen=envoy_seen,
+        flags=tuple(client.response_flags) if client else (),
+        server_flags=tuple(server.response_flags) if server else (),
+        reset_reason=reset,
+        transport_failure=failure,
+        details=details,
+    )

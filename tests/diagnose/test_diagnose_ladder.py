@@ -1,0 +1,370 @@
+"""The classifier ladder on hand-made evidence: one named row per scenario (mechanism, not wording)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from agent.diagnose.inputs import DiagnoseInput
+from agent.diagnose.ladder import classify
+from agent.evidence import AccessLogEntry, ClusterInfo, CurlResult, PolicyView, TlsOrigination
+from agent.model import Confidence, Verdict
+
+RESET = "upstream connect error or disconnect/reset before headers. "
+UC_BODY = RESET + "reset reason: connection termination"
+LOCAL = {"server": "envoy", "content-type": "text/plain"}
+RELAYED = {"server": "envoy", "x-envoy-upstream-service-time": "3"}
+PLAIN_CLUSTER = ClusterInfo(
+    name="outbound|9080||productpage.bookinfo.svc.cluster.local",
+    direction="outbound",
+    port=9080,
+    fqdn="productpage.bookinfo.svc.cluster.local",
+    tls=TlsOrigination.PLAINTEXT,
+    destination_rule="bookinfo/destrule-productpage",
+)
+MTLS_CLUSTER = ClusterInfo(name="outbound|9080||p", tls=TlsOrigination.ISTIO_MUTUAL)
+SIMPLE_CLUSTER = ClusterInfo(name="outbound|9080||p", tls=TlsOrigination.SIMPLE)
+
+
+def policy(server: str, client: str = "DISABLE", conflict: bool = True) -> PolicyView:
+    return PolicyView(
+        host="productpage.bookinfo.svc.cluster.local",
+        port=9080,
+        status="CONFLICT" if conflict else "OK",
+        client_mode=client,
+        client_mode_source="destination_rule",
+        server_mode=server,
+        destination_rule="bookinfo/destrule-productpage",
+        peer_authentication="bookinfo/default",
+        remedy_text="set ISTIO_MUTUAL" if conflict else None,
+        remedy_patch="spec:\n  trafficPolicy:\n    loadBalancer: {simple: LEAST_CONN}\n    tls: {mode: ISTIO_MUTUAL}\n"
+        if conflict
+        else None,
+    )
+
+
+def entry(flags: tuple[str, ...] = (), code: int = 503, **kw: Any) -> AccessLogEntry:
+    return AccessLogEntry(
+        layout="istio-1.23+", response_code=code, response_flags=flags, request_id="r1", **kw
+    )
+
+
+@dataclass
+class Row:
+    id: str
+    verdict: Verdict
+    exit: int | None = 0
+    status: int | None = None
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    kw: dict[str, Any] = field(default_factory=dict)
+    confidence: Confidence | None = None
+
+
+TLS = "TLS error: 268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"
+ROWS = [
+    Row("healthy", Verdict.OK, status=200, headers=RELAYED, confidence=Confidence.HIGH),
+    Row("healthy-expected-404", Verdict.OK, status=404, kw={"expected_status": 404}),
+    Row("curl-missing", Verdict.PROBE_FAILED, exit=127),
+    Row("no-exit-code", Verdict.PROBE_FAILED, exit=None),
+    Row("dns", Verdict.DNS_FAILURE, exit=6, error="(6) Could not resolve host: nope"),
+    Row("curl-timeout", Verdict.PROBE_TIMEOUT, exit=28),
+    Row("refused-no-sidecar", Verdict.UPSTREAM_CONNECTION_REFUSED, exit=7, error="(7) Connection refused"),
+    Row(
+        "connect-timeout-no-sidecar",
+        Verdict.UPSTREAM_CONNECT_TIMEOUT,
+        exit=7,
+        error="(7) Connection timed out",
+    ),
+    Row("unknown-curl-exit", Verdict.PROBE_FAILED, exit=250, confidence=Confidence.LOW),
+    Row(
+        "reset-no-sidecar-strict",
+        Verdict.PLAINTEXT_CLIENT_REJECTED,
+        exit=56,
+        error="(56) Recv failure: Connection reset by peer",
+        kw={"policy": policy("STRICT")},
+        confidence=Confidence.HIGH,
+    ),
+    Row("empty-reply-no-evidence", Verdict.PLAINTEXT_CLIENT_REJECTED, exit=52, confidence=Confidence.LOW),
+    Row(
+        "empty-reply-permissive-is-app",
+        Verdict.UPSTREAM_RESET,
+        exit=52,
+        kw={"policy": policy("PERMISSIVE", conflict=False)},
+    ),
+    Row(
+        "curl-tls-expired",
+        Verdict.TLS_CERT_EXPIRED,
+        exit=60,
+        error="(60) SSL certificate problem: certificate has expired",
+    ),
+    Row(
+        "curl-tls-cert-required",
+        Verdict.TLS_CLIENT_CERT_REJECTED,
+        exit=56,
+        status=None,
+        error="(56) OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required",
+        kw={"policy": None},
+    ),
+    Row("no-route-flag", Verdict.NO_ROUTE, status=404, kw={"client_entry": entry(("NR",), 404)}),
+    Row("no-route-empty-local-404", Verdict.NO_ROUTE, status=404, headers=LOCAL),
+    Row("rbac-body", Verdict.RBAC_DENIED, status=403, body="RBAC: access denied", headers=RELAYED),
+    Row(
+        "blackhole",
+        Verdict.BLACKHOLE,
+        status=502,
+        kw={"client_entry": entry((), 502, upstream_cluster="BlackHoleCluster")},
+    ),
+    Row(
+        "no-healthy-upstream-body",
+        Verdict.NO_HEALTHY_UPSTREAM,
+        status=503,
+        body="no healthy upstream",
+        headers=LOCAL,
+    ),
+    Row("overflow-flag", Verdict.CIRCUIT_BREAKER_OVERFLOW, status=503, kw={"client_entry": entry(("UO",))}),
+    Row(
+        "overflow-body",
+        Verdict.CIRCUIT_BREAKER_OVERFLOW,
+        status=503,
+        body=RESET + "reset reason: overflow",
+        headers=LOCAL,
+    ),
+    Row(
+        "route-timeout",
+        Verdict.UPSTREAM_REQUEST_TIMEOUT,
+        status=504,
+        body="upstream request timeout",
+        headers=LOCAL,
+    ),
+    Row(
+        "protocol-error",
+        Verdict.UPSTREAM_PROTOCOL_ERROR,
+        status=502,
+        kw={"client_entry": entry(("UPE",), 502)},
+    ),
+    Row(
+        "untrusted-urx-uf",
+        Verdict.TLS_CERT_UNTRUSTED,
+        status=503,
+        body=RESET
+        + "retried and the latest reset reason: remote connection failure, transport failure reason: "
+        + TLS,
+        headers=LOCAL,
+    ),
+    Row(
+        "san-details-in-log",
+        Verdict.TLS_SAN_MISMATCH,
+        status=503,
+        headers=LOCAL,
+        kw={
+            "client_entry": entry(
+                ("URX", "UF"), upstream_transport_failure_reason=TLS + ":verify cert failed: SAN matcher"
+            )
+        },
+    ),
+    Row(
+        "expired-details",
+        Verdict.TLS_CERT_EXPIRED,
+        status=503,
+        headers=LOCAL,
+        kw={
+            "client_entry": entry(
+                ("UF",),
+                upstream_transport_failure_reason=TLS
+                + ": X509_verify_cert: certificate verification error at depth 0: certificate has expired",
+            )
+        },
+    ),
+    Row(
+        "mtls-to-plaintext-wrong-version",
+        Verdict.MTLS_TO_PLAINTEXT_SERVER,
+        status=503,
+        headers=LOCAL,
+        kw={
+            "client_entry": entry(
+                ("UF", "URX"),
+                upstream_transport_failure_reason="TLS error: 268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
+            )
+        },
+    ),
+    Row(
+        "mtls-to-disable-reset-during-handshake",
+        Verdict.MTLS_TO_PLAINTEXT_SERVER,
+        status=503,
+        headers=LOCAL,
+        body=RESET
+        + "reset reason: connection failure, transport failure reason: TLS error: 33554536:system library:OPENSSL_internal:Connection reset by peer",
+    ),
+    Row(
+        "simple-tls-closed-by-strict",
+        Verdict.TLS_CLIENT_CERT_REJECTED,
+        status=503,
+        headers=LOCAL,
+        body=RESET
+        + "reset reason: connection failure, transport failure reason: TLS error: 33554536:system library:OPENSSL_internal:Connection reset by peer",
+        kw={"client_cluster": SIMPLE_CLUSTER},
+    ),
+    Row(
+        "client-cert-required-alert",
+        Verdict.TLS_CLIENT_CERT_REJECTED,
+        status=503,
+        headers=LOCAL,
+        kw={
+            "client_entry": entry(
+                ("URX", "UF"),
+                upstream_transport_failure_reason="TLS_error:|268436526:SSL_routines:OPENSSL_internal:TLSV13_ALERT_CERTIFICATE_REQUIRED:TLS_error_end",
+            )
+        },
+    ),
+    Row(
+        "refused-local",
+        Verdict.UPSTREAM_CONNECTION_REFUSED,
+        status=503,
+        headers=LOCAL,
+        body=RESET
+        + "retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused",
+    ),
+    Row(
+        "refused-relayed-from-server-sidecar",
+        Verdict.UPSTREAM_CONNECTION_REFUSED,
+        status=503,
+        headers=RELAYED,
+        body=RESET
+        + "retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: 111",
+    ),
+    Row(
+        "uc-bare-is-hedged-tls",
+        Verdict.TLS_HANDSHAKE_FAILED,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        confidence=Confidence.LOW,
+    ),
+    Row(
+        "uc-plaintext-cluster-only",
+        Verdict.MTLS_PLAINTEXT_TO_STRICT,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={"client_cluster": PLAIN_CLUSTER},
+        confidence=Confidence.MEDIUM,
+    ),
+    Row(
+        "uc-plaintext-cluster-and-strict-policy",
+        Verdict.MTLS_PLAINTEXT_TO_STRICT,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={"client_cluster": PLAIN_CLUSTER, "policy": policy("STRICT"), "client_entry": entry(("UC",))},
+        confidence=Confidence.HIGH,
+    ),
+    Row(
+        "uc-plaintext-but-intermittent",
+        Verdict.UPSTREAM_RESET,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={"client_cluster": PLAIN_CLUSTER, "repeatable": False},
+        confidence=Confidence.LOW,
+    ),
+    Row(
+        "uc-plaintext-to-permissive-is-not-mtls",
+        Verdict.UPSTREAM_RESET,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={"client_cluster": PLAIN_CLUSTER, "policy": policy("PERMISSIVE", conflict=False)},
+    ),
+    Row(
+        "uc-simple-tls13-client-cert",
+        Verdict.TLS_CLIENT_CERT_REJECTED,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={"client_cluster": SIMPLE_CLUSTER},
+    ),
+    Row(
+        "uc-mtls-to-disable-by-policy",
+        Verdict.MTLS_TO_PLAINTEXT_SERVER,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={"client_cluster": MTLS_CLUSTER, "policy": policy("DISABLE", client="ISTIO_MUTUAL")},
+    ),
+    Row(
+        "uc-relayed-is-app-close",
+        Verdict.UPSTREAM_RESET,
+        status=503,
+        body=UC_BODY,
+        headers=RELAYED,
+        confidence=Confidence.HIGH,
+    ),
+    Row(
+        "seed-log-line-only",
+        Verdict.TLS_HANDSHAKE_FAILED,
+        status=503,
+        kw={
+            "client_entry": entry(
+                ("UC",), upstream_cluster="outbound|9080||productpage.bookinfo.svc.cluster.local"
+            )
+        },
+    ),
+    Row(
+        "uf-no-reason-10s-is-connect-timeout",
+        Verdict.UPSTREAM_CONNECT_TIMEOUT,
+        status=503,
+        kw={"client_entry": entry(("UF", "URX"), duration_ms=10003)},
+    ),
+    Row(
+        "stats-san-sharpens-uf",
+        Verdict.TLS_SAN_MISMATCH,
+        status=503,
+        body=RESET + "reset reason: connection failure",
+        headers=LOCAL,
+        kw={"client_stats_delta": {"cluster.outbound|9080||p.ssl.fail_verify_san": 1}},
+    ),
+    Row("app-503-relayed", Verdict.APP_ERROR, status=503, body="oops", headers=RELAYED),
+    Row(
+        "app-503-retries-exhausted",
+        Verdict.APP_ERROR,
+        status=503,
+        headers=RELAYED,
+        kw={
+            "client_entry": entry(("URX",), upstream_service_time_ms=5, response_code_details="via_upstream")
+        },
+    ),
+    Row("app-500-no-sidecar", Verdict.APP_ERROR, status=500, body="boom"),
+    Row("redirect-not-expected", Verdict.UNEXPECTED_STATUS, status=301, headers=RELAYED),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_ladder(row: Row) -> None:
+    kw = dict(row.kw)
+    curl = CurlResult(
+        exit_code=row.exit,
+        http_status=row.status,
+        response_headers=row.headers,
+        body=row.body,
+        error=row.error,
+    )
+    d = classify(DiagnoseInput(curl=curl, **kw))
+    assert d.verdict is row.verdict, d.evidence
+    if row.confidence is not None:
+        assert d.confidence is row.confidence
+    assert d.summary
+    assert (d.remedy is None) == (row.verdict is Verdict.OK)
+
+
+def test_seed_names_destination_rule_and_uses_policy_patch() -> None:
+    curl = CurlResult(exit_code=0, http_status=503, response_headers=LOCAL, body=UC_BODY)
+    d = classify(DiagnoseInput(curl=curl, client_cluster=PLAIN_CLUSTER, policy=policy("STRICT")))
+    assert d.destination_rule == "bookinfo/destrule-productpage"
+    assert d.server_mtls_mode == "STRICT" and d.client_tls_mode == "DISABLE"
+    assert d.remedy is not None and d.remedy.patch is not None
+    assert "ISTIO_MUTUAL" in d.remedy.patch and "LEAST_CONN" in d.remedy.patch
+    assert "destrule-productpage" in d.summary
