@@ -8,6 +8,7 @@ validation. Every client exception is mapped to agent.errors here; transport fai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from agent.errors import (
     CommandNotFound,
     ContainerNotFound,
     ExecError,
+    Forbidden,
     InputError,
     NotFound,
     PodNotReady,
@@ -37,7 +39,7 @@ from agent.kube.live_config import (
     kubeconfig_configuration,
     running_in_cluster,
 )
-from agent.kube.policy_kinds import POLICY_KINDS, pick_version
+from agent.kube.policy_kinds import POLICY_KINDS, pick_version, served_from_group_list
 from agent.kube.retry import BUDGET, with_retries
 
 REQUEST_TIMEOUT = (3.0, 30.0)  # (connect, read) seconds for REST calls
@@ -186,34 +188,31 @@ class LiveCluster:
     def served_versions(self) -> dict[str, list[str]]:
         """{group: [versions, preferred first]} from /apis."""
         doc = self._json("API discovery (/apis)", client.ApisApi(self._api).get_api_versions)
-        served: dict[str, list[str]] = {}
-        for group in doc.get("groups") or []:
-            versions = [str(v.get("version")) for v in group.get("versions") or []]
-            preferred = (group.get("preferredVersion") or {}).get("version")
-            if preferred in versions:
-                versions.remove(preferred)
-                versions.insert(0, preferred)
-            served[str(group.get("name"))] = versions
-        return served
+        return served_from_group_list(doc)
 
     def list_policy_objects(self) -> list[dict[str, Any]]:
-        served = self.served_versions()
+        try:
+            served: dict[str, list[str]] | None = self.served_versions()
+        except NotFound:
+            served = None  # no usable /apis/ document: probe each known version instead
         out: list[dict[str, Any]] = []
         for kind in POLICY_KINDS:
-            version = pick_version(kind, served)
-            if version is None:
-                continue
-            what = f"list {kind.plural}.{kind.group}/{version}"
-            try:
-                doc = self._json(
-                    what, self._custom.list_cluster_custom_object, kind.group, version, kind.plural
-                )
-            except NotFound:  # group served but this resource is not (e.g. legacy kinds removed)
-                continue
-            for item in doc.get("items") or []:
-                item.setdefault("apiVersion", f"{kind.group}/{version}")
-                item.setdefault("kind", kind.kind)
-                out.append(item)
+            candidates = [pick_version(kind, served)] if served is not None else list(kind.versions)
+            for version in candidates:
+                if version is None:
+                    continue
+                what = f"list {kind.plural}.{kind.group}/{version}"
+                try:
+                    doc = self._json(
+                        what, self._custom.list_cluster_custom_object, kind.group, version, kind.plural
+                    )
+                except NotFound:  # this version (or the resource) is not served
+                    continue
+                for item in doc.get("items") or []:
+                    item.setdefault("apiVersion", f"{kind.group}/{version}")
+                    item.setdefault("kind", kind.kind)
+                    out.append(item)
+                break
         mesh = self.mesh_configmap()
         if mesh is not None:
             out.append(mesh)
@@ -304,7 +303,10 @@ class LiveCluster:
         return ExecResult(stdout=frames.out(), stderr=frames.err(), exit_code=status.exit_code)
 
     def ping(self) -> None:
-        self._raw("API server version (/version)", client.VersionApi(self._api).get_code)
+        """Raise ClusterUnreachable (after retries) or Unauthorized; any other answer means it is up."""
+        # NotFound/Forbidden: the server answered; a trimmed-down server may not serve /version/.
+        with contextlib.suppress(NotFound, Forbidden):
+            self._raw("API server version (/version)", client.VersionApi(self._api).get_code)
 
     # --- error helpers ------------------------------------------------------------------------
     def _exec_handshake_error(

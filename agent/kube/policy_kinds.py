@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,18 @@ def pick_version(kind: PolicyKind, served: Mapping[str, Sequence[str]]) -> str |
         if version in kind.versions:
             return version
     return None
+
+
+def served_from_group_list(doc: Mapping[str, Any]) -> dict[str, list[str]]:
+    """{group: [versions, preferred first]} from an APIGroupList (`GET /apis`)."""
+    served: dict[str, list[str]] = {}
+    for group in doc.get("groups") or []:
+        if not isinstance(group, dict):
+            continue
+        versions = [str(v.get("version")) for v in group.get("versions") or [] if isinstance(v, dict)]
+        preferred = (group.get("preferredVersion") or {}).get("version")
+        if preferred in versions:
+            versions.remove(preferred)
+            versions.insert(0, preferred)
+        served[str(group.get("name"))] = versions
+    return served

@@ -9,7 +9,7 @@ import pytest
 
 from agent.errors import ClusterUnreachable, ExecError, InputError
 from agent.kube.cluster import ExecResult
-from agent.kube.policy_kinds import POLICY_KINDS, pick_version
+from agent.kube.policy_kinds import POLICY_KINDS, pick_version, served_from_group_list
 from agent.kube.proxy import cluster_name_regex, fetch_clusters_config_dump, fetch_stats
 from agent.kube.retry import with_retries
 
@@ -204,3 +204,20 @@ def test_fetch_stats() -> None:
 )
 def test_pick_version(served: dict[str, list[str]], expected: list[str | None]) -> None:
     assert [pick_version(k, served) for k in POLICY_KINDS] == expected
+
+
+def test_served_from_group_list_puts_preferred_first() -> None:
+    doc = {
+        "kind": "APIGroupList",
+        "groups": [
+            {
+                "name": "networking.istio.io",
+                "versions": [{"version": "v1beta1"}, {"version": "v1"}, {"version": "v1alpha3"}],
+                "preferredVersion": {"version": "v1"},
+            },
+            {"name": "security.istio.io", "versions": [{"version": "v1beta1"}]},
+        ],
+    }
+    served = served_from_group_list(doc)
+    assert served == {"networking.istio.io": ["v1", "v1beta1", "v1alpha3"], "security.istio.io": ["v1beta1"]}
+    assert [pick_version(k, served) for k in POLICY_KINDS[:2]] == ["v1", "v1beta1"]
