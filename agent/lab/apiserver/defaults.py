@@ -56,6 +56,18 @@ def default_pod(pod: dict[str, Any], now: str, allocate_ip: Any) -> dict[str, An
     return pod
 
 
+def default_service(svc: dict[str, Any], allocate_ip: Any) -> dict[str, Any]:
+    spec = svc.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    if spec["type"] != "ExternalName":
+        spec.setdefault("clusterIP", allocate_ip())
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+    return svc
+
+
 def pod_ready(pod: dict[str, Any]) -> bool:
     conds = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)

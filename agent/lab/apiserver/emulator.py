@@ -119,9 +119,11 @@ class Emulator:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(self.tls.server_cert, self.tls.server_key)
             self.backend.stopping = asyncio.Event()
-            runner = web.AppRunner(make_app(self.backend), handle_signals=False, access_log=None)
+            runner = web.AppRunner(
+                make_app(self.backend), handle_signals=False, access_log=None, shutdown_timeout=2.0
+            )
             await runner.setup()
-            site = web.TCPSite(runner, host, port, ssl_context=ctx, shutdown_timeout=2.0)
+            site = web.TCPSite(runner, host, port, ssl_context=ctx)
             try:
                 await site.start()
             except BaseException:

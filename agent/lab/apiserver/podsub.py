@@ -88,6 +88,10 @@ async def handle(
         opts = logs.parse_options(name, request.query)
     else:
         authorize(request, user, "get" if request.method == "GET" else "create", rt, ns, name, sub)
+        if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
+            # Kubernetes >= 1.35 (AuthorizePodWebsocketUpgradeCreatePermission, on by default) also
+            # requires `create` for a websocket upgrade; we emulate 1.37.
+            authorize(request, user, "create", rt, ns, name, sub)
     pod = backend.store.get(rt, ns, name)
     if pod is None:
         raise not_found(rt, name)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agent.lab.apiserver import discovery, podsub
+from agent.lab.apiserver import discovery, openapi, podsub
 from agent.lab.apiserver.auth import Authenticator
 from agent.lab.apiserver.execws import ContainerContext, ExecFault
 from agent.lab.apiserver.logs import qbool
@@ -108,6 +108,19 @@ async def handle_apis(request: web.Request) -> web.Response:
 async def handle_group(request: web.Request) -> web.Response:
     authenticate(request)
     doc = discovery.api_group(request.match_info["group"])
+    if doc is None:
+        raise unknown_path()
+    return json_response(doc)
+
+
+async def handle_openapi_root(request: web.Request) -> web.Response:
+    authenticate(request)
+    return json_response(openapi.root())
+
+
+async def handle_openapi_gv(request: web.Request) -> web.Response:
+    authenticate(request)
+    doc = openapi.group_version(request.match_info["gv"].strip("/"))
     if doc is None:
         raise unknown_path()
     return json_response(doc)
@@ -276,6 +289,8 @@ def make_app(backend: Backend) -> web.Application:
     app.router.add_get("/api", handle_api)
     app.router.add_get("/apis", handle_apis)
     app.router.add_get("/apis/{group}", handle_group)
+    app.router.add_get("/openapi/v3", handle_openapi_root)
+    app.router.add_get("/openapi/v3/{gv:.+}", handle_openapi_gv)
     app.router.add_route("*", "/api/{version}", handle_resource)
     app.router.add_route("*", "/api/{version}/{rest:.*}", handle_resource)
     app.router.add_route("*", "/apis/{group}/{version}", handle_resource)

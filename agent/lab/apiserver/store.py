@@ -47,6 +47,7 @@ class Store:
         self._objects: dict[Key, dict[str, Any]] = {}
         self._rv = itertools.count(1000)
         self._ips = itertools.count(10)
+        self._cluster_ips = itertools.count(10)
         self._subscribers: list[Subscriber] = []
         self._last_rv = "1000"
         self._ensure_namespace_locked("default", [])
@@ -83,6 +84,10 @@ class Store:
         n = next(self._ips)
         return f"10.1.{n // 250}.{n % 250 + 1}"
 
+    def _allocate_cluster_ip(self) -> str:
+        n = next(self._cluster_ips)
+        return f"10.96.{n // 250}.{n % 250 + 1}"
+
     # -- writes --------------------------------------------------------------------------------
     def _key(self, rt: ResourceType, namespace: str | None, name: str) -> Key:
         return (rt.group, rt.plural, (namespace or "") if rt.namespaced else "", name)
@@ -118,6 +123,8 @@ class Store:
         meta["resourceVersion"] = self._next_rv()
         if obj.get("kind") == "Pod":
             defaults.default_pod(obj, now, self._allocate_ip)
+        if obj.get("kind") == "Service":
+            defaults.default_service(obj, self._allocate_cluster_ip)
         if obj.get("kind") == "Namespace":
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
 

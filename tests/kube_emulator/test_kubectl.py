@@ -1,0 +1,345 @@
+"""The REAL pinned kubectl 1.37 against the emulator: reads, writes, logs, exec and errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.lab.apiserver import Emulator
+from tests.kube_emulator.conftest import NS, PRODUCTPAGE, RESTRICTED, KubectlRunner, child_pids
+
+pytestmark = pytest.mark.timeout(120)
+
+# id, kubectl args, user, expected rc, substrings of stdout, substrings of stderr
+READ_CASES = [
+    (
+        "get-pods-all-namespaces",
+        ["get", "pods", "-A"],
+        "admin",
+        0,
+        ["NAMESPACE", PRODUCTPAGE, "2/2", "Running"],
+        [],
+    ),
+    (
+        "get-pods-wide-shows-ip",
+        ["get", "pods", "-n", NS, "-o", "wide"],
+        "admin",
+        0,
+        ["10.1.", "lab-node-1"],
+        [],
+    ),
+    (
+        "get-pods-label-selector",
+        ["get", "pods", "-n", NS, "-l", "app=reviews", "-o", "name"],
+        "admin",
+        0,
+        ["pod/reviews-v1-545db77b95-abcde"],
+        [],
+    ),
+    (
+        "get-destinationrules-all",
+        ["get", "destinationrules", "-A"],
+        "admin",
+        0,
+        ["HOST", "reviews.bookinfo.svc.cluster.local"],
+        [],
+    ),
+    (
+        "get-dr-older-version",
+        ["get", "destinationrules.v1alpha3.networking.istio.io", "-n", NS, "-o", "json"],
+        "admin",
+        0,
+        ['"apiVersion": "networking.istio.io/v1alpha3"'],
+        [],
+    ),
+    ("get-peerauthentication", ["get", "pa", "-n", "istio-system"], "admin", 0, ["MODE", "STRICT"], []),
+    (
+        "get-endpoints-derived",
+        ["get", "endpoints", "reviews", "-n", NS, "-o", "jsonpath={.subsets[0].ports[0].port}"],
+        "admin",
+        0,
+        ["9080"],
+        [],
+    ),
+    (
+        "get-configmap",
+        ["get", "cm", "istio", "-n", "istio-system", "-o", "jsonpath={.data.mesh}"],
+        "admin",
+        0,
+        ["accessLogFile"],
+        [],
+    ),
+    (
+        "pod-not-found",
+        ["get", "pod", "nosuch", "-n", NS],
+        "admin",
+        1,
+        [],
+        ['Error from server (NotFound): pods "nosuch" not found'],
+    ),
+    (
+        "namespace-not-found",
+        ["get", "pod", "nosuch", "-n", "nons"],
+        "admin",
+        1,
+        [],
+        ['namespaces "nons" not found'],
+    ),
+    (
+        "list-forbidden",
+        ["get", "services", "-n", NS],
+        RESTRICTED,
+        1,
+        [],
+        [
+            f'services is forbidden: User "{RESTRICTED}" cannot list resource "services" in API group "" '
+            f'in the namespace "{NS}"'
+        ],
+    ),
+    (
+        "restricted-may-list-pods",
+        ["get", "pods", "-n", NS, "-o", "name"],
+        RESTRICTED,
+        0,
+        [f"pod/{PRODUCTPAGE}"],
+        [],
+    ),
+    (
+        "logs-since",
+        ["logs", PRODUCTPAGE, "-n", NS, "-c", "istio-proxy", "--since=60s"],
+        "admin",
+        0,
+        ['"GET /reviews/0 HTTP/1.1" 503 UF'],
+        [],
+    ),
+    (
+        "logs-tail-timestamps",
+        ["logs", PRODUCTPAGE, "-n", NS, "-c", "istio-proxy", "--tail=1", "--timestamps"],
+        "admin",
+        0,
+        ["Z [20", "503 UF"],
+        [],
+    ),
+    (
+        "logs-bad-container",
+        ["logs", PRODUCTPAGE, "-n", NS, "-c", "nosuch"],
+        "admin",
+        1,
+        [],
+        [f"container nosuch is not valid for pod {PRODUCTPAGE}"],
+    ),
+    (
+        "exec-curl-exit-code",
+        [
+            "exec",
+            PRODUCTPAGE,
+            "-n",
+            NS,
+            "-c",
+            "productpage",
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "2",
+            "http://127.0.0.1:1/",
+        ],
+        "admin",
+        7,
+        [],
+        ["command terminated with exit code 7"],
+    ),
+    (
+        "exec-exit-3",
+        ["exec", PRODUCTPAGE, "-n", NS, "--", "sh", "-c", "exit 3"],
+        "admin",
+        3,
+        [],
+        ["command terminated with exit code 3"],
+    ),
+    (
+        "exec-healthy-stdout-stderr-env",
+        [
+            "exec",
+            PRODUCTPAGE,
+            "-n",
+            NS,
+            "-c",
+            "productpage",
+            "--",
+            "sh",
+            "-c",
+            'echo "$GREETING"; echo to-stderr >&2',
+        ],
+        "admin",
+        0,
+        ["hello-from-productpage"],
+        ["to-stderr"],
+    ),
+    (
+        "exec-missing-binary",
+        ["exec", PRODUCTPAGE, "-n", NS, "--", "no-such-binary"],
+        "admin",
+        1,
+        [],
+        ['exec: "no-such-binary": executable file not found in $PATH'],
+    ),
+    (
+        "exec-pod-not-found",
+        ["exec", "nosuch", "-n", NS, "--", "true"],
+        "admin",
+        1,
+        [],
+        ['pods "nosuch" not found'],
+    ),
+    (
+        "exec-forbidden",
+        ["exec", PRODUCTPAGE, "-n", NS, "--", "true"],
+        RESTRICTED,
+        1,
+        [],
+        [
+            f'pods "{PRODUCTPAGE}" is forbidden: User "{RESTRICTED}" cannot create resource "pods/exec" '
+            f'in API group "" in the namespace "{NS}"'
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "user", "rc", "outs", "errs"), [c[1:] for c in READ_CASES], ids=[c[0] for c in READ_CASES]
+)
+def test_kubectl(
+    kubectl: KubectlRunner, args: list[str], user: str, rc: int, outs: list[str], errs: list[str]
+) -> None:
+    res = kubectl(*args, user=user)
+    assert res.rc == rc, res
+    for s in outs:
+        assert s in res.out, res
+    for s in errs:
+        assert s in res.err, res
+
+
+def test_logs_since_filters_old_lines(kubectl: KubectlRunner) -> None:
+    res = kubectl("logs", PRODUCTPAGE, "-n", NS, "-c", "istio-proxy", "--since=60s")
+    assert "GET /old" not in res.out
+
+
+def test_exec_stdin_roundtrip(kubectl: KubectlRunner) -> None:
+    res = kubectl("exec", "-i", PRODUCTPAGE, "-n", NS, "-c", "productpage", "--", "cat", stdin="line one\n")
+    assert (res.rc, res.out) == (0, "line one\n"), res
+
+
+def test_exec_large_json_stdout_intact(kubectl: KubectlRunner) -> None:
+    doc = {"configs": [{"name": f"c{i}", "v": "x" * 100} for i in range(20000)]}  # ~2.5 MB, many frames
+    code = (
+        "import json,sys; sys.stdout.write(json.dumps("
+        "{'configs': [{'name': f'c{i}', 'v': 'x' * 100} for i in range(20000)]}))"
+    )
+    res = kubectl("exec", PRODUCTPAGE, "-n", NS, "-c", "istio-proxy", "--", "python3", "-c", code)
+    assert res.rc == 0, res.err
+    assert json.loads(res.out) == doc
+
+
+def test_apply_get_change_edit_patch_delete(kubectl: KubectlRunner, emu: Emulator, tmp_path: Path) -> None:
+    events: list[tuple[str, str]] = []
+    unsubscribe = emu.store.subscribe(lambda kind, obj: events.append((kind, obj["metadata"]["name"])))
+    try:
+        manifest = {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "DestinationRule",
+            "metadata": {"name": "ratings", "namespace": NS},
+            "spec": {"host": "ratings", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
+        }
+        path = tmp_path / "dr.yaml"
+        path.write_text(yaml.safe_dump(manifest))
+        assert "created" in kubectl("apply", "-f", str(path)).out
+        got = yaml.safe_load(kubectl("get", "dr", "ratings", "-n", NS, "-o", "yaml").out)
+        assert got["spec"] == manifest["spec"]
+        meta = got["metadata"]
+        assert (
+            meta["uid"] and meta["resourceVersion"] and meta["creationTimestamp"] and meta["generation"] == 1
+        )
+
+        manifest["spec"]["trafficPolicy"]["tls"]["mode"] = "ISTIO_MUTUAL"
+        path.write_text(yaml.safe_dump(manifest))
+        assert "configured" in kubectl("apply", "-f", str(path)).out
+        assert "unchanged" in kubectl("apply", "-f", str(path)).out
+        got = emu.store.get("destinationrules", NS, "ratings")
+        assert got is not None and got["spec"]["trafficPolicy"]["tls"]["mode"] == "ISTIO_MUTUAL"
+        assert got["metadata"]["generation"] == 2 and got["metadata"]["uid"] == meta["uid"]
+
+        editor = tmp_path / "editor.sh"  # `kubectl edit` with a scripted editor
+        editor.write_text("#!/bin/sh\nsed -i 's/ISTIO_MUTUAL/SIMPLE/' \"$1\"\n")
+        editor.chmod(0o755)
+        assert kubectl("edit", "dr", "ratings", "-n", NS, extra_env={"KUBE_EDITOR": str(editor)}).rc == 0
+        res = kubectl(
+            "patch",
+            "dr",
+            "ratings",
+            "-n",
+            NS,
+            "--type",
+            "json",
+            "-p",
+            '[{"op":"replace","path":"/spec/host","value":"ratings.bookinfo"}]',
+        )
+        assert res.rc == 0, res
+        res = kubectl(
+            "patch",
+            "dr",
+            "ratings",
+            "-n",
+            NS,
+            "--type",
+            "merge",
+            "-p",
+            '{"spec":{"subsets":[{"name":"v1"}]}}',
+        )
+        assert res.rc == 0, res
+        got = emu.store.get("destinationrules", NS, "ratings")
+        assert got is not None
+        assert got["spec"] == {
+            "host": "ratings.bookinfo",
+            "trafficPolicy": {"tls": {"mode": "SIMPLE"}},
+            "subsets": [{"name": "v1"}],
+        }
+
+        assert kubectl("delete", "dr", "ratings", "-n", NS).rc == 0
+        assert emu.store.get("destinationrules", NS, "ratings") is None
+        assert "ratings" not in kubectl("get", "dr", "-A").out
+    finally:
+        unsubscribe()
+    kinds = [k for k, name in events if name == "ratings"]
+    assert kinds[0] == "ADDED" and kinds[-1] == "DELETED" and kinds.count("MODIFIED") >= 4
+
+
+def test_live_change_visible_to_kubectl(kubectl: KubectlRunner, emu: Emulator) -> None:
+    emu.store.apply(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": {"name": "live", "namespace": NS},
+            "spec": {"mtls": {"mode": "PERMISSIVE"}},
+        }
+    )
+    try:
+        assert "PERMISSIVE" in kubectl("get", "pa", "-n", NS).out
+    finally:
+        emu.store.delete("peerauthentications", NS, "live")
+    assert "live" not in kubectl("get", "pa", "-n", NS).out
+
+
+def test_exec_killed_when_client_goes_away(kubectl: KubectlRunner, emu: Emulator) -> None:
+    before = child_pids()
+    with pytest.raises(Exception, match="timed out"):
+        kubectl("exec", PRODUCTPAGE, "-n", NS, "--", "sleep", "30", timeout=1.5)
+    deadline = time.monotonic() + 10
+    while child_pids() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (child_pids() - before)
+    assert not emu.backend.procs
