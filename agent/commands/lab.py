@@ -1,6 +1,15 @@
-"""`meshprober lab up|down|status` (placeholder until the lab issue lands)."""
+"""`meshprober lab up|down|status`: the local mesh lab as a background process with a state dir."""
 
 from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -8,9 +17,124 @@ app = typer.Typer(
     help="The local mesh lab: real Envoy sidecars and an API-server emulator.", no_args_is_help=True
 )
 
+DEFAULT_STATE_DIR = Path.home() / ".meshprober" / "lab"
+UP_TIMEOUT_S = 90.0
+StateDir = Annotated[
+    Path, typer.Option("--state-dir", help="Where the lab keeps its kubeconfig, logs and pids.")
+]
+
+
+def _alive(pid: int) -> bool:
+    from agent.lab.processes import pid_alive
+
+    return pid_alive(pid)
+
+
+def _state(state_dir: Path) -> dict[str, Any] | None:
+    from agent.lab.daemon import read_state
+
+    return read_state(state_dir)
+
+
+def _running(state: dict[str, Any] | None) -> bool:
+    if not state or state.get("phase") != "ready":
+        return False
+    pid = state.get("pid")
+    return isinstance(pid, int) and _alive(pid)
+
 
 @app.command()
-def status() -> None:
-    """Show whether the lab runs."""
-    typer.echo("meshprober lab: not implemented yet", err=True)
-    raise typer.Exit(2)
+def up(
+    scenario: Annotated[str, typer.Option(help="Built-in scenario name or a scenario YAML file.")] = "seed",
+    resources: Annotated[
+        Path | None, typer.Option(help="A directory of your own Istio/Kubernetes YAML loaded on top.")
+    ] = None,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Start the lab in the background and print the KUBECONFIG to use."""
+    from agent.errors import InputError
+    from agent.lab.scenario import load_scenario
+
+    try:
+        load_scenario(scenario)
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if resources is not None and not resources.is_dir():
+        typer.echo(f"error: --resources {resources}: not a directory", err=True)
+        raise typer.Exit(2)
+    state_dir = state_dir.expanduser().resolve()
+    if _running(_state(state_dir)):
+        typer.echo(
+            f"error: a lab already runs with state dir {state_dir}; `meshprober lab down` first", err=True
+        )
+        raise typer.Exit(2)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "state.json").unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "agent.lab.daemon", "--scenario", scenario, "--state-dir", str(state_dir)]
+    if resources is not None:
+        argv += ["--resources", str(resources.resolve())]
+    with (state_dir / "daemon.out").open("ab") as out:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = _state(state_dir)
+        if state and state.get("phase") == "ready":
+            typer.echo(f"lab {scenario!r} is up: {len(state.get('pods') or [])} pods")
+            typer.echo(f"export KUBECONFIG={state['kubeconfig']}")
+            return
+        if (state and state.get("phase") == "failed") or proc.poll() is not None:
+            reason = (state or {}).get("error") or f"daemon exited; see {state_dir / 'daemon.out'}"
+            typer.echo(f"error: lab failed to start: {reason}", err=True)
+            raise typer.Exit(1)
+        time.sleep(0.2)
+    proc.terminate()
+    typer.echo(f"error: lab not ready after {UP_TIMEOUT_S:.0f}s; see {state_dir / 'lab.log'}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def down(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
+    """Stop everything the lab started."""
+    state_dir = state_dir.expanduser().resolve()
+    state = _state(state_dir)
+    pid = state.get("pid") if state else None
+    if not isinstance(pid, int) or not _alive(pid):
+        typer.echo("lab is not running")
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    typer.echo("lab stopped")
+
+
+@app.command()
+def status(
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show whether the lab runs, its kubeconfig and pods."""
+    state_dir = state_dir.expanduser().resolve()
+    state = _state(state_dir) or {}
+    running = _running(state)
+    out = {
+        "running": running,
+        "kubeconfig": state.get("kubeconfig") or str(state_dir / "kubeconfig"),
+        "pods": state.get("pods") or [] if running else [],
+        "scenario": state.get("scenario"),
+        "state_dir": str(state_dir),
+    }
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    if not running:
+        typer.echo(f"lab is not running (state dir {state_dir})")
+        return
+    typer.echo(f"lab {out['scenario']!r} running; export KUBECONFIG={out['kubeconfig']}")
+    for pod in state.get("pods") or []:
+        typer.echo(f"  {pod}")

@@ -56,7 +56,7 @@ def plan_pods(scenario: Scenario, subnet: str) -> list[LabPod]:
 
 
 def _meta(kind_ns: str, name: str, **extra: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": kind_ns, "creationTimestamp": LAB_EPOCH}
+    meta: dict[str, Any] = {"name": name, "namespace": kind_ns}
     meta.update(extra)
     return meta
 
@@ -70,7 +70,7 @@ def _labels(w: WorkloadSpec, sidecar_label: bool) -> dict[str, str]:
     return labels
 
 
-def pod_object(pod: LabPod) -> dict[str, Any]:
+def pod_object(pod: LabPod, created: str = LAB_EPOCH) -> dict[str, Any]:
     w = pod.workload
     rs_name = pod.name.rsplit("-", 1)[0]
     containers: list[dict[str, Any]] = [
@@ -105,9 +105,9 @@ def pod_object(pod: LabPod) -> dict[str, Any]:
             "podIP": pod.ip,
             "podIPs": [{"ip": pod.ip}],
             "hostIP": pod.ip,
-            "startTime": LAB_EPOCH,
+            "startTime": created,
             "conditions": [
-                {"type": t, "status": "True", "lastTransitionTime": LAB_EPOCH}
+                {"type": t, "status": "True", "lastTransitionTime": created}
                 for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
             ],
             "containerStatuses": [
@@ -118,7 +118,7 @@ def pod_object(pod: LabPod) -> dict[str, Any]:
                     "image": c["image"],
                     "imageID": "",
                     "started": True,
-                    "state": {"running": {"startedAt": LAB_EPOCH}},
+                    "state": {"running": {"startedAt": created}},
                 }
                 for c in containers
             ],
@@ -134,7 +134,9 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def scenario_objects(scenario: Scenario, pods: list[LabPod], subnet: str) -> list[dict[str, Any]]:
+def scenario_objects(
+    scenario: Scenario, pods: list[LabPod], subnet: str, created: str = LAB_EPOCH
+) -> list[dict[str, Any]]:
     """Namespaces, mesh ConfigMap, ServiceAccounts, Deployments, ReplicaSets, Pods, Services, and
     the scenario's Istio resources, in an order a real cluster could have created them."""
     objs: list[dict[str, Any]] = []
@@ -145,7 +147,6 @@ def scenario_objects(scenario: Scenario, pods: list[LabPod], subnet: str) -> lis
                 "kind": "Namespace",
                 "metadata": {
                     "name": ns,
-                    "creationTimestamp": LAB_EPOCH,
                     "labels": {"istio-injection": "enabled"},
                 },
             }
@@ -212,11 +213,12 @@ def scenario_objects(scenario: Scenario, pods: list[LabPod], subnet: str) -> lis
                 }
             )
             vip += 1
-    objs.extend(_clean(pod_object(p)) for p in pods)
-    for res in scenario.resources:
-        res = dict(res)
-        meta = dict(res.get("metadata") or {})
-        meta.setdefault("creationTimestamp", LAB_EPOCH)
-        res["metadata"] = meta
-        objs.append(res)
-    return objs
+    objs.extend(_clean(pod_object(p, created)) for p in pods)
+    objs.extend(scenario.resources)
+    return [_stamped(o, created) for o in objs]
+
+
+def _stamped(obj: dict[str, Any], created: str) -> dict[str, Any]:
+    """A copy with metadata.creationTimestamp set unless the scenario gave one (PA order uses it)."""
+    meta = {"creationTimestamp": created, **(obj.get("metadata") or {})}
+    return {**obj, "metadata": meta}

@@ -1,0 +1,315 @@
+"""The running lab: API-server emulator + per-pod apps and real Envoy sidecars, kept in sync.
+
+`Lab.start()` allocates a loopback subnet, serves the scenario's objects from the emulator, issues
+SPIFFE certificates, renders every sidecar from the policy engine's decisions, starts the apps
+and Envoys, and then follows the emulator: a changed DestinationRule or PeerAuthentication
+(`kubectl apply`) re-renders and hot-reloads the affected sidecars within about a second.
+`Lab.stop()` ends every process it started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from agent.errors import MeshproberError
+from agent.lab.apiserver import ContainerContext, Emulator
+from agent.lab.ca import LabCA
+from agent.lab.envoy_proc import admin_get, envoy_binary, write_files
+from agent.lab.mesh import MeshModel
+from agent.lab.podenv import ADMIN_PORT, container_env, pod_dir, write_app_env, write_proxy_env
+from agent.lab.processes import Supervisor
+from agent.lab.scenario import Scenario
+from agent.lab.sidecar import render_sidecar
+from agent.lab.topology import LabPod, plan_pods, scenario_objects
+
+log = logging.getLogger(__name__)
+WATCHED = ("pods", "services", "configmaps", "destinationrules", "peerauthentications")
+RECONCILE_DEBOUNCE_S = 0.2
+READY_TIMEOUT_S = 30.0
+
+
+class LabError(MeshproberError):
+    """The lab could not start or stay in sync."""
+
+
+def _port_free(ip: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
+def allocate_subnet(state_dir: Path) -> str:
+    """A 127.X.Y subnet for this lab, stable per state dir, skipping ones another lab uses."""
+    seed = int(hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest(), 16)
+    for attempt in range(64):
+        x = 20 + (seed >> (attempt * 3)) % 200
+        y = (seed >> (attempt * 5 + 7)) % 250
+        subnet = f"127.{x}.{y}"
+        if _port_free(f"{subnet}.10", ADMIN_PORT):
+            return subnet
+    raise LabError("no free 127.X.Y subnet found for the lab")
+
+
+class Lab:
+    def __init__(
+        self, scenario: Scenario, state_dir: Path, extra_objects: Iterable[dict[str, Any]] = ()
+    ) -> None:
+        self.scenario = scenario
+        self.state_dir = state_dir.resolve()
+        self.extra_objects = list(extra_objects)
+        self.supervisor = Supervisor()
+        self.subnet = ""
+        self.pods: list[LabPod] = []
+        self.emulator: Emulator | None = None
+        self.kubeconfig: Path | None = None
+        self._changed = threading.Event()
+        self._stopping = threading.Event()
+        self._reconciler: threading.Thread | None = None
+        self._unsubscribe: Any = None
+        self._version = 0
+        self._rendered: dict[str, str] = {}
+        self._apps: dict[str, tuple[int, ...]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self.subnet = allocate_subnet(self.state_dir)
+        self.pods = plan_pods(self.scenario, self.subnet)
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        objects = scenario_objects(self.scenario, self.pods, self.subnet, created) + self.extra_objects
+        self._issue_certs()
+        self._prepare_containers()
+        self.emulator = Emulator(
+            objects,
+            state_dir=self.state_dir / "apiserver",
+            exec_context=self._exec_context,
+            log_path=self._log_path,
+        )
+        self.emulator.start(host="127.0.0.1", port=0)
+        self.kubeconfig = self.emulator.write_kubeconfig(self.state_dir / "kubeconfig")
+        self.reconcile()
+        self._wait_sidecars_ready()
+        self._unsubscribe = self.emulator.store.subscribe(self._on_change)
+        self._reconciler = threading.Thread(target=self._reconcile_loop, name="lab-reconcile", daemon=True)
+        self._reconciler.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._changed.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._reconciler is not None:
+            self._reconciler.join(5)
+        self.supervisor.stop_all()
+        if self.emulator is not None:
+            self.emulator.stop()
+
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- pods ----------------------------------------------------------------------------------
+    def pod(self, namespace: str, name: str) -> LabPod | None:
+        return next((p for p in self.pods if (p.namespace, p.name) == (namespace, name)), None)
+
+    def pod_dir(self, pod: LabPod) -> Path:
+        return pod_dir(self.state_dir, pod.namespace, pod.name)
+
+    def _issue_certs(self) -> None:
+        ca = LabCA()
+        other = LabCA("meshprober lab OTHER root (untrusted)")
+        for pod in self.pods:
+            if not pod.has_sidecar:
+                continue
+            knobs = pod.workload.cert
+            ca.write_workload(
+                self.pod_dir(pod) / "certs",
+                pod.namespace,
+                pod.workload.sa,
+                signer=other if knobs.issuer == "other-ca" else None,
+                san=knobs.san,
+                expired=knobs.expired,
+            )
+
+    def _prepare_containers(self) -> None:
+        for pod in self.pods:
+            base = self.pod_dir(pod)
+            (base / "app").mkdir(parents=True, exist_ok=True)
+            (base / "xds").mkdir(parents=True, exist_ok=True)
+            (base / "istio-proxy.log").touch()
+            (base / "app.log").touch()
+            if pod.has_sidecar:
+                write_proxy_env(base / "proxy", pod.ip)
+
+    def _exec_context(self, namespace: str, name: str, container: str) -> ContainerContext | None:
+        pod = self.pod(namespace, name)
+        if pod is None:
+            return None
+        base = self.pod_dir(pod)
+        if container == "istio-proxy" and pod.has_sidecar:
+            cwd = base / "proxy"
+            return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd, extra_path=cwd / "bin"))
+        if container == pod.workload.name:
+            cwd = base / "app"
+            return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd))
+        return None
+
+    def _log_path(self, namespace: str, name: str, container: str) -> Path | None:
+        pod = self.pod(namespace, name)
+        if pod is None:
+            return None
+        if container == "istio-proxy" and pod.has_sidecar:
+            return self.pod_dir(pod) / "istio-proxy.log"
+        if container == pod.workload.name:
+            return self.pod_dir(pod) / "app.log"
+        return None
+
+    # -- reconcile -----------------------------------------------------------------------------
+    def _on_change(self, event: str, obj: dict[str, Any]) -> None:
+        if obj.get("kind") in {
+            "DestinationRule",
+            "PeerAuthentication",
+            "Service",
+            "Pod",
+            "ConfigMap",
+            "Policy",
+            "MeshPolicy",
+        }:
+            self._changed.set()
+
+    def _reconcile_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._changed.wait()
+            if self._stopping.is_set():
+                return
+            time.sleep(RECONCILE_DEBOUNCE_S)  # coalesce a burst (kubectl apply -f of many docs)
+            self._changed.clear()
+            try:
+                self.reconcile()
+            except Exception:  # keep following changes; the error is in the lab log
+                log.exception("lab reconcile failed")
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        assert self.emulator is not None
+        objects: list[dict[str, Any]] = []
+        for resource in WATCHED:
+            objects.extend(self.emulator.store.list(resource))
+        return objects
+
+    def reconcile(self) -> None:
+        """Render every sidecar and curl route from the current objects; (re)start what changed."""
+        model = MeshModel(self.snapshot(), self.pods)
+        self._version += 1
+        live = {(p.namespace, p.name) for p in model.pods}
+        for pod in self.pods:
+            key = f"{pod.namespace}/{pod.name}"
+            if (pod.namespace, pod.name) not in live:
+                self.supervisor.stop(f"envoy:{key}")
+                self.supervisor.stop(f"app:{key}")
+                self._rendered.pop(key, None)
+                self._apps.pop(key, None)
+                continue
+            base = self.pod_dir(pod)
+            write_app_env(base / "app", model.curl_routes(pod), pod.ip)
+            self._ensure_app(pod, key, tuple(model.app_listen_ports(pod)))
+            if pod.has_sidecar:
+                self._render_sidecar(pod, key, model)
+
+    def _ensure_app(self, pod: LabPod, key: str, ports: tuple[int, ...]) -> None:
+        app = pod.workload.app
+        if app.behaviour == "not-listening" or not ports or self._apps.get(key) == ports:
+            return
+        self._apps[key] = ports
+        for port in ports:
+            argv = [sys.executable, "-m", "agent.lab.app_server", "--addr", pod.ip, "--port", str(port)]
+            argv += ["--status", str(app.status), "--delay-ms", str(app.delay_ms)]
+            if app.behaviour == "close":
+                argv.append("--close")
+            self.supervisor.start(f"app:{key}:{port}", argv, log_path=self.pod_dir(pod) / "app-server.out")
+
+    def _render_sidecar(self, pod: LabPod, key: str, model: MeshModel) -> None:
+        base = self.pod_dir(pod)
+        spec = model.sidecar_spec(pod, base)
+        files = render_sidecar(spec, version=str(self._version))
+        fingerprint = json.dumps({k: v for k, v in files.items() if k != "bootstrap.json"}, sort_keys=True)
+        # Version strings differ every round; compare the content without them.
+        fingerprint = fingerprint.replace(f'"version_info": "{self._version}"', "")
+        if self._rendered.get(key) == fingerprint and self.supervisor.get(f"envoy:{key}"):
+            return
+        self._rendered[key] = fingerprint
+        xds = base / "xds"
+        bootstrap = {"bootstrap.json": files.pop("bootstrap.json")}
+        write_files(xds, files)
+        if self.supervisor.get(f"envoy:{key}") is None:
+            write_files(base, bootstrap)
+            argv = [
+                envoy_binary(),
+                "-c",
+                str(base / "bootstrap.json"),
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "--log-level",
+                "warning",
+                "--drain-time-s",
+                "1",
+            ]
+            self.supervisor.start(f"envoy:{key}", argv, log_path=base / "envoy.out")
+
+    def _wait_sidecars_ready(self) -> None:
+        sidecars = [p for p in self.pods if p.has_sidecar]
+
+        def wait(pod: LabPod) -> None:
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while time.monotonic() < deadline:
+                child = self.supervisor.get(f"envoy:{pod.namespace}/{pod.name}")
+                if child is not None and not child.alive:
+                    raise LabError(f"envoy of {pod.namespace}/{pod.name} exited; see {child.log_path}")
+                try:
+                    status, body = admin_get(pod.ip, ADMIN_PORT, "ready", timeout=1.0)
+                    if status == 200 and body.strip() == "LIVE":
+                        return
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            raise LabError(f"envoy of {pod.namespace}/{pod.name} not ready after {READY_TIMEOUT_S:.0f}s")
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(wait, sidecars))
+
+    def describe(self) -> dict[str, Any]:
+        assert self.emulator is not None
+        return {
+            "running": True,
+            "scenario": self.scenario.name,
+            "kubeconfig": str(self.kubeconfig),
+            "api_server": self.emulator.url,
+            "subnet": self.subnet,
+            "pods": [f"{p.namespace}/{p.name}" for p in self.pods],
+            "pod_ips": {f"{p.namespace}/{p.name}": p.ip for p in self.pods},
+            "processes": self.supervisor.pids(),
+        }
