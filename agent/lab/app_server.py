@@ -65,14 +65,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A peer (the sidecar) hanging up mid-response is a scenario outcome, not an app bug.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def make_server(addr: str, port: int, behaviour: AppBehaviour) -> ThreadingHTTPServer:
     """A ready-to-serve app bound to addr:port (loopback only)."""
     if not addr.startswith("127."):
         raise ValueError(f"--addr {addr!r}: the lab app binds loopback (127.0.0.0/8) only")
     handler = type("Handler", (_Handler,), {"behaviour": behaviour})
-    server = ThreadingHTTPServer((addr, port), handler)
-    server.daemon_threads = True
-    return server
+    return _QuietServer((addr, port), handler)
 
 
 def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

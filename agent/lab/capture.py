@@ -100,19 +100,37 @@ def bundle_log(pod: LabPod, request_id: str, others: int = 2) -> str:
     return "".join(ln + "\n" for ln in keep)
 
 
+NOISE_STATS = ("http.admin.", "listener.admin.", "http.async-client.", "server.", "runtime.", "workers.")
+
+
+def trim_stats(text: str, keep: str) -> str:
+    """Drop the admin's own counters and zero values (except the probed cluster's) to keep bundles small."""
+    out = []
+    for line in text.splitlines():
+        name, _, value = line.partition(": ")
+        if name.startswith(NOISE_STATS):
+            continue
+        if value.strip() in ("0", "No recorded values") and keep not in name:
+            continue
+        out.append(line + "\n")
+    return "".join(out)
+
+
 def cluster_dump(pod: LabPod, cluster_name: str) -> str:
     regex = urllib.parse.quote(re.escape(cluster_name), safe="")
     return pod.admin(f"config_dump?resource=dynamic_active_clusters&name_regex={regex}")
 
 
-def _wait_active_request(pod: LabPod, cluster_name: str, timeout_s: float = 3.0) -> None:
+def wait_stat_at_least(pod: LabPod, stat: str, minimum: int, timeout_s: float = 3.0) -> bool:
+    """Poll the admin until gauge `stat` reaches `minimum` (bounded); False on timeout."""
     deadline = time.monotonic() + timeout_s
-    stat = f"cluster.{cluster_name}.upstream_rq_active: "
+    prefix = stat + ": "
     while time.monotonic() < deadline:
         for ln in pod.admin("stats").splitlines():
-            if ln.startswith(stat) and int(ln[len(stat) :]) >= 1:
-                return
+            if ln.startswith(prefix) and int(ln[len(prefix) :]) >= minimum:
+                return True
         time.sleep(0.05)
+    return False
 
 
 def capture(sc: GoldenScenario, out_dir: Path, state_dir: Path, subnet: int) -> Path:
@@ -123,24 +141,34 @@ def capture(sc: GoldenScenario, out_dir: Path, state_dir: Path, subnet: int) -> 
         for _ in range(sc.warmups):
             run_curl(curl_argv(url, str(uuid.uuid4())), lab.curl_home)
         cluster = lab.outbound_service().cluster_name
-        slow = None
-        if sc.slow_concurrent:
-            slow = start_curl(curl_argv(url, str(uuid.uuid4())), lab.curl_home)
-            _wait_active_request(lab.client, cluster)
+        # Fill the connection pool first: one slow request active, the next one pending.
+        slow = []
+        for n in range(sc.slow_concurrent):
+            slow.append(start_curl(curl_argv(url, str(uuid.uuid4())), lab.curl_home))
+            gauge = "upstream_rq_active" if n == 0 else "upstream_rq_pending_active"
+            wait_stat_at_least(lab.client, f"cluster.{cluster}.{gauge}", 1)
         pods = {
             "client": lab.client if sc.client_sidecar else None,
             "server": lab.server if sc.server_sidecar and not sc.no_endpoints else None,
         }
-        before = {k: p.admin("stats") for k, p in pods.items() if p}
+        before = {
+            k: trim_stats(p.admin("stats"), cluster if k == "client" else "inbound|")
+            for k, p in pods.items()
+            if p
+        }
         request_id = str(uuid.uuid4())
         start = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         run = run_curl(curl_argv(url, request_id), lab.curl_home)
-        if slow is not None:
-            slow.wait(timeout=15)
+        for proc in slow:
+            proc.wait(timeout=15)
         for p in pods.values():
             if p:
                 wait_log_lines(p, request_id, LOG_WAIT_S if p is lab.client else 1.0)
-        after = {k: p.admin("stats") for k, p in pods.items() if p}
+        after = {
+            k: trim_stats(p.admin("stats"), cluster if k == "client" else "inbound|")
+            for k, p in pods.items()
+            if p
+        }
         bundle.mkdir(parents=True, exist_ok=True)
         for old in bundle.glob("**/*"):
             if old.is_file():

@@ -33,7 +33,7 @@ class GoldenScenario:
     rbac_deny: bool = False
     no_endpoints: bool = False
     traffic_policy: TrafficPolicy = field(default_factory=TrafficPolicy)
-    slow_concurrent: bool = False  # a slow request in flight while probing (circuit breaker)
+    slow_concurrent: int = 0  # slow requests put in flight before probing (circuit breaker)
     warmups: int = 2
 
     @property
@@ -162,13 +162,13 @@ SCENARIOS: tuple[GoldenScenario, ...] = (
     GoldenScenario(
         "circuit_breaker_overflow",
         "circuit_breaker_overflow",
-        "DR connectionPool maxConnections 1, http1MaxPendingRequests 1, http2MaxRequests 1;"
-        " probe while one slow (1.5s) request is in flight",
+        "DR connectionPool maxConnections 1, http1MaxPendingRequests 1; probe while one slow (1.5s)"
+        " request is active and a second one is pending",
         auto=True,
         destination_rule=DR,
-        traffic_policy=TrafficPolicy(max_connections=1, http1_max_pending_requests=1, http2_max_requests=1),
+        traffic_policy=TrafficPolicy(max_connections=1, http1_max_pending_requests=1),
         app=AppBehaviour(delay_ms=1500),
-        slow_concurrent=True,
+        slow_concurrent=2,
         warmups=0,
     ),
     GoldenScenario(

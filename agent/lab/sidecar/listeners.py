@@ -59,10 +59,11 @@ def access_log(path: str) -> list[dict[str, Any]]:
 
 
 def _hcm(
-    stat_prefix: str, route_config: dict[str, Any], log_path: str, rbac_deny: bool = False
+    stat_prefix: str, route_config: dict[str, Any], log_path: str, rbac_namespace: str | None = None
 ) -> dict[str, Any]:
+    """An HCM with Istio's log format; `rbac_namespace` set means a DENY-all AuthorizationPolicy there."""
     http_filters: list[dict[str, Any]] = []
-    if rbac_deny:
+    if rbac_namespace:
         # AuthorizationPolicy DENY for everyone: Envoy answers 403 "RBAC: access denied".
         http_filters.append(
             {
@@ -72,7 +73,7 @@ def _hcm(
                     "rules": {
                         "action": "DENY",
                         "policies": {
-                            "ns[lab]-policy[deny-all]-rule[0]": {
+                            f"ns[{rbac_namespace}]-policy[deny-all]-rule[0]": {
                                 "permissions": [{"any": True}],
                                 "principals": [{"any": True}],
                             }
@@ -168,7 +169,8 @@ def _inbound_hcm(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
         ],
         "validate_clusters": False,
     }
-    return _hcm(f"inbound_0.0.0.0_{port.target_port}", route_config, spec.files.access_log, port.rbac_deny)
+    deny_ns = spec.namespace if port.rbac_deny else None
+    return _hcm(f"inbound_0.0.0.0_{port.target_port}", route_config, spec.files.access_log, deny_ns)
 
 
 def inbound_listener(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
