@@ -54,6 +54,8 @@ def _facts(inp: DiagnoseInput, sig: Signals) -> list[str]:
         ev.append(f"Envoy local reply body: {c.body.strip()[:200]}")
     if sig.transport_failure:
         ev.append(f"upstream transport failure reason: {sig.transport_failure}")
+    if sig.server_transport_failure:
+        ev.append(f"server sidecar upstream transport failure reason: {sig.server_transport_failure}")
     return ev
 
 

@@ -30,6 +30,8 @@ class Signals:
     reset_reason: str | None  # normalised, e.g. "connection termination", "remote connection failure"
     transport_failure: str | None  # raw TLS/connect failure text, as Envoy or curl wrote it
     details: str  # normalised response_code_details of the client line ("" when unknown)
+    server_reset_reason: str | None = None  # the same two facts from the server sidecar's line
+    server_transport_failure: str | None = None
 
     @property
     def all_flags(self) -> tuple[str, ...]:
@@ -81,6 +83,9 @@ def derive(inp: DiagnoseInput) -> Signals:
         failure = _useful(local.transport_failure_reason)
     if failure is None:
         failure = d_failure
+    s_details = _useful(server.response_code_details) if server else None
+    s_reset, s_failure = _from_details(s_details)
+    s_failure = (_useful(server.upstream_transport_failure_reason) if server else None) or s_failure
     return Signals(
         status=curl.http_status,
         local_reply=local,
@@ -91,4 +96,6 @@ def derive(inp: DiagnoseInput) -> Signals:
         reset_reason=reset,
         transport_failure=failure,
         details=details,
+        server_reset_reason=s_reset,
+        server_transport_failure=s_failure,
     )

@@ -29,7 +29,8 @@ TERMINATION_SUMMARY = (
 
 def _relayed(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
     ev.append("the response was relayed from the server side (x-envoy-upstream-service-time / via_upstream)")
-    reason = " ".join(x for x in (sig.transport_failure, sig.reset_reason) if x)
+    parts = (sig.transport_failure, sig.reset_reason, sig.server_transport_failure, sig.server_reset_reason)
+    reason = " ".join(x for x in parts if x)
     connect = classify_connect_reason(reason)
     if connect is not None:
         return Finding(connect, H, "The server sidecar could not connect to the application.", tuple(ev))
