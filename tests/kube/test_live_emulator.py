@@ -16,10 +16,12 @@ from agent.errors import (
     CommandNotFound,
     ConfigError,
     ContainerNotFound,
+    ExecError,
     ExecTimeout,
     Forbidden,
     NotFound,
     StreamDropped,
+    Unauthorized,
 )
 from agent.kube.live import LiveCluster
 
@@ -119,8 +121,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             return ContainerContext(cwd=root, env={"PATH": str(empty_bin)})
         return None
 
+    (logs / "app.log").write_text(json.dumps({"start_time": now, "response_code": 503}) + "\n")
+
     def log_path(ns: str, name: str, container: str) -> Path | None:
-        return logs / "istio-proxy.log" if container == "istio-proxy" else None
+        return logs / ("istio-proxy.log" if container == "istio-proxy" else "app.log")
 
     emu = Emulator(
         OBJECTS,
@@ -236,6 +240,11 @@ def test_logs_since(world: dict[str, Any]) -> None:
     assert "/old" in world["admin"].logs("bookinfo", PP, "istio-proxy")
 
 
+def test_logs_single_json_line_not_mangled(world: dict[str, Any]) -> None:
+    text = world["admin"].logs("bookinfo", PP, "productpage", since_seconds=60)
+    assert json.loads(text)["response_code"] == 503
+
+
 def test_logs_missing_container(world: dict[str, Any]) -> None:
     with pytest.raises(ContainerNotFound, match="containers: productpage, istio-proxy"):
         world["admin"].logs("bookinfo", PP, "nosuch")
@@ -266,6 +275,29 @@ def test_exec_forbidden_by_rbac(world: dict[str, Any]) -> None:
     with pytest.raises(Forbidden) as err:
         world["agent"].exec("bookinfo", PP, "productpage", ["true"], 10)
     assert f'{AGENT_USER} lacks permission to get "pods/exec" in namespace "bookinfo"' in str(err.value)
+
+
+def test_bad_token_is_unauthorized(world: dict[str, Any], tmp_path: Path) -> None:
+    emu = world["emu"]
+    kc = emu.write_kubeconfig(tmp_path / "kc", user="admin")
+    kc.write_text(kc.read_text().replace(emu.token_for("admin"), "not-a-token"))
+    live = LiveCluster.from_kubeconfig(str(kc))
+    with pytest.raises(Unauthorized, match="rejected our credentials"):
+        live.list_pods("bookinfo")
+    with pytest.raises(Unauthorized, match="rejected our credentials"):
+        live.exec("bookinfo", PP, "productpage", ["true"], 5)
+    with pytest.raises(Unauthorized):
+        live.ping()
+    live.close()
+
+
+def test_exec_internal_error_is_exec_error(world: dict[str, Any]) -> None:
+    world["emu"].inject_exec_fault(
+        apiserver.ExecFault(mode="internal_error", pod=PP, message="runtime exploded")
+    )
+    with pytest.raises(ExecError, match=r"failed before the command ran: .*runtime exploded") as err:
+        world["admin"].exec("bookinfo", PP, "productpage", ["true"], 10)
+    assert not isinstance(err.value, CommandNotFound)
 
 
 def test_exec_missing_pod(world: dict[str, Any]) -> None:
