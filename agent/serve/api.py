@@ -296,6 +296,7 @@ class ApiServer:
             self._loop.run_until_complete(self._setup())
         except OSError as exc:
             self._error = exc
+            self._loop.close()
             self._started.set()
             return
         self._started.set()
