@@ -104,7 +104,7 @@ def readable_reason(text: str | None) -> str | None:
     if " " in text:
         return text
     text = text.replace(":TLS_error_end", "").replace("|TLS_error_end", "").replace("TLS_error_end", "")
-    text = re.sub(r"TLS_error:[|_]?", "TLS error: ", text)
+    text = re.sub(r"TLS_error:[|_]?", "TLS error: ", text).replace(":_", ": ")
     parts = []
     for field in text.replace("|", " ").split(":"):
         if field != "OPENSSL_internal" and re.search(r"[a-z]", field):

@@ -11,7 +11,6 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from urllib.parse import SplitResult, urlsplit
 
 from agent.errors import InputError
 
@@ -19,6 +18,10 @@ WRITE_OUT_MARKER = "__MESHPROBER_WRITEOUT__"
 WRITE_OUT_FORMAT = "\n" + WRITE_OUT_MARKER + "%{json}"
 MAX_TIMEOUT_S = 3600.0
 
+# scheme://netloc/path?query#fragment (RFC 3986 appendix B); no urllib in pure code.
+_URL = re.compile(
+    r"^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.DOTALL
+)
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 # RFC 3986 path/query characters (unreserved, sub-delims, ':', '@', '/', '?', '%').
 _PATH_CHARS = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$")
@@ -50,8 +53,7 @@ def _check_host(host: str, url: str) -> None:
         raise InputError(f"URL {url!r}: bad host name {host!r}")
 
 
-def _netloc_host(parts: SplitResult, url: str) -> str:
-    netloc = parts.netloc
+def _netloc_host(netloc: str, url: str) -> str:
     if "@" in netloc:
         # Credentials in a URL would end up in logs and bundles.
         raise InputError(f"URL {url!r}: user info (user:password@) is not allowed")
@@ -74,16 +76,14 @@ def validate_url(url: str) -> str:
         raise InputError("URL: longer than 2048 characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
         raise InputError(f"URL {url!r}: contains whitespace or control characters")
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise InputError(f"URL {url!r}: {exc}") from exc
-    if parts.scheme not in ("http", "https"):
-        raise InputError(f"URL {url!r}: scheme must be http or https, got {parts.scheme or 'none'!r}")
-    _check_host(_netloc_host(parts, url), url)
-    if parts.fragment or "#" in url:
+    parts = _URL.match(url)
+    scheme = (parts.group(1) or "").lower() if parts else ""
+    if parts is None or scheme not in ("http", "https"):
+        raise InputError(f"URL {url!r}: scheme must be http or https, got {scheme or 'none'!r}")
+    _check_host(_netloc_host(parts.group(2) or "", url), url)
+    if "#" in url:
         raise InputError(f"URL {url!r}: fragments (#...) are not sent; remove them")
-    tail = parts.path + ("?" + parts.query if parts.query else "")
+    tail = (parts.group(3) or "") + ("?" + parts.group(4) if parts.group(4) is not None else "")
     if not _PATH_CHARS.match(tail) or _PCT_BAD.search(tail):
         raise InputError(f"URL {url!r}: path or query has characters that must be percent-encoded")
     return url
