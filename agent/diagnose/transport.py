@@ -34,7 +34,8 @@ def _relayed(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
     connect = classify_connect_reason(reason)
     if connect is not None:
         return Finding(connect, H, "The server sidecar could not connect to the application.", tuple(ev))
-    if "UF" in sig.server_flags:
+    if "UF" in sig.server_flags or "connection failure" in reason:
+        # The server sidecar's upstream is the app on its own pod: a failed connect there is a refusal.
         return Finding(
             Verdict.UPSTREAM_CONNECTION_REFUSED,
             M,

@@ -16,7 +16,7 @@ from agent.diagnose.signals import Signals
 Rule = Callable[[DiagnoseInput, Signals, Finding], Finding]
 
 RULES: tuple[Rule, ...] = (
+    mtls_crosscheck.apply,  # config + policy first: they name the DestinationRule
     stats_crosscheck.apply,
-    mtls_crosscheck.apply,
     repeatability.apply,
 )
