@@ -118,8 +118,10 @@ class PolicyEngine:
             return peer_authn.legacy_mode(self.resources.legacy_policies, namespace, None, None).mode
         return peer_authn.namespace_mode(self.resources.peer_authentications, self.root, namespace)
 
-    def _service_mtls_mode(self, svc: Service, policy: Mapping[str, Any], eps: list[Pod]) -> str:
-        """BestEffortInferServiceMTLSMode."""
+    def _service_mtls_mode(self, svc: Service, port: int, policy: Mapping[str, Any], eps: list[Pod]) -> str:
+        """BestEffortInferServiceMTLSMode (legacy: the v1alpha1 policy of the service port, as 1.4 did)."""
+        if self.legacy:
+            return peer_authn.legacy_mode(self.resources.legacy_policies, svc.namespace, svc, port).mode
         passthrough = svc.headless or (policy.get("loadBalancer") or {}).get("simple") == "PASSTHROUGH"
         if passthrough and (not eps or any(not self._sidecar(p) for p in eps)):
             return "DISABLE"
@@ -152,7 +154,7 @@ class PolicyEngine:
             tls=policy.get("tls"),
             auto_enabled=self.auto_mtls,
             mesh_external=False,
-            service_mtls_mode=self._service_mtls_mode(svc, policy, eps),
+            service_mtls_mode=self._service_mtls_mode(svc, port, policy, eps),
         )
         dr_mode = endpoint_marking_mode(rule, port, subset)
 

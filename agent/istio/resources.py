@@ -16,6 +16,7 @@ from agent.istio.load import SOURCE_KEY
 
 PA_MODES = {"UNSET", "DISABLE", "PERMISSIVE", "STRICT"}
 TLS_MODES = {"DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"}
+_MESH_KEYS = {"enableAutoMtls", "rootNamespace", "defaultDestinationRuleExportTo", "trustDomain"}
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _IGNORED_KINDS = {
     "Namespace", "ServiceAccount", "ConfigMap", "Secret", "Endpoints", "EndpointSlice",
@@ -326,7 +327,9 @@ def parse_legacy_policy(obj: Mapping[str, Any]) -> PeerAuthentication:
 def parse_mesh_config(text: Any) -> MeshConfig:
     import yaml  # local: only the mesh ConfigMap needs it
 
-    data = yaml.safe_load(text) if isinstance(text, str) else text
+    data = yaml.safe_load(text) if isinstance(text, str) else dict(text)
+    if isinstance(data, dict):
+        data.pop(SOURCE_KEY, None)
     if data is None:
         return MeshConfig()
     if not isinstance(data, Mapping):
@@ -377,6 +380,8 @@ def parse_objects(objects: list[dict[str, Any]]) -> Resources:
                 mesh = (obj.get("data") or {}).get("mesh")
                 if mesh is not None:
                     res.mesh = parse_mesh_config(mesh)
+            elif not kind and _MESH_KEYS & set(obj):
+                res.mesh = parse_mesh_config(obj)  # a bare mesh config file (istioctl --meshConfigFile)
             elif kind not in _IGNORED_KINDS:
                 res.notes.append(f"{describe(obj)}: unknown kind {kind!r} (skipped)")
         except (Invalid, AttributeError, TypeError, ValueError) as exc:
