@@ -1,0 +1,76 @@
+"""The committed golden bundles are complete, consistent with EXPECTED.yaml, and hold no secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.lab.golden_scenarios import SCENARIOS
+from agent.model import Verdict
+
+BUNDLES = Path(__file__).resolve().parent.parent / "testdata" / "bundles"
+EXPECTED: dict[str, str] = yaml.safe_load((BUNDLES / "EXPECTED.yaml").read_text())
+# What real Envoy printed for each bundle: (curl exit, HTTP status, client-log flags of the probe's line).
+OBSERVED = {
+    "plaintext_to_strict": (0, 503, "UC"),
+    "mtls_to_strict": (0, 200, "-"),
+    "mtls_to_permissive": (0, 200, "-"),
+    "plaintext_to_permissive": (0, 200, "-"),
+    "mtls_to_no_sidecar": (0, 503, "URX,UF"),
+    "mtls_to_disable": (0, 503, "URX,UF"),
+    "untrusted_server_ca": (0, 503, "URX,UF"),
+    "san_mismatch": (0, 503, "URX,UF"),
+    "expired_server_cert": (0, 503, "URX,UF"),
+    "tls_no_client_cert_to_strict": (0, 503, "UC"),
+    "app_not_listening": (0, 503, "URX"),
+    "no_route": (0, 404, "NR"),
+    "route_timeout": (0, 504, "UT"),
+    "no_sidecar_client_to_strict": (56, 0, None),
+    "rbac_deny": (0, 403, "-"),
+    "no_healthy_upstream": (0, 503, "UH"),
+    "circuit_breaker_overflow": (0, 503, "UO"),
+    "app_returns_503": (0, 503, "URX"),
+    "app_closes_connection": (0, 503, "URX"),
+}
+REQUIRED = ("probe.json", "curl.stdout", "curl.stderr", "curl.exit")
+SECRET = re.compile(r"PRIVATE KEY|BEGIN CERTIFICATE|Authorization: Bearer", re.IGNORECASE)
+
+
+def test_expected_covers_every_bundle_and_scenario() -> None:
+    dirs = {p.name for p in BUNDLES.iterdir() if p.is_dir()}
+    assert dirs == set(EXPECTED) == {s.name for s in SCENARIOS} == set(OBSERVED)
+    assert {s.name: s.expected_verdict for s in SCENARIOS} == EXPECTED
+    assert set(EXPECTED.values()) <= {v.value for v in Verdict}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bundle_is_complete_and_matches_what_envoy_printed(name: str) -> None:
+    bundle = BUNDLES / name
+    for f in REQUIRED:
+        assert (bundle / f).is_file(), f"{name}: missing {f}"
+    probe = json.loads((bundle / "probe.json").read_text())
+    assert {"source", "target", "request_id", "expected_status", "start_time"} <= probe.keys()
+    exit_code, status, flags = OBSERVED[name]
+    assert int((bundle / "curl.exit").read_text()) == exit_code
+    stdout = (bundle / "curl.stdout").read_text()
+    assert json.loads(stdout.split("\n__MESHPROBER_WRITEOUT__", 1)[1])["http_code"] == status
+    client_log = bundle / "client-access.log"
+    if flags is None:
+        assert not client_log.exists()
+        return
+    lines = [ln for ln in client_log.read_text().splitlines() if probe["request_id"] in ln]
+    assert len(lines) == 1, f"{name}: the probe should log exactly one client line"
+    assert lines[0].split()[5] == flags
+    dump = json.loads((bundle / "client-config-dump.json").read_text())
+    assert dump["configs"][0]["cluster"]["name"].startswith("outbound|9080||")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bundle_holds_no_secrets(name: str) -> None:
+    for path in (BUNDLES / name).rglob("*"):
+        if path.is_file():
+            assert not SECRET.search(path.read_text()), f"{path} looks like it holds key/cert material"
