@@ -44,6 +44,29 @@ from agent.kube.retry import BUDGET, with_retries
 
 REQUEST_TIMEOUT = (3.0, 30.0)  # (connect, read) seconds for REST calls
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
+# Programs that run another program from their argv and exit 126/127 when it is missing.
+WRAPPERS = frozenset({"env", "timeout", "nice", "nohup", "stdbuf", "setsid"})
+VALUE_OPTIONS = frozenset(
+    {"-s", "-k", "-n", "-i", "-o", "-e", "-u", "--signal", "--kill-after", "--adjustment"}
+)
+
+
+def target_program(argv: Sequence[str]) -> str:
+    """The program a 126/127 most likely refers to: argv[0], or what a wrapper like `env` runs."""
+    names = [a.rsplit("/", 1)[-1] for a in argv]
+    if names[0] not in WRAPPERS:
+        return names[0]
+    skip_next = False
+    for name in names[1:]:
+        if skip_next:
+            skip_next = False
+        elif name in VALUE_OPTIONS:
+            skip_next = True
+        elif name and not name.startswith("-") and "=" not in name and not name[0].isdigit():
+            return name
+    return names[0]
+
+
 MESH_CONFIGMAP = "istio"
 
 
@@ -287,7 +310,7 @@ class LiveCluster:
             raise self._exec_handshake_error(exc, namespace, pod, container) from exc
         frames = read_exec_stream(ws, deadline, what)
         status = parse_exec_status(b"".join(frames.status))
-        program = argv[0].rsplit("/", 1)[-1]
+        program = target_program(argv)
         if status.exit_code is None:
             if status.command_missing:
                 raise CommandNotFound(

@@ -187,3 +187,19 @@ def test_endpoints_from_dict_and_slice() -> None:
         }
     )
     assert sl == [Endpoint("10.1.0.8", False, None, (9080,))]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["curl", "-sS", "http://x/"], "curl", id="direct"),
+        pytest.param(["/usr/bin/curl"], "curl", id="absolute"),
+        pytest.param(["env", "LANG=C", "curl", "-s"], "curl", id="env-wrapper"),
+        pytest.param(["timeout", "-s", "KILL", "5", "curl"], "curl", id="timeout-wrapper"),
+        pytest.param(["sh", "-c", "curl x"], "sh", id="shell"),
+    ],
+)
+def test_target_program(argv: list[str], expected: str) -> None:
+    from agent.kube.live import target_program
+
+    assert target_program(argv) == expected
