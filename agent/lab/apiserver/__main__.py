@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -25,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        objects = load_manifests(args.objects) if args.objects else []
         if args.objects and not args.objects.exists():
             raise ValueError(f"--objects {args.objects}: no such file or directory")
+        objects = load_manifests(args.objects) if args.objects else []
         emu = Emulator(objects, state_dir=args.state_dir)
         emu.start(args.host, args.port)
     except (ValueError, RuntimeError, OSError) as exc:
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                 "url": emu.url,
                 "kubeconfig": str(kubeconfig),
                 "ca": str(emu.ca_path),
-                "pid": __import__("os").getpid(),
+                "pid": os.getpid(),
             }
         ),
         flush=True,

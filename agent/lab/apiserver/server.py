@@ -285,10 +285,12 @@ async def _object(
 def make_app(backend: Backend) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[BACKEND] = backend
-    app.router.add_get("/version", handle_version)
-    app.router.add_get("/api", handle_api)
-    app.router.add_get("/apis", handle_apis)
-    app.router.add_get("/apis/{group}", handle_group)
+    # The Python client asks for `/version/` and `/apis/` with a trailing slash; real servers answer both.
+    for slash in ("", "/"):
+        app.router.add_get("/version" + slash, handle_version)
+        app.router.add_get("/api" + slash, handle_api)
+        app.router.add_get("/apis" + slash, handle_apis)
+        app.router.add_get("/apis/{group}" + slash, handle_group)
     app.router.add_get("/openapi/v3", handle_openapi_root)
     app.router.add_get("/openapi/v3/{gv:.+}", handle_openapi_gv)
     app.router.add_route("*", "/api/{version}", handle_resource)

@@ -1,0 +1,153 @@
+"""The official Python client against the emulator: v5 and v4 exec framing, exit codes, JSON output
+intact, trailing-slash discovery, 401, watch. (agent/kube's own tests cover its error mapping.)"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+from kubernetes.stream import stream
+
+from agent.lab.apiserver import Emulator
+from tests.kube_emulator.conftest import NS, PRODUCTPAGE
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def api(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[client.ApiClient]:
+    kc = emu.write_kubeconfig(tmp_path_factory.mktemp("py") / "kubeconfig")
+    with config.new_client_from_config(config_file=str(kc)) as api_client:
+        yield api_client
+
+
+def _exec(api: client.ApiClient, argv: list[str]) -> tuple[str, str, int]:
+    core = client.CoreV1Api(api)
+    ws = stream(
+        core.connect_get_namespaced_pod_exec,
+        PRODUCTPAGE,
+        NS,
+        command=argv,
+        container="productpage",
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
+    assert ws.sock.getheaders().get("sec-websocket-protocol") == "v5.channel.k8s.io"
+    ws.run_forever(timeout=20)
+    return ws.read_channel(1), ws.read_channel(2), ws.returncode
+
+
+@pytest.mark.parametrize(
+    ("argv", "out", "err", "code"),
+    [
+        pytest.param(["sh", "-c", "echo ok"], "ok\n", "", 0, id="healthy"),
+        pytest.param(["sh", "-c", "echo oops >&2; exit 7"], "", "oops\n", 7, id="exit-7"),
+        pytest.param(
+            ["python3", "-c", "import json; print(json.dumps({'configs': [1, 2]}))"],
+            '{"configs": [1, 2]}\n',
+            "",
+            0,
+            id="json-only-stdout",
+        ),
+    ],
+)
+def test_exec_v5(api: client.ApiClient, argv: list[str], out: str, err: str, code: int) -> None:
+    assert _exec(api, argv) == (out, err, code)
+
+
+def test_exec_v4_framing(emu: Emulator) -> None:
+    """A v4-only client (kubernetes <=35) gets v4 negotiated and the same frames."""
+    import ssl
+
+    import websocket
+
+    url = (
+        f"wss://127.0.0.1:{emu.port}/api/v1/namespaces/{NS}/pods/{PRODUCTPAGE}/exec?command=sh&command=-c"
+        "&command=echo+hi%3B+exit+4&container=productpage&stdout=true&stderr=true"
+    )
+    ws = websocket.create_connection(
+        url,
+        header=[f"Authorization: Bearer {emu.token_for('admin')}"],
+        subprotocols=["v4.channel.k8s.io"],
+        sslopt={"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": str(emu.ca_path)},
+        timeout=10,
+    )
+    try:
+        assert ws.subprotocol == "v4.channel.k8s.io"
+        frames: list[bytes] = []
+        while True:
+            opcode, data = ws.recv_data(control_frame=False)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            frames.append(data)
+    finally:
+        ws.close()
+    assert all(isinstance(f, bytes) for f in frames)
+    assert b"".join(f[1:] for f in frames if f[:1] == b"\x01") == b"hi\n"
+    status = json.loads(next(f[1:] for f in frames if f[:1] == b"\x03"))
+    assert status["details"]["causes"][0] == {"reason": "ExitCode", "message": "4"}
+
+
+def test_trailing_slash_discovery_and_version(api: client.ApiClient) -> None:
+    assert client.VersionApi(api).get_code().minor == "37"
+    groups = {g.name for g in client.ApisApi(api).get_api_versions().groups}
+    assert {"networking.istio.io", "security.istio.io"} <= groups
+
+
+def test_custom_objects_every_version(api: client.ApiClient) -> None:
+    custom = client.CustomObjectsApi(api)
+    for version in ("v1", "v1beta1", "v1alpha3"):
+        items = custom.list_namespaced_custom_object("networking.istio.io", version, NS, "destinationrules")[
+            "items"
+        ]
+        assert [i["apiVersion"] for i in items] == [f"networking.istio.io/{version}"]
+    cluster_wide = custom.list_cluster_custom_object("security.istio.io", "v1beta1", "peerauthentications")
+    assert [i["metadata"]["name"] for i in cluster_wide["items"]] == ["default"]
+
+
+def test_bad_token_is_401(emu: Emulator, tmp_path: Path) -> None:
+    cfg = client.Configuration()
+    cfg.host, cfg.ssl_ca_cert = emu.url, str(emu.ca_path)
+    cfg.api_key = {"BearerToken": "Bearer wrong"}
+    with client.ApiClient(cfg) as bad, pytest.raises(ApiException) as exc:
+        client.CoreV1Api(bad).list_namespaced_pod(NS)
+    assert exc.value.status == 401
+    assert json.loads(exc.value.body)["reason"] == "Unauthorized"
+
+
+def test_watch_sees_changes(api: client.ApiClient, emu: Emulator) -> None:
+    core = client.CoreV1Api(api)
+    seen: list[tuple[str, str]] = []
+    rv = core.list_namespaced_config_map(NS).metadata.resource_version
+
+    def change() -> None:
+        emu.store.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "w", "namespace": NS},
+                "data": {"a": "1"},
+            }
+        )
+        emu.store.delete("configmaps", NS, "w")
+
+    timer = threading.Timer(0.3, change)
+    timer.start()
+    try:
+        for event in watch.Watch().stream(
+            core.list_namespaced_config_map, NS, resource_version=rv, timeout_seconds=5
+        ):
+            seen.append((event["type"], event["object"].metadata.name))
+            if event["type"] == "DELETED":
+                break
+    finally:
+        timer.join()
+    assert seen == [("ADDED", "w"), ("DELETED", "w")]
