@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.config import AgentConfig, PathConfig, expand_discovery
+from agent.errors import InputError
 from agent.kube.cluster import ServiceInfo
 from agent.serve import sharding
 from agent.serve.api import Api, ApiContext, ApiServer
@@ -46,6 +47,14 @@ def select_paths(
         ordered = ordered[: config.limits.max_paths]
     index, count = shard
     return sharding.select(ordered, index, count, lambda p: p.name), problems
+
+
+def parse_listen(value: str, flag: str) -> tuple[str, int]:
+    """`HOST:PORT` (or `:PORT`, `[::1]:PORT`) -> (host, port); InputError naming `flag` otherwise."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535 or any(c.isspace() for c in host):
+        raise InputError(f"{flag}: {value!r} must be HOST:PORT, e.g. 127.0.0.1:9090")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - ":9090" means all interfaces, as in api.listen
 
 
 class Agent:
@@ -88,7 +97,11 @@ class Agent:
         return self._shard
 
     def start(self, listen: str | None = None, serve: bool = True, schedule: bool = True) -> None:
-        """Load the config (ConfigError if bad), start scheduling, watching and (optionally) the API."""
+        """Load the config (ConfigError if bad), then start scheduling, watching and (optionally) the API.
+
+        Everything that can fail on bad input (config, shard, token, --listen) is checked before any
+        thread starts, so a usage error leaves nothing running.
+        """
         config = self.watcher.load_initial()
         index, count = self._cli_shard
         self._shard = sharding.resolve_shard(
@@ -97,30 +110,33 @@ class Agent:
         self._scheduler = ProbeScheduler(
             self._check, self._policy_check, self.store, config.limits.max_concurrent_probes
         )
+        server = self.make_server(config, listen) if serve else None
         self._refresh_services()
         self.apply_config(config)
-        if schedule:
-            self._scheduler.start()
-        self.watcher.start()
-        if self._list_services is not None and config.discovery:
-            self._discovery_thread = threading.Thread(
-                target=self._discovery_loop, name="discovery", daemon=True
-            )
-            self._discovery_thread.start()
-        if serve:
-            self._server = self.make_server(config, listen)
-            self._server.start()
+        try:
+            if server is not None:
+                server.start()
+                self._server = server
+            if schedule:
+                self._scheduler.start()
+            self.watcher.start()
+            if self._list_services is not None and config.discovery:
+                self._discovery_thread = threading.Thread(
+                    target=self._discovery_loop, name="discovery", daemon=True
+                )
+                self._discovery_thread.start()
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def url(self) -> str | None:
         return self._server.url if self._server else None
 
     def make_server(self, config: AgentConfig, listen: str | None = None) -> ApiServer:
+        """The API server for `config` (not started). `listen` (HOST:PORT) overrides api.listen."""
         api_cfg = config.api
-        host, port = api_cfg.host_port
-        if listen is not None:
-            h, _, p = listen.rpartition(":")
-            host, port = (h.strip("[]") or host), int(p)
+        host, port = parse_listen(listen, "--listen") if listen is not None else api_cfg.host_port
         ctx = ApiContext(
             store=self.store,
             registry=make_registry(
@@ -165,21 +181,30 @@ class Agent:
     def _config_rejected(self, message: str) -> None:
         self.store.record_error("config")
 
-    def _refresh_services(self) -> None:
+    def _refresh_services(self) -> bool:
+        """Re-list services for discovery; True when they changed. Failures keep the last known list."""
         if self._list_services is None:
-            return
+            return False
         try:
-            self._services = self._list_services()
-        except Exception as exc:  # keep the last known services; discovery must not stop the agent
+            services = self._list_services()
+        except Exception as exc:  # discovery trouble must not stop the agent
             log.warning("service discovery failed: %s", type(exc).__name__)
             self.store.record_error("discovery")
+            return False
+        changed = services != self._services
+        self._services = services
+        return changed
+
+    def refresh_discovery(self) -> bool:
+        """Re-run discovery now; when services came or went, re-apply the running config. True if changed."""
+        if not self._refresh_services():
+            return False
+        self.apply_config(self.watcher.config)
+        return True
 
     def _discovery_loop(self) -> None:
         while not self._stop.wait(self._discovery_interval):
-            before = self._services
-            self._refresh_services()
-            if self._services != before:
-                self.apply_config(self.watcher.config)
+            self.refresh_discovery()
 
     def run_path(self, name: str) -> CheckResult:
         return self.scheduler.run_now(name)

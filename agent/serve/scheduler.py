@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -103,6 +104,13 @@ class ProbeScheduler:
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
+        self._scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+
+    def _on_skipped(self, event: JobEvent) -> None:
+        # A run skipped because the previous one still runs (a slow or hung check) or because the
+        # pool was saturated past the misfire grace: make it visible as an agent-side error.
+        stage = "overrun" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        self._store.record_error(stage)
 
     def start(self) -> None:
         self._scheduler.start()
@@ -124,6 +132,8 @@ class ProbeScheduler:
                 if name not in wanted:
                     self._remove_job(name)
                     del self._paths[name]
+                    if not self._locks[name].locked():  # a running probe keeps its lock until done
+                        del self._locks[name]
             for name, path in wanted.items():
                 if self._paths.get(name) == path:
                     continue

@@ -17,7 +17,9 @@ from agent.model import Verdict
 from agent.serve.results import CheckResult
 
 DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-KNOWN_ERROR_STAGES: tuple[str, ...] = ("config", "discovery", "check", "policy", "exec", "api", "parse")
+KNOWN_ERROR_STAGES: tuple[str, ...] = (
+    "config", "discovery", "check", "policy", "exec", "api", "parse", "overrun", "missed"
+)  # fmt: skip
 
 
 @dataclass
