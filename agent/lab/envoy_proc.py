@@ -41,11 +41,18 @@ def write_files(directory: Path, files: dict[str, dict[str, Any]]) -> None:
 
 def admin_get(host: str, port: int, path: str, timeout: float = ADMIN_TIMEOUT_S) -> tuple[int, str]:
     """GET an admin path (e.g. `config_dump?resource=...`); returns (status, body)."""
+    return admin_request(host, port, "GET", path, timeout=timeout)
+
+
+def admin_request(
+    host: str, port: int, method: str, path: str, body: str | None = None, timeout: float = ADMIN_TIMEOUT_S
+) -> tuple[int, str]:
+    """Call the Envoy admin (loopback only); returns (status, body)."""
     if not host.startswith("127."):
         raise EnvoyError(f"admin host {host!r} is not a loopback address")
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("GET", "/" + path.lstrip("/"))
+        conn.request(method, "/" + path.lstrip("/"), body=body.encode() if body is not None else None)
         resp = conn.getresponse()
         return resp.status, resp.read().decode("utf-8", "replace")
     finally:

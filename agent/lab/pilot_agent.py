@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agent.lab.envoy_proc import admin_get
+from agent.lab.envoy_proc import admin_request
 
 ALLOWED_PORTS = (15000, 15021, 15020, 15004)
 
@@ -19,8 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pod-ip", required=True, help="the pod's loopback address (the lab sets it)")
     p.add_argument("--debug-port", type=int, default=15000)
     p.add_argument("command", choices=["request"])
-    p.add_argument("method", choices=["GET", "POST"])
+    p.add_argument("method", type=str.upper, choices=["GET", "POST"])
     p.add_argument("path")
+    p.add_argument("body", nargs="?", default=None)
     args = p.parse_args(argv)
     if args.debug_port not in ALLOWED_PORTS:
         print(f"Error: debug port {args.debug_port} is not allowed (one of {ALLOWED_PORTS})", file=sys.stderr)
@@ -28,11 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.pod_ip.startswith("127."):
         print(f"Error: --pod-ip {args.pod_ip!r} is not a loopback address", file=sys.stderr)
         return 1
-    if args.method != "GET":
-        print("Error: only GET is supported by the lab's pilot-agent", file=sys.stderr)
-        return 1
     try:
-        status, body = admin_get(args.pod_ip, args.debug_port, args.path)
+        status, body = admin_request(args.pod_ip, args.debug_port, args.method, args.path, args.body)
     except OSError as exc:
         print(f"Error: failed to reach Envoy admin {args.pod_ip}:{args.debug_port}: {exc}", file=sys.stderr)
         return 1

@@ -76,6 +76,11 @@ def test_pilot_agent_prints_only_the_body(app: int, capsys: pytest.CaptureFixtur
         ),
         pytest.param(["--pod-ip", "10.0.0.1", "request", "GET", "x"], "loopback", id="non-loopback"),
         pytest.param(
+            ["--pod-ip", ADDR, "request", "post", "logging?level=debug"],
+            "failed to reach",
+            id="post-lowercase-nothing-listening",
+        ),
+        pytest.param(
             ["--pod-ip", ADDR, "--debug-port", "15004", "request", "GET", "x"],
             "failed to reach",
             id="nothing-listening",

@@ -220,6 +220,37 @@ def test_inbound_rbac(rbac: bool, filters: list[str]) -> None:
     assert hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["cluster"] == "inbound|9080||"
 
 
+@pytest.mark.parametrize(
+    ("service", "secret_names"),
+    [
+        pytest.param(svc(), ["default", "ROOTCA"], id="istio-only"),
+        pytest.param(
+            svc(tls_mode="SIMPLE", ca_cert_path="/ca.pem"),
+            ["default", "ROOTCA", "file-root:/ca.pem"],
+            id="simple-file-root",
+        ),
+        pytest.param(
+            svc(
+                tls_mode="MUTUAL", ca_cert_path="/ca.pem", client_cert_path="/c.pem", client_key_path="/k.pem"
+            ),
+            ["default", "ROOTCA", "file-root:/ca.pem", "file-cert:/c.pem~/k.pem"],
+            id="mutual-file-cert",
+        ),
+    ],
+)
+def test_static_secrets_use_istio_sds_names(service: OutboundService, secret_names: list[str]) -> None:
+    boot = client(service)["bootstrap.json"]
+    assert [s["name"] for s in boot["static_resources"]["secrets"]] == secret_names
+
+
+def test_outlier_detection() -> None:
+    c = cluster_of(
+        client(svc(traffic_policy=TrafficPolicy(consecutive_5xx_errors=3, base_ejection_time_s=10)))
+    )
+    assert c["outlier_detection"]["consecutive_5xx"] == 3
+    assert c["outlier_detection"]["base_ejection_time"] == "10s"
+
+
 def test_bootstrap_secrets_admin_and_file_xds() -> None:
     boot = client(svc(tls_mode="SIMPLE", ca_cert_path="/ca.pem"))["bootstrap.json"]
     assert [s["name"] for s in boot["static_resources"]["secrets"]] == [
