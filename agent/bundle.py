@@ -94,6 +94,8 @@ def _probe(path: Path) -> dict[str, Any]:
     source = data.get("source", {})
     if not isinstance(source, dict):
         raise InputError(f"{path}: field source must be an object")
+    if data.get("repeatable") is not None and not isinstance(data.get("repeatable"), bool):
+        raise InputError(f"{path}: field repeatable must be true, false or null")
     return data
 
 
@@ -193,8 +195,16 @@ def _cluster(
     return outbound[0] if len(outbound) == 1 else None
 
 
-def _policy(bundle: Bundle, host: str | None, port: int | None) -> PolicyView | None:
-    if bundle.resources is None or not host or not port:
+def _policy(
+    bundle: Bundle, host: str | None, port: int | None, entry: AccessLogEntry | None
+) -> PolicyView | None:
+    if bundle.resources is None:
+        return None
+    # The sidecar's own cluster name says exactly which service it resolved the host to.
+    parts = (entry.upstream_cluster or "").split("|") if entry is not None else []
+    if len(parts) == 4 and parts[0] == "outbound" and parts[1].isdigit() and parts[3]:
+        host, port = parts[3], int(parts[1])
+    if not host or not port:
         return None
     from agent.istio.engine import PolicyEngine
 
@@ -237,7 +247,9 @@ def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput
     rid = rid if isinstance(rid, str) else None
     host, port = _target(bundle)
     client_entry = _entry(bundle.texts.get("client-access.log"), rid)
-    policy = _policy(bundle, host, port)
+    policy = _policy(bundle, host, port, client_entry)
+    if repeatable is None and isinstance(bundle.probe.get("repeatable"), bool):
+        repeatable = bundle.probe["repeatable"]  # the agent's second probe, when it recorded one
     return DiagnoseInput(
         curl=parse_curl(bundle.curl_stdout, bundle.curl_stderr, bundle.curl_exit),
         expected_status=bundle.expected_status,

@@ -70,7 +70,8 @@ def analyse(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
             verdict = Verdict.TLS_CLIENT_CERT_REJECTED
             ev.append(f"client cluster originates {cluster.tls.value} TLS, not Istio mTLS")
         ev.append(f"TLS failure: {tls.why}")
-        conf = M if verdict is Verdict.TLS_HANDSHAKE_FAILED else H
+        # A close during the handshake is less specific than an explicit reason (WRONG_VERSION, verify).
+        conf = M if verdict is Verdict.TLS_HANDSHAKE_FAILED or "closed" in tls.why else H
         return Finding(verdict, conf, f"TLS handshake to the upstream failed: {tls.why}.", tuple(ev))
     connect = classify_connect_reason(tfr) or classify_connect_reason(reset)
     if connect is not None:

@@ -56,7 +56,9 @@ def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
             )
         if dr:
             lines.append(f"DestinationRule {dr} decides the client's TLS mode")
-        conf = H if server == "STRICT" else M
+        from_cluster = inp.client_cluster is not None and inp.client_cluster.tls is TlsOrigination.PLAINTEXT
+        # Observed config + policy agreeing is proof; the policy's prediction alone is strong evidence.
+        conf = H if server == "STRICT" and from_cluster else M
         who = f" because of DestinationRule {dr}" if dr else ""
         summary = (
             f"The client sidecar sends plaintext{who} to a server that requires mTLS (STRICT); "
