@@ -1,71 +1,36 @@
 """LiveCluster: the Cluster protocol over the official `kubernetes` client (REST + exec websocket).
 
 Each instance owns its own Configuration/ApiClient (never the process-wide default). REST calls read
-raw JSON (`_preload_content=False`) so JSON bodies are never mangled and odd fields never fail model
-validation. Every client exception is mapped to agent.errors here; transport failures are retried
-(bounded) and then reported as ClusterUnreachable naming the server.
+raw JSON through `rest.Rest` (retries + error mapping); exec lives in `exec_call`, the Istio CR
+listing in `policy_list`. Every client exception leaves this package as an agent.errors exception.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import stream
 
 from agent.errors import (
     ClusterError,
-    CommandNotFound,
     ContainerNotFound,
-    ExecError,
     Forbidden,
     InputError,
     NotFound,
     PodNotReady,
 )
 from agent.kube import objects
-from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo
-from agent.kube.errors_map import handshake_status, map_status, parse_status
-from agent.kube.exec_status import parse_exec_status
-from agent.kube.exec_stream import read_exec_stream
+from agent.kube.cluster import Cluster, ExecResult, PodInfo, ServiceInfo
+from agent.kube.exec_call import exec_in_pod
 from agent.kube.live_config import (
     incluster_configuration,
-    is_transient,
     kubeconfig_configuration,
     running_in_cluster,
 )
-from agent.kube.policy_kinds import POLICY_KINDS, pick_version, served_from_group_list
-from agent.kube.retry import BUDGET, with_retries
-
-REQUEST_TIMEOUT = (3.0, 30.0)  # (connect, read) seconds for REST calls
-SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
-# Programs that run another program from their argv and exit 126/127 when it is missing.
-WRAPPERS = frozenset({"env", "timeout", "nice", "nohup", "stdbuf", "setsid"})
-VALUE_OPTIONS = frozenset(
-    {"-s", "-k", "-n", "-i", "-o", "-e", "-u", "--signal", "--kill-after", "--adjustment"}
-)
-
-
-def target_program(argv: Sequence[str]) -> str:
-    """The program a 126/127 most likely refers to: argv[0], or what a wrapper like `env` runs."""
-    names = [a.rsplit("/", 1)[-1] for a in argv]
-    if names[0] not in WRAPPERS:
-        return names[0]
-    skip_next = False
-    for name in names[1:]:
-        if skip_next:
-            skip_next = False
-        elif name in VALUE_OPTIONS:
-            skip_next = True
-        elif name and not name.startswith("-") and "=" not in name and not name[0].isdigit():
-            return name
-    return names[0]
-
+from agent.kube.policy_list import list_istio_policy
+from agent.kube.rest import Rest
 
 MESH_CONFIGMAP = "istio"
 
@@ -82,8 +47,8 @@ class LiveCluster:
     ) -> None:
         self._api = api_client
         self._core = client.CoreV1Api(api_client)
-        self._custom = client.CustomObjectsApi(api_client)
         self.server: str = str(api_client.configuration.host)
+        self._rest = Rest(self.server)
         self.namespace = namespace
         self.root_namespace = root_namespace
 
@@ -122,23 +87,6 @@ class LiveCluster:
     def close(self) -> None:
         self._api.close()
 
-    # --- REST plumbing ------------------------------------------------------------------------
-    def _json(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return json.loads(self._raw(what, method, *args, **kwargs))
-
-    def _raw(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
-        def call() -> bytes:
-            resp = method(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-            try:
-                return bytes(resp.data)
-            finally:
-                resp.release_conn()
-
-        try:
-            return with_retries(call, transient=is_transient, server=self.server)
-        except ApiException as exc:
-            raise map_status(parse_status(exc.status or 0, exc.body), what=what, server=self.server) from exc
-
     # --- pods and services --------------------------------------------------------------------
     def list_pods(self, namespace: str | None = None, label_selector: str | None = None) -> list[PodInfo]:
         selector = objects.validate_label_selector(label_selector) if label_selector else None
@@ -148,7 +96,7 @@ class LiveCluster:
     def get_pod(self, namespace: str, name: str) -> PodInfo:
         objects.validate_name("namespace", namespace)
         objects.validate_name("pod", name)
-        doc = self._json(f"pod {namespace}/{name}", self._core.read_namespaced_pod, name, namespace)
+        doc = self._rest.json(f"pod {namespace}/{name}", self._core.read_namespaced_pod, name, namespace)
         return objects.pod_from_dict(doc)
 
     def workload_pods(self, namespace: str, workload: str) -> list[PodInfo]:
@@ -177,11 +125,11 @@ class LiveCluster:
         objects.validate_name("service", service)
         what = f"endpoints of service {namespace}/{service}"
         try:
-            doc = self._json(what, self._core.read_namespaced_endpoints, service, namespace)
+            doc = self._rest.json(what, self._core.read_namespaced_endpoints, service, namespace)
             return objects.endpoints_from_dict(doc)
         except NotFound:
             discovery = client.DiscoveryV1Api(self._api)
-            lst = self._json(
+            lst = self._rest.json(
                 what,
                 discovery.list_namespaced_endpoint_slice,
                 namespace,
@@ -197,10 +145,10 @@ class LiveCluster:
         if namespace:
             objects.validate_name("namespace", namespace)
             method = getattr(self._core, f"list_namespaced_{kind.lower()}")
-            doc = self._json(f"list {plural} in namespace {namespace}", method, namespace, **kwargs)
+            doc = self._rest.json(f"list {plural} in namespace {namespace}", method, namespace, **kwargs)
         else:
             method = getattr(self._core, f"list_{kind.lower()}_for_all_namespaces")
-            doc = self._json(f"list {plural} in all namespaces", method, **kwargs)
+            doc = self._rest.json(f"list {plural} in all namespaces", method, **kwargs)
         items = [i for i in doc.get("items") or [] if isinstance(i, dict)]
         for item in items:  # list items come without kind/apiVersion; the policy loader wants them
             item.setdefault("apiVersion", "v1")
@@ -208,34 +156,8 @@ class LiveCluster:
         return items
 
     # --- Istio policy -------------------------------------------------------------------------
-    def served_versions(self) -> dict[str, list[str]]:
-        """{group: [versions, preferred first]} from /apis."""
-        doc = self._json("API discovery (/apis)", client.ApisApi(self._api).get_api_versions)
-        return served_from_group_list(doc)
-
     def list_policy_objects(self) -> list[dict[str, Any]]:
-        try:
-            served: dict[str, list[str]] | None = self.served_versions()
-        except NotFound:
-            served = None  # no usable /apis/ document: probe each known version instead
-        out: list[dict[str, Any]] = []
-        for kind in POLICY_KINDS:
-            candidates = [pick_version(kind, served)] if served is not None else list(kind.versions)
-            for version in candidates:
-                if version is None:
-                    continue
-                what = f"list {kind.plural}.{kind.group}/{version}"
-                try:
-                    doc = self._json(
-                        what, self._custom.list_cluster_custom_object, kind.group, version, kind.plural
-                    )
-                except NotFound:  # this version (or the resource) is not served
-                    continue
-                for item in doc.get("items") or []:
-                    item.setdefault("apiVersion", f"{kind.group}/{version}")
-                    item.setdefault("kind", kind.kind)
-                    out.append(item)
-                break
+        out = list_istio_policy(self._rest, self._api)
         mesh = self.mesh_configmap()
         if mesh is not None:
             out.append(mesh)
@@ -246,7 +168,7 @@ class LiveCluster:
     def mesh_configmap(self) -> dict[str, Any] | None:
         """The `istio` ConfigMap in the mesh root namespace, or None when absent."""
         try:
-            doc = self._json(
+            doc = self._rest.json(
                 f"configmap {self.root_namespace}/{MESH_CONFIGMAP}",
                 self._core.read_namespaced_config_map,
                 MESH_CONFIGMAP,
@@ -268,7 +190,7 @@ class LiveCluster:
             kwargs["since_seconds"] = since_seconds
         what = f"logs of {namespace}/{pod} container {container}"
         try:
-            raw = self._raw(what, self._core.read_namespaced_pod_log, pod, namespace, **kwargs)
+            raw = self._rest.raw(what, self._core.read_namespaced_pod_log, pod, namespace, **kwargs)
         except ContainerNotFound as exc:
             raise self._container_error(namespace, pod, container) from exc
         except NotFound as exc:
@@ -284,73 +206,24 @@ class LiveCluster:
             raise InputError(f"exec argv must be a non-empty list of strings, got {argv!r}")
         if timeout <= 0:
             raise InputError(f"exec timeout must be > 0 seconds, got {timeout}")
-        deadline = time.monotonic() + timeout
-        what = f"{argv[0]!r} in {namespace}/{pod} container {container}"
-
-        def connect() -> Any:
-            return stream(
-                self._core.connect_get_namespaced_pod_exec,
-                pod,
-                namespace,
-                command=list(argv),
-                container=container,
-                stderr=True,
-                stdin=False,
-                stdout=True,
-                tty=False,
-                _preload_content=False,
-                binary=True,
-            )
-
-        try:
-            ws = with_retries(
-                connect, transient=is_transient, server=self.server, budget=min(BUDGET, timeout)
-            )
-        except ApiException as exc:
-            raise self._exec_handshake_error(exc, namespace, pod, container) from exc
-        frames = read_exec_stream(ws, deadline, what)
-        status = parse_exec_status(b"".join(frames.status))
-        program = target_program(argv)
-        if status.exit_code is None:
-            if status.command_missing:
-                raise CommandNotFound(
-                    f"{program} is not installed in container {container} of {namespace}/{pod}"
-                )
-            raise ExecError(f"exec {what} failed before the command ran: {status.error}")
-        # 126/127 from a non-shell program means the runtime could not start it (missing/not executable).
-        if status.exit_code in (126, 127) and program not in SHELLS:
-            raise CommandNotFound(
-                f"{program} is not installed (or not executable) in container {container} of {namespace}/{pod}"
-                f" (exit {status.exit_code}); use an image that ships {program} or probe from another workload"
-            )
-        return ExecResult(stdout=frames.out(), stderr=frames.err(), exit_code=status.exit_code)
+        return exec_in_pod(
+            self._core,
+            server=self.server,
+            namespace=namespace,
+            pod=pod,
+            container=container,
+            argv=argv,
+            timeout=timeout,
+            explain_container=lambda err: self._container_error(namespace, pod, container, fallback=err),
+        )
 
     def ping(self) -> None:
         """Raise ClusterUnreachable (after retries) or Unauthorized; any other answer means it is up."""
         # NotFound/Forbidden: the server answered; a trimmed-down server may not serve /version/.
         with contextlib.suppress(NotFound, Forbidden):
-            self._raw("API server version (/version)", client.VersionApi(self._api).get_code)
+            self._rest.raw("API server version (/version)", client.VersionApi(self._api).get_code)
 
     # --- error helpers ------------------------------------------------------------------------
-    def _exec_handshake_error(
-        self, exc: ApiException, namespace: str, pod: str, container: str
-    ) -> ClusterError:
-        ctx = exc.__context__
-        code = getattr(ctx, "status_code", None)
-        body = getattr(ctx, "resp_body", None)
-        if not isinstance(code, int):
-            parsed = handshake_status(str(exc.reason))
-            if parsed is None:
-                return ExecError(f"exec into {namespace}/{pod} failed: {exc.reason}")
-            code, body = parsed
-        status = parse_status(code, body)
-        if status.code == 404:
-            return NotFound(f"pod {namespace}/{pod} not found")
-        mapped = map_status(status, what=f"exec into pod {namespace}/{pod}", server=self.server)
-        if isinstance(mapped, ContainerNotFound | PodNotReady):
-            return self._container_error(namespace, pod, container, fallback=mapped)
-        return mapped
-
     def _container_error(
         self, namespace: str, pod: str, container: str, fallback: ClusterError | None = None
     ) -> ClusterError:
@@ -366,3 +239,9 @@ class LiveCluster:
                 f"container {container} not in pod {namespace}/{pod}; containers: {', '.join(info.containers)}"
             )
         return fallback or PodNotReady(f"container {container} of pod {namespace}/{pod} is not running")
+
+
+if TYPE_CHECKING:  # mypy proves LiveCluster satisfies the Cluster protocol
+
+    def _conforms(live: LiveCluster) -> Cluster:
+        return live

@@ -200,6 +200,6 @@ def test_endpoints_from_dict_and_slice() -> None:
     ],
 )
 def test_target_program(argv: list[str], expected: str) -> None:
-    from agent.kube.live import target_program
+    from agent.kube.exec_call import target_program
 
     assert target_program(argv) == expected
