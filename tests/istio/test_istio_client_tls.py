@@ -1,0 +1,129 @@
+"""Client TLS decision (buildUpstreamTLSSettings, EDS marking) and Istio's real gaps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from istio_builders import dr, mesh, pa, pod, svc
+
+from agent.istio.client_tls import decide
+from agent.istio.engine import PolicyEngine
+
+
+@pytest.mark.parametrize(
+    ("tls", "auto", "external", "svc_mode", "want"),
+    [
+        pytest.param({"mode": "ISTIO_MUTUAL", "sni": "custom.foo.com"}, True, False, "STRICT", ("ISTIO_MUTUAL", "destination_rule", False), id="dr-istio-mutual-kept"),
+        pytest.param(None, True, False, "STRICT", ("ISTIO_MUTUAL", "auto", True), id="nil-auto-strict"),
+        pytest.param(None, True, False, "PERMISSIVE", ("ISTIO_MUTUAL", "auto", True), id="nil-auto-permissive"),
+        pytest.param(None, True, False, "DISABLE", ("DISABLE", "auto", False), id="nil-auto-disable"),
+        pytest.param(None, True, True, "PERMISSIVE", ("DISABLE", "auto", False), id="nil-mesh-external"),
+        pytest.param(None, False, False, "STRICT", ("DISABLE", "default", False), id="nil-auto-off"),
+        pytest.param({"mode": "SIMPLE"}, True, False, "STRICT", ("SIMPLE", "destination_rule", False), id="simple-kept"),
+        pytest.param({"mode": "MUTUAL"}, True, True, "UNKNOWN", ("MUTUAL", "destination_rule", False), id="mutual-mesh-external-kept"),
+        pytest.param({}, True, False, "STRICT", ("DISABLE", "destination_rule", False), id="tls-without-mode-is-disable"),
+    ],
+)  # fmt: skip
+def test_build_auto_mtls_settings(
+    tls: dict[str, Any] | None, auto: bool, external: bool, svc_mode: str, want: tuple[str, str, bool]
+) -> None:
+    """TestBuildAutoMtlsSettings."""
+    got = decide(tls=tls, auto_enabled=auto, mesh_external=external, service_mtls_mode=svc_mode)
+    assert got[:3] == want
+
+
+BASE = [svc("ns", "web", 80, 8080), pod("ns", "web-0", "web", port=8080), pod("cli", "client-0", "client")]
+
+
+def _view(extra: list[dict[str, Any]]) -> Any:
+    return PolicyEngine(BASE + extra).check("cli", "client-0", "web.ns", 80)
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "client", "source", "server"),
+    [
+        pytest.param([], "OK", "ISTIO_MUTUAL", "auto", "PERMISSIVE", id="healthy-defaults"),
+        pytest.param([pa("ns", "default", "STRICT")], "OK", "ISTIO_MUTUAL", "auto", "STRICT", id="healthy-auto-to-strict"),
+        pytest.param([pa("ns", "default", "DISABLE")], "OK", "DISABLE", "auto", "DISABLE", id="auto-plaintext-to-ns-disable"),
+        pytest.param([pa("ns", "default", "DISABLE"), pa("ns", "web", "STRICT", selector={"app": "web"})], "CONFLICT", "DISABLE", "auto", "STRICT",
+                     id="gap-ns-disable-workload-strict"),
+        pytest.param([pa("istio-system", "default", "STRICT"), pa("ns", "web", "DISABLE", selector={"app": "web"})], "OK", "DISABLE", "auto", "DISABLE",
+                     id="auto-ignores-workload-pa-for-cluster-but-marks-endpoint"),
+        pytest.param([pa("ns", "default", "STRICT"), dr("ns", "web", "web", tls="DISABLE", port_level=[{"port": {"number": 80}, "loadBalancer": {"simple": "RANDOM"}}])],
+                     "CONFLICT", "DISABLE", "auto", "STRICT", id="gap-port-entry-without-tls-under-top-disable"),
+        pytest.param([pa("ns", "default", "STRICT"), dr("ns", "web", "web", port_level=[{"port": {"number": 80}, "tls": {"mode": "DISABLE"}}])],
+                     "CONFLICT", "DISABLE", "destination_rule", "STRICT", id="port-entry-tls-disable"),
+        pytest.param([pa("ns", "default", "STRICT"), dr("ns", "web", "web", tls="DISABLE", port_level=[{"port": {"number": 8080}, "tls": {"mode": "ISTIO_MUTUAL"}}])],
+                     "CONFLICT", "DISABLE", "destination_rule", "STRICT", id="port-level-keyed-by-service-port-not-target"),
+        pytest.param([pa("ns", "web", "STRICT", selector={"app": "web"}, ports={8080: "PERMISSIVE"}), dr("cli", "web", "web.ns.svc.cluster.local", tls="DISABLE")],
+                     "OK", "DISABLE", "destination_rule", "PERMISSIVE", id="pa-port-level-keyed-by-target-port"),
+        pytest.param([dr("ns", "web", "web", tls="SIMPLE")], "CONFLICT", "SIMPLE", "destination_rule", "PERMISSIVE", id="simple-to-sidecar"),
+        pytest.param([mesh(enableAutoMtls=False), pa("ns", "default", "STRICT")], "CONFLICT", "DISABLE", "default", "STRICT", id="auto-off-no-dr"),
+        pytest.param([mesh(enableAutoMtls=False), pa("ns", "default", "STRICT"), dr("istio-system", "default", "*.local", tls="ISTIO_MUTUAL")],
+                     "OK", "ISTIO_MUTUAL", "destination_rule", "STRICT", id="auto-off-mesh-dr"),
+        pytest.param([mesh(enableAutoMtls=False), pa("ns", "default", "STRICT"), dr("istio-system", "default", "*.local", tls="ISTIO_MUTUAL"),
+                      dr("cli", "web", "web.ns.svc.cluster.local", lb="RANDOM")], "CONFLICT", "DISABLE", "default", "STRICT",
+                     id="auto-off-tls-less-client-dr-hides-mesh-dr"),
+        pytest.param([dr("ns", "web", "web.ns", tls="DISABLE"), pa("ns", "default", "STRICT")], "OK", "ISTIO_MUTUAL", "auto", "STRICT",
+                     id="dotted-short-host-is-literal-never-matches"),
+    ],
+)  # fmt: skip
+def test_client_decision_and_verdict(
+    extra: list[dict[str, Any]], status: str, client: str, source: str, server: str
+) -> None:
+    v = _view(extra)
+    assert (v.status, v.client_mode, v.client_mode_source, v.server_mode) == (
+        status,
+        client,
+        source,
+        server,
+    ), v.explanation
+
+
+def test_naked_client_and_server_without_sidecar() -> None:
+    objs = [*BASE, pa("ns", "default", "STRICT"), pod("cli", "naked-0", "naked", sidecar=False)]
+    objs += [svc("ns", "legacy", 80), pod("ns", "legacy-0", "legacy", sidecar=False)]
+    engine = PolicyEngine(objs)
+    naked = engine.check("cli", "naked-0", "web.ns", 80)
+    assert (naked.status, naked.client_mode, naked.destination_rule) == ("CONFLICT", "DISABLE", None)
+    assert naked.remedy_patch is None and naked.remedy_text and "sidecar" in naked.remedy_text
+    plain = engine.check("cli", "client-0", "legacy.ns", 80)
+    assert (plain.status, plain.server_mode, plain.client_mode) == ("OK", "NONE", "DISABLE")
+
+
+def test_client_tls_api_for_the_lab() -> None:
+    objs = [
+        *BASE,
+        dr(
+            "ns",
+            "web",
+            "web",
+            lb="LEAST_CONN",
+            subsets=[{"name": "v1", "labels": {"version": "v1"}}],
+            api="networking.istio.io/v1beta1",
+        ),
+    ]
+    engine = PolicyEngine(objs)
+    d = engine.client_tls("cli", {"app": "client"}, "web.ns.svc.cluster.local", 80)
+    assert (d.mode, d.source, d.auto, d.destination_rule) == ("ISTIO_MUTUAL", "auto", True, "ns/web")
+    assert d.destination_rule_api_version == "networking.istio.io/v1beta1"
+    assert d.sni == "outbound_.80_._.web.ns.svc.cluster.local"
+    assert d.subject_alt_names == ("spiffe://cluster.local/ns/ns/sa/web",)
+    assert d.traffic_policy == {"loadBalancer": {"simple": "LEAST_CONN"}}
+    assert d.endpoint_tls("ns/web-0") == "istio"
+    assert d.endpoint_tls({"metadata": {"name": "web-0", "namespace": "ns"}}) == "istio"
+    sub = engine.client_tls("cli", {}, "web.ns.svc.cluster.local", 80, subset="v1")
+    assert sub.sni == "outbound_.80_.v1_.web.ns.svc.cluster.local"
+
+
+def test_server_mode_api() -> None:
+    engine = PolicyEngine(
+        [pa("ns", "default", "STRICT"), pa("ns", "w", selector={"app": "web"}, ports={8080: "DISABLE"})]
+    )
+    assert (
+        engine.server_mode("ns", {"app": "web"}, 8080).mode,
+        engine.server_mode("ns", {"app": "web"}, 8080).peer_authentication,
+    ) == ("DISABLE", "ns/w")
+    assert engine.server_mode("ns", {"app": "web"}, 9090).peer_authentication == "ns/default"
+    assert engine.server_mode("other", {}, 80).peer_authentication is None

@@ -1,0 +1,126 @@
+"""`meshprober tls-check` end to end on the seed resources (Typer CliRunner, no subprocess)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+
+SEED = str(Path(__file__).resolve().parents[1] / "testdata/policy/seed")
+LOAD = "load-test/load-test-client-84d6b9c7f-q4w8z"
+TG = "traffic-generator/traffic-generator-7b9c6d5f4-h7m2p"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "out_has"),
+    [
+        pytest.param(["--from", LOAD, "productpage.bookinfo:9080"], 1, "CONFLICT", id="seed-conflict-table"),
+        pytest.param(
+            ["--from", TG, "productpage.bookinfo:9080"],
+            0,
+            "traffic-generator/named-destrule",
+            id="healthy-ok",
+        ),
+        pytest.param(
+            ["--from", LOAD], 1, "details.bookinfo.svc.cluster.local:9080", id="all-services-of-client"
+        ),
+        pytest.param(
+            ["--from", TG, "productpage.bookinfo"],
+            0,
+            "productpage.bookinfo.svc.cluster.local:9080",
+            id="host-without-port",
+        ),
+        pytest.param(["--all"], 1, "FROM", id="audit"),
+    ],
+)
+def test_tls_check(args: list[str], code: int, out_has: str) -> None:
+    result = CliRunner().invoke(app, ["tls-check", *args, "--resources", SEED])
+    assert result.exit_code == code, result.output
+    assert out_has in result.stdout
+    if code == 0:
+        assert "CONFLICT" not in result.stdout
+    else:
+        assert (
+            "HOST:PORT" in result.stdout
+            and "AUTHN POLICY" in result.stdout
+            and "DESTINATION RULE" in result.stdout
+        )
+
+
+def test_tls_check_json_contract() -> None:
+    result = CliRunner().invoke(
+        app, ["tls-check", "--from", LOAD, "productpage.bookinfo:9080", "--resources", SEED, "--json"]
+    )
+    assert result.exit_code == 1
+    (row,) = json.loads(result.stdout)
+    assert {
+        k: row[k]
+        for k in (
+            "host",
+            "port",
+            "status",
+            "client_mode",
+            "client_mode_source",
+            "server_mode",
+            "destination_rule",
+            "peer_authentication",
+        )
+    } == {
+        "host": "productpage.bookinfo.svc.cluster.local",
+        "port": 9080,
+        "status": "CONFLICT",
+        "client_mode": "DISABLE",
+        "client_mode_source": "destination_rule",
+        "server_mode": "STRICT",
+        "destination_rule": "bookinfo/destrule-productpage",
+        "peer_authentication": "bookinfo/default",
+    }
+    assert "LEAST_CONN" in row["remedy"]["patch"] and "ISTIO_MUTUAL" in row["remedy"]["patch"]
+    assert row["remedy"]["text"] and row["symptom"] and row["explanation"]
+
+
+@pytest.mark.parametrize(
+    ("args", "err_has"),
+    [
+        pytest.param(["--from", "no-slash", "--resources", SEED], "--from 'no-slash'", id="bad-from"),
+        pytest.param(["--from", "Bad/Pod", "--resources", SEED], "--from", id="uppercase-from"),
+        pytest.param(
+            ["--from", LOAD, "productpage:99999", "--resources", SEED], "port must be 1-65535", id="bad-port"
+        ),
+        pytest.param(["--from", LOAD, "x;rm -rf /", "--resources", SEED], "not a valid host", id="bad-host"),
+        pytest.param(["--from", LOAD, "nope", "--resources", SEED], "not a known Service", id="unknown-host"),
+        pytest.param(
+            ["--from", "load-test/ghost", "--resources", SEED],
+            "pod load-test/ghost not found",
+            id="unknown-pod",
+        ),
+        pytest.param(
+            ["--from", LOAD, "--resources", "/nonexistent/dir"],
+            "--resources /nonexistent/dir",
+            id="missing-dir",
+        ),
+        pytest.param(["--resources", SEED], "--from NAMESPACE/POD is required", id="no-from"),
+        pytest.param(
+            ["--all", "--from", LOAD, "--resources", SEED], "--all cannot be combined", id="all-with-from"
+        ),
+    ],
+)
+def test_tls_check_bad_input(args: list[str], err_has: str) -> None:
+    result = CliRunner().invoke(app, ["tls-check", *args])
+    assert result.exit_code == 2
+    assert err_has in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_tls_check_notes_go_to_stderr(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: ns}\nspec: {mtls: {mode: NOPE}}\n"
+        "---\napiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ns}\nspec: {ports: [{port: 80}]}\n"
+    )
+    result = CliRunner().invoke(app, ["tls-check", "--all", "--resources", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "x.yaml#1: PeerAuthentication ns/p: invalid: spec.mtls.mode 'NOPE'" in result.stderr

@@ -1,0 +1,113 @@
+"""Loading and validation: bad input becomes a note naming file and object; nothing crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from istio_builders import dr, pa
+
+from agent.errors import InputError
+from agent.istio.engine import PolicyEngine
+from agent.istio.load import load_objects_from_dir, load_objects_from_text
+
+
+def _with_spec(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    obj["spec"].update(spec)
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("obj", "note_has"),
+    [
+        pytest.param(pa("ns", "bad", "STRICTT"), "spec.mtls.mode 'STRICTT'", id="bad-pa-mode"),
+        pytest.param(pa("ns", "p", "STRICT", ports={80: "DISABLE"}), "portLevelMtls requires a selector", id="port-level-without-selector"),
+        pytest.param(pa("ns", "p", selector={"a": "b"}, ports={0: "DISABLE"}), "1-65535", id="port-level-port-zero"),
+        pytest.param(dr("ns", "d", "h", export_to=["*", "other"]), "'*' cannot be combined", id="exportTo-star-mixed"),
+        pytest.param(dr("ns", "d", "h", export_to=["~"]), "exportTo", id="exportTo-tilde"),
+        pytest.param(dr("ns", "d", "h", export_to=[".", "ns"]), "duplicate", id="exportTo-duplicate-own-ns"),
+        pytest.param(_with_spec(dr("ns", "d", "h"), host=""), "spec.host is required", id="dr-without-host"),
+        pytest.param(dr("ns", "d", "h", tls="MTLS"), "tls.mode 'MTLS'", id="dr-bad-tls-mode"),
+        pytest.param(dr("ns", "d", "h", selector={"a": "b"}, export_to=["*"]), "workloadSelector cannot be exported", id="selector-dr-exported"),
+        pytest.param(dr("ns", "d", "h", port_level=[{"tls": {"mode": "DISABLE"}}]), "port.number", id="port-level-without-number"),
+        pytest.param({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, "unknown kind 'Widget'", id="unknown-kind"),
+        pytest.param({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {}}, "metadata.name", id="no-name"),
+    ],
+)  # fmt: skip
+def test_invalid_objects_are_notes(obj: dict[str, Any], note_has: str) -> None:
+    obj["__source__"] = "bad.yaml#3"
+    engine = PolicyEngine([obj, pa("ns", "good", "STRICT")])
+    assert len(engine.notes) == 1
+    assert note_has in engine.notes[0] and "bad.yaml#3" in engine.notes[0]
+    assert engine.server_mode("ns", {}, 80).mode == "STRICT"  # the rest is still evaluated
+
+
+def test_valid_objects_have_no_notes() -> None:
+    engine = PolicyEngine(
+        [pa("ns", "p", "STRICT"), dr("ns", "d", "h", export_to=[".", "other"], tls="ISTIO_MUTUAL")]
+    )
+    assert engine.notes == []
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("kind: Pod\nmetadata:\n  name: x\n---\nfoo: [unclosed\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "b.json").write_text(
+        '{"apiVersion": "v1", "kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "y"}}]}'
+    )
+    (tmp_path / "ignored.txt").write_text("not yaml: [")
+    result = load_objects_from_dir(tmp_path)
+    assert [o["metadata"]["name"] for o in result.objects] == ["x", "y"]
+    assert (
+        len(result.notes) == 1
+        and result.notes[0].startswith("a.yaml: line ")
+        and "YAML syntax error" in result.notes[0]
+    )
+
+
+def test_load_text_scalar_document() -> None:
+    result = load_objects_from_text("just a string\n", "x.yaml")
+    assert result.objects == [] and "not an object" in result.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("host", "want"),
+    [
+        pytest.param("web", "web.cli.svc.cluster.local", id="short-in-client-namespace"),
+        pytest.param("web.ns", "web.ns.svc.cluster.local", id="name-dot-namespace"),
+        pytest.param("web.ns.svc", "web.ns.svc.cluster.local", id="dot-svc"),
+        pytest.param("web.ns.svc.cluster.local", "web.ns.svc.cluster.local", id="fqdn"),
+    ],
+)
+def test_host_forms(host: str, want: str) -> None:
+    svcs = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"ports": [{"port": 80}]},
+        }
+        for ns in ("cli", "ns")
+    ]
+    assert PolicyEngine(svcs).find_service("cli", host).fqdn == want
+
+
+def test_bad_questions_raise_input_error() -> None:
+    engine = PolicyEngine(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": "ns"},
+                "spec": {"ports": [{"port": 80}]},
+            }
+        ]
+    )
+    with pytest.raises(InputError, match="not a known Service"):
+        engine.check("ns", None, "nope", 80)
+    with pytest.raises(InputError, match="has no port 81"):
+        engine.check("ns", None, "web", 81)
+    with pytest.raises(InputError, match="pod ns/ghost not found"):
+        engine.check("ns", "ghost", "web", 80)
