@@ -11,126 +11,31 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.parse
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from agent.errors import MeshproberError
+from agent.lab.capture_tools import (
+    LOG_WAIT_S,
+    bundle_log,
+    cluster_dump,
+    curl_argv,
+    run_curl,
+    start_curl,
+    trim_stats,
+    wait_log_lines,
+    wait_stat_at_least,
+)
 from agent.lab.golden_lab import SERVICE_PORT, GoldenLab
 from agent.lab.golden_resources import CLIENT_APP, CLIENT_NS, CLIENT_POD, resources
 from agent.lab.golden_scenarios import SCENARIOS, GoldenScenario
-from agent.lab.pod import LabPod
 
-WRITEOUT_MARKER = "__MESHPROBER_WRITEOUT__"
-CURL_MAX_TIME = "10"
-LOG_WAIT_S = 3.0
 FIRST_SUBNET = 100
-
-
-def curl_argv(url: str, request_id: str, max_time: str = CURL_MAX_TIME) -> list[str]:
-    """The probe argv contract shared with the curl parser; keep it byte-for-byte."""
-    return [
-        "curl",
-        "-sS",
-        "-v",
-        "--max-time",
-        max_time,
-        "-H",
-        f"x-request-id: {request_id}",
-        "-w",
-        "\n" + WRITEOUT_MARKER + "%{json}",
-        url,
-    ]
-
-
-@dataclass(frozen=True)
-class CurlRun:
-    stdout: str
-    stderr: str
-    exit_code: int
-
-
-def run_curl(argv: list[str], curl_home: Path, timeout_s: float = 30.0) -> CurlRun:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CURL_HOME": str(curl_home),
-        "HOME": str(curl_home),
-    }
-    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
-    return CurlRun(p.stdout, p.stderr, p.returncode)
-
-
-def start_curl(argv: list[str], curl_home: Path) -> subprocess.Popen[str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CURL_HOME": str(curl_home),
-        "HOME": str(curl_home),
-    }
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env)
-
-
-def wait_log_lines(pod: LabPod, request_id: str, timeout_s: float = LOG_WAIT_S) -> list[str]:
-    """Lines of the pod's access log carrying request_id (bounded wait for Envoy's flush)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        lines = [ln for ln in pod.access_log.read_text().splitlines() if request_id in ln]
-        if lines or time.monotonic() >= deadline:
-            return lines
-        time.sleep(0.1)
-
-
-def bundle_log(pod: LabPod, request_id: str, others: int = 2) -> str:
-    """The request's lines plus up to `others` unrelated lines, in file order."""
-    lines = pod.access_log.read_text().splitlines()
-    keep, extra = [], 0
-    for ln in lines:
-        if request_id in ln:
-            keep.append(ln)
-        elif extra < others:
-            keep.append(ln)
-            extra += 1
-    return "".join(ln + "\n" for ln in keep)
-
-
-NOISE_STATS = ("http.admin.", "listener.admin.", "http.async-client.", "server.", "runtime.", "workers.")
-
-
-def trim_stats(text: str, keep: str) -> str:
-    """Drop the admin's own counters and zero values (except the probed cluster's) to keep bundles small."""
-    out = []
-    for line in text.splitlines():
-        name, _, value = line.partition(": ")
-        if name.startswith(NOISE_STATS):
-            continue
-        if value.strip() in ("0", "No recorded values") and keep not in name:
-            continue
-        out.append(line + "\n")
-    return "".join(out)
-
-
-def cluster_dump(pod: LabPod, cluster_name: str) -> str:
-    regex = urllib.parse.quote(re.escape(cluster_name), safe="")
-    return pod.admin(f"config_dump?resource=dynamic_active_clusters&name_regex={regex}")
-
-
-def wait_stat_at_least(pod: LabPod, stat: str, minimum: int, timeout_s: float = 3.0) -> bool:
-    """Poll the admin until gauge `stat` reaches `minimum` (bounded); False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    prefix = stat + ": "
-    while time.monotonic() < deadline:
-        for ln in pod.admin("stats").splitlines():
-            if ln.startswith(prefix) and int(ln[len(prefix) :]) >= minimum:
-                return True
-        time.sleep(0.05)
-    return False
 
 
 def capture(sc: GoldenScenario, out_dir: Path, state_dir: Path, subnet: int) -> Path:
@@ -228,11 +133,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--only: unknown scenario(s) {unknown}; known: {sorted(known)}", file=sys.stderr)
         return 2
     chosen = [known[n] for n in args.only] if args.only else list(known.values())
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"--out {args.out}: cannot create it: {exc.strerror}", file=sys.stderr)
+        return 2
     for index, sc in chosen:
-        with tempfile.TemporaryDirectory(prefix=f"meshprober-capture-{sc.name}-") as tmp:
-            bundle = capture(sc, args.out, Path(tmp), FIRST_SUBNET + index)
-            print(f"{sc.name}: {bundle}")
+        try:
+            with tempfile.TemporaryDirectory(prefix=f"meshprober-capture-{sc.name}-") as tmp:
+                bundle = capture(sc, args.out, Path(tmp), FIRST_SUBNET + index)
+        except (MeshproberError, OSError, TimeoutError, RuntimeError, subprocess.SubprocessError) as exc:
+            # The lab stopped its processes on the way out; say which scenario failed and why.
+            print(f"{sc.name}: capture failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"{sc.name}: {bundle}")
     write_index(args.out, tuple(sc for _, sc in chosen))
     return 0
 

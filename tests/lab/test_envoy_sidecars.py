@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.lab.capture import curl_argv, run_curl, wait_log_lines
+from agent.lab.capture_tools import curl_argv, run_curl, wait_log_lines
 from agent.lab.golden_lab import GoldenLab
 from agent.lab.golden_scenarios import GoldenScenario
 
@@ -28,7 +28,7 @@ SUBNET_BASE = 200 + (os.getpid() % 10) * 5
 def probe(lab: GoldenLab) -> tuple[int, str | None, str]:
     """(HTTP status, client-log response flags or None, stdout)."""
     rid = str(uuid.uuid4())
-    run = run_curl(curl_argv(URL, rid, max_time="5"), lab.curl_home)
+    run = run_curl(curl_argv(URL, rid, max_time_s=5), lab.curl_home)
     status = int(run.stdout.rsplit('"http_code":', 1)[1].split(",", 1)[0])
     if not lab.sc.client_sidecar:
         return status, None, run.stdout

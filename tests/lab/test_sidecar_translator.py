@@ -16,7 +16,7 @@ from agent.lab.sidecar import (
     render_sidecar,
 )
 from agent.lab.sidecar.clusters import eds_file_name
-from agent.lab.sidecar.listeners import ISTIO_TEXT_LOG_FORMAT
+from agent.lab.sidecar.istio_defaults import ISTIO_TEXT_LOG_FORMAT
 
 FILES = SidecarFiles(
     "/s/xds", "/s/certs/cert-chain.pem", "/s/certs/key.pem", "/s/certs/root-cert.pem", "/s/log"
