@@ -1,0 +1,97 @@
+"""Validated scalar types of the agent config: durations, ports, status codes, names, URLs.
+
+Hosts, paths and names end up as argv elements of a curl run inside a pod and as metric label
+values, so they are checked strictly here (no whitespace, quotes or shell characters). Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_PATH_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$")
+_LABEL_KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
+_SELECTOR = re.compile(rf"^{_LABEL_KEY}(==?|!=){_LABEL_VALUE}(,{_LABEL_KEY}(==?|!=){_LABEL_VALUE})*$")
+_HOST = re.compile(
+    r"^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
+)
+# RFC 3986 path/query characters minus everything a shell or curl's URL globbing treats specially.
+_URL_PATH = re.compile(r"^/[A-Za-z0-9\-._~%/:@!+,=?]*$")
+URL = re.compile(r"^(?P<scheme>https?)://(?P<host>[^/:?#]+)(:(?P<port>\d{1,5}))?(?P<path>/[^#]*)?$")
+LISTEN = re.compile(r"^(?P<host>[A-Za-z0-9.\-]*|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+
+
+def parse_duration(value: object) -> float:
+    """`30s`, `2m`, `500ms`, `1h` or a number of seconds -> seconds (float, > 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration like 30s, 2m or 500ms")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
+        seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+    else:
+        raise ValueError(f"must be a duration like 30s, 2m or 500ms, got {value!r}")
+    if seconds <= 0 or seconds > 86400:
+        raise ValueError("must be > 0 and at most 24h")
+    return seconds
+
+
+def _check(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError("must be 1-65535")
+    return value
+
+
+def _status(value: int) -> int:
+    if not 100 <= value <= 599:
+        raise ValueError("must be an HTTP status code 100-599")
+    return value
+
+
+def _url(value: str) -> str:
+    m = URL.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not an http(s) URL (http://HOST[:PORT]/PATH, no spaces or quotes)")
+    if not _HOST.match(m.group("host")):
+        raise ValueError(f"{m.group('host')!r} is not a valid host name")
+    if m.group("port") is not None:
+        _port(int(m.group("port")))
+    if m.group("path") and not _URL_PATH.match(m.group("path")):
+        raise ValueError(f"path {m.group('path')!r} has characters that are not allowed")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Port = Annotated[int, AfterValidator(_port)]
+Status = Annotated[int, AfterValidator(_status)]
+Namespace = Annotated[str, _check(_DNS_LABEL, "namespace (DNS-1123 label)")]
+Workload = Annotated[str, _check(_DNS_SUBDOMAIN, "workload name (DNS-1123 subdomain)")]
+Container = Annotated[str, _check(_DNS_LABEL, "container name (DNS-1123 label)")]
+PathName = Annotated[str, _check(_PATH_NAME, "path name (letters, digits, - _ . ; max 128)")]
+Selector = Annotated[str, _check(_SELECTOR, "label selector (key=value[,key=value])")]
+UrlPath = Annotated[str, _check(_URL_PATH, "URL path (starts with /, no spaces, quotes or shell characters)")]
+Url = Annotated[str, AfterValidator(_url)]
+
+
+def _expect_list(value: object) -> object:
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Expect = Annotated[tuple[Status, ...], BeforeValidator(_expect_list), Field(min_length=1)]

@@ -1,0 +1,269 @@
+"""The agent config schema (pydantic v2, extra=forbid, frozen).
+
+`defaults` are merged into each path before validation, so errors still name `paths[i].field`.
+Cross-field errors (duplicate names, intervals below the limit) carry their own field path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agent.config.fields import (
+    ENV_NAME,
+    LISTEN,
+    URL,
+    Container,
+    Duration,
+    Expect,
+    Namespace,
+    PathName,
+    Port,
+    Selector,
+    Url,
+    UrlPath,
+    Workload,
+)
+from agent.errors import ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SourceConfig(_Model):
+    namespace: Namespace
+    workload: Workload | None = None
+    selector: Selector | None = None
+    container: Container | None = None
+    require_sidecar: bool = True
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.workload is None) == (self.selector is None):
+            raise ValueError("give exactly one of workload or selector")
+        return self
+
+    @property
+    def label(self) -> str:
+        """A bounded name for metrics and the status page: the workload, else the selector."""
+        return self.workload or self.selector or ""
+
+
+class TargetConfig(_Model):
+    url: Url | None = None
+    service: Workload | None = None
+    namespace: Namespace | None = None
+    port: Port | None = None
+    path: UrlPath = "/"
+
+    @model_validator(mode="after")
+    def _url_or_service(self) -> Self:
+        if self.url is not None:
+            if self.service or self.namespace or self.port:
+                raise ValueError("give either url, or service + namespace + port, not both")
+        elif not (self.service and self.namespace and self.port):
+            raise ValueError("give url, or service + namespace + port (+ path)")
+        return self
+
+    @property
+    def target_url(self) -> str:
+        if self.url is not None:
+            return self.url
+        return f"http://{self.service}.{self.namespace}.svc.cluster.local:{self.port}{self.path}"
+
+
+class PathConfig(_Model):
+    """One probed path. Values left out are filled from `defaults` by the loader."""
+
+    name: PathName
+    source: SourceConfig = Field(alias="from")
+    to: TargetConfig
+    expect: Expect = (200,)
+    interval: Duration = 30.0
+    timeout: Duration = 10.0
+
+    def destination(self) -> tuple[str | None, str | None, int | None]:
+        """(service, namespace, port) when the target names a cluster service, else Nones."""
+        t = self.to
+        if t.url is None:
+            return t.service, t.namespace, t.port
+        m = URL.match(t.url)
+        assert m is not None  # validated
+        host, port = m.group("host"), m.group("port")
+        port_n = int(port) if port else (443 if m.group("scheme") == "https" else 80)
+        parts = host.split(".")
+        if len(parts) == 1:
+            return host, self.source.namespace, port_n
+        if (host.endswith(".svc.cluster.local") and len(parts) == 5) or (
+            host.endswith(".svc") and len(parts) == 3
+        ):
+            return parts[0], parts[1], port_n
+        return None, None, port_n
+
+
+class Defaults(_Model):
+    interval: Duration = 30.0
+    timeout: Duration = 10.0
+    expect: Expect = (200,)
+    require_sidecar: bool = True
+
+
+class DiscoveryRule(_Model):
+    """Every service port in `namespaces`, probed from `from` (re-expanded as services change)."""
+
+    source: SourceConfig = Field(alias="from")
+    namespaces: tuple[Namespace, ...] = Field(min_length=1)
+    path: UrlPath = "/"
+    expect: Expect | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    exclude_services: tuple[Workload, ...] = ()
+
+
+class Limits(_Model):
+    max_concurrent_probes: int = Field(default=8, ge=1, le=256)
+    min_interval: Duration = 5.0
+    max_paths: int = Field(default=500, ge=1, le=100000)
+
+
+class RateLimit(_Model):
+    requests: int = Field(default=10, ge=1, le=100000)
+    window: Duration = 60.0
+
+
+class ApiConfig(_Model):
+    listen: str = "127.0.0.1:9090"
+    token_file: Path | None = None
+    token_env: str | None = None
+    allow_adhoc: bool = False
+    rate_limit: RateLimit = RateLimit()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_token(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "token" in data:
+            raise ValueError("an inline token is not allowed; use token_file or token_env")
+        return data
+
+    @model_validator(mode="after")
+    def _validate(self) -> Self:
+        m = LISTEN.match(self.listen)
+        if not m:
+            raise ValueError(f"listen {self.listen!r} must be HOST:PORT, e.g. 0.0.0.0:9090")
+        if not 0 <= int(m.group("port")) <= 65535:
+            raise ValueError("listen port must be 0-65535")
+        if self.token_file and self.token_env:
+            raise ValueError("give token_file or token_env, not both")
+        if self.token_env is not None and not ENV_NAME.match(self.token_env):
+            raise ValueError(f"token_env {self.token_env!r} is not an environment variable name")
+        return self
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - ":9090" means all interfaces
+
+    def read_token(self) -> str | None:
+        """The bearer token, or None when none is configured. Raises ConfigError if it cannot be read."""
+        if self.token_env:
+            token = os.environ.get(self.token_env, "").strip()
+            if not token:
+                raise ConfigError(f"api.token_env: environment variable {self.token_env} is empty or unset")
+            return token
+        if self.token_file:
+            try:
+                token = self.token_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"api.token_file: cannot read {self.token_file}: {exc.strerror}") from exc
+            if not token:
+                raise ConfigError(f"api.token_file: {self.token_file} is empty")
+            return token
+        return None
+
+
+class EvidenceConfig(_Model):
+    dir: Path = Path("/var/lib/meshprober/evidence")
+    keep_per_path: int = Field(default=5, ge=0, le=1000)
+    max_bytes: int = Field(default=1_000_000, ge=1024)
+
+
+class ShardConfig(_Model):
+    index: int = Field(default=0, ge=0)
+    count: int = Field(default=1, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Self:
+        if self.index >= self.count:
+            raise ValueError(f"index {self.index} must be below count {self.count}")
+        return self
+
+
+class AgentConfig(_Model):
+    paths: tuple[PathConfig, ...] = ()
+    defaults: Defaults = Defaults()
+    discovery: tuple[DiscoveryRule, ...] = ()
+    limits: Limits = Limits()
+    api: ApiConfig = ApiConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
+    shard: ShardConfig = ShardConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        # Merge defaults into each path before validation so errors still point at paths[i].
+        if not isinstance(data, dict) or not isinstance(data.get("paths", []), list):
+            return data
+        raw_defaults = data.get("defaults")
+        defaults: dict[str, Any] = raw_defaults if isinstance(raw_defaults, dict) else {}
+        merged = []
+        for raw in data.get("paths", []):
+            if isinstance(raw, dict):
+                raw = dict(raw)
+                for key in ("interval", "timeout", "expect"):
+                    if key not in raw and key in defaults:
+                        raw[key] = defaults[key]
+                src = raw.get("from")
+                if isinstance(src, dict) and "require_sidecar" not in src and "require_sidecar" in defaults:
+                    raw["from"] = {**src, "require_sidecar": defaults["require_sidecar"]}
+            merged.append(raw)
+        return {**data, "paths": merged}
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Self:
+        seen: dict[str, int] = {}
+        for i, p in enumerate(self.paths):
+            if p.name in seen:
+                raise FieldError(
+                    f"paths[{i}].name", f"duplicate path name {p.name!r} (also paths[{seen[p.name]}])"
+                )
+            seen[p.name] = i
+            if p.interval < self.limits.min_interval:
+                raise FieldError(
+                    f"paths[{i}].interval",
+                    f"{p.interval:g}s is below limits.min_interval {self.limits.min_interval:g}s",
+                )
+            if p.timeout > p.interval:
+                raise FieldError(
+                    f"paths[{i}].timeout", f"{p.timeout:g}s is longer than the interval {p.interval:g}s"
+                )
+        for i, r in enumerate(self.discovery):
+            if r.interval is not None and r.interval < self.limits.min_interval:
+                raise FieldError(f"discovery[{i}].interval", "is below limits.min_interval")
+        if len(self.paths) > self.limits.max_paths:
+            raise FieldError(
+                "paths", f"{len(self.paths)} paths exceed limits.max_paths {self.limits.max_paths}"
+            )
+        return self
+
+
+class FieldError(ValueError):
+    """A cross-field error that knows its own field path (pydantic would report it at the root)."""
+
+    def __init__(self, loc: str, message: str) -> None:
+        super().__init__(f"{loc}: {message}")
+        self.loc = loc
+        self.message = message
