@@ -18,6 +18,7 @@ from agent.lab.kubectl import KubectlNotFound, kubectl_path
 NS = "bookinfo"
 PRODUCTPAGE = "productpage-v1-6b746f74dc-9stvs"
 RESTRICTED = "system:serviceaccount:probe:restricted"
+NO_LOGS = "no-logs"
 
 PROXY_LOG_OLD = (
     '[2020-01-01T00:00:00.000Z] "GET /old HTTP/1.1" 200 - via_upstream - "-" 0 5 1 1 "-" "curl" "r-0"\n'
@@ -97,10 +98,11 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     state = tmp_path_factory.mktemp("emu")
     log = state / "istio-proxy.log"
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    (state / "app.log").write_text('{"level":"info","msg":"one json line"}\n')
     log.write_text(PROXY_LOG_OLD + f'[{now}] "GET /reviews/0 HTTP/1.1" 503 UF upstream_reset - "r-1"\n')
 
     def log_path(ns: str, pod: str, container: str) -> Path | None:
-        return log if container == "istio-proxy" else None
+        return log if container == "istio-proxy" else state / "app.log"
 
     with Emulator(OBJECTS, state_dir=state, rbac=RBAC, log_path=log_path) as e:
         yield e

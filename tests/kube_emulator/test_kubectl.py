@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -343,3 +344,69 @@ def test_exec_killed_when_client_goes_away(kubectl: KubectlRunner, emu: Emulator
         time.sleep(0.1)
     assert not (child_pids() - before)
     assert not emu.backend.procs
+
+
+def test_logs_follow_streams_appends_and_is_bounded(
+    kubectl: KubectlRunner, emu: Emulator, tmp_path: Path
+) -> None:
+    log = tmp_path / "follow.log"
+    log.write_text("before\n")
+    old_limit, old_path = emu.backend.follow_limit, emu.backend.log_path
+    emu.backend.follow_limit, emu.backend.log_path = 2.0, lambda ns, pod, c: log
+    timer = threading.Timer(0.7, lambda: log.open("a").write("after\n"))
+    timer.start()
+    try:
+        started = time.monotonic()
+        res = kubectl("logs", "-f", PRODUCTPAGE, "-n", NS, "-c", "istio-proxy")
+        assert time.monotonic() - started < 10
+    finally:
+        timer.join()
+        emu.backend.follow_limit, emu.backend.log_path = old_limit, old_path
+    assert (res.rc, res.out) == (0, "before\nafter\n"), res
+
+
+def test_get_watch_prints_new_pods(kubectl: KubectlRunner, emu: Emulator) -> None:
+    old = emu.backend.follow_limit
+    emu.backend.follow_limit = 2.0
+    new_pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "watched", "namespace": NS},
+        "spec": {"containers": [{"name": "app"}]},
+    }
+    timer = threading.Timer(0.7, lambda: emu.store.apply(new_pod))
+    timer.start()
+    try:
+        res = kubectl("get", "pods", "-n", NS, "-w")
+    finally:
+        timer.join()
+        emu.backend.follow_limit = old
+        emu.store.delete("pods", NS, "watched")
+    assert res.rc == 0 and res.out.count("NAME") == 1 and "watched" in res.out, res
+
+
+def test_apply_builtin_pod_then_label(kubectl: KubectlRunner, emu: Emulator, tmp_path: Path) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "applied", "namespace": NS, "labels": {"a": "1"}},
+        "spec": {"containers": [{"name": "app", "image": "app:1"}]},
+    }
+    path = tmp_path / "pod.yaml"
+    path.write_text(yaml.safe_dump(pod))
+    try:
+        assert kubectl("apply", "-f", str(path)).rc == 0
+        pod["metadata"]["labels"]["b"] = "2"
+        path.write_text(yaml.safe_dump(pod))
+        assert "configured" in kubectl("apply", "-f", str(path)).out
+        assert kubectl("label", "pod", "applied", "-n", NS, "c=3").rc == 0
+        got = emu.store.get("pods", NS, "applied")
+        assert got is not None and got["metadata"]["labels"] == {"a": "1", "b": "2", "c": "3"}
+        assert got["status"]["phase"] == "Running"
+    finally:
+        emu.store.delete("pods", NS, "applied")
+
+
+def test_typed_create_explains_protobuf_limit(kubectl: KubectlRunner) -> None:
+    res = kubectl("create", "configmap", "typed", "-n", NS, "--from-literal=a=b")
+    assert res.rc == 1 and "kubectl apply -f" in res.err

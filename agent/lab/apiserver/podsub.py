@@ -21,6 +21,7 @@ from agent.lab.apiserver.execws import ContainerContext, serve_exec
 from agent.lab.apiserver.resources import ResourceType
 from agent.lab.apiserver.selectors import object_fields, parse_field_selector, parse_selector
 from agent.lab.apiserver.status import ApiError, bad_request, not_found
+from agent.lab.apiserver.tables import render_table
 
 if TYPE_CHECKING:
     from agent.lab.apiserver.server import Backend
@@ -169,7 +170,9 @@ def _stopping(backend: Backend) -> bool:
     return backend.stopping is not None and backend.stopping.is_set()
 
 
-async def watch(request: web.Request, rt: ResourceType, version: str, ns: str | None) -> web.StreamResponse:
+async def watch(
+    request: web.Request, rt: ResourceType, version: str, ns: str | None, table: bool = False
+) -> web.StreamResponse:
     """A bounded watch: synthetic ADDED for current objects (unless resourceVersion is given), then changes."""
     backend = _backend(request)
     q = request.query
@@ -196,6 +199,7 @@ async def watch(request: web.Request, rt: ResourceType, version: str, ns: str | 
         except ValueError:
             timeout = backend.follow_limit
         deadline = loop.time() + timeout
+        sent_columns = False
         while loop.time() < deadline and not _stopping(backend):
             try:
                 kind, obj = await asyncio.wait_for(queue.get(), min(1.0, max(0.01, deadline - loop.time())))
@@ -204,6 +208,11 @@ async def watch(request: web.Request, rt: ResourceType, version: str, ns: str | 
             if not (labels_ok(obj["metadata"].get("labels") or {}) and fields_ok(object_fields(obj))):
                 continue
             obj["apiVersion"] = rt.api_version(version)
+            if table:  # kubectl get -w: each event carries a one-row Table; columns only in the first
+                obj = render_table(rt.plural, [obj], obj["metadata"].get("resourceVersion", ""))
+                if sent_columns:
+                    obj["columnDefinitions"] = []
+                sent_columns = True
             await resp.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
         with contextlib.suppress(ConnectionError):
             await resp.write_eof()

@@ -170,6 +170,15 @@ def _wants_table(request: web.Request) -> bool:
 
 
 async def _body(request: web.Request) -> Any:
+    if "protobuf" in request.content_type or "cbor" in request.content_type:
+        # client-go retries with JSON after a 415, as it does against servers without protobuf/CBOR.
+        # (kubectl's typed commands such as `create namespace` send protobuf; `apply -f` sends JSON.)
+        raise ApiError(
+            415,
+            f"the lab API-server emulator accepts only JSON/YAML bodies, not "
+            f"{request.content_type}; use `kubectl apply -f FILE` instead of typed `kubectl create`",
+            "UnsupportedMediaType",
+        )
     raw = await request.read()
     if len(raw) > MAX_BODY:
         raise ApiError(413, "request entity too large", "RequestEntityTooLarge")
@@ -190,7 +199,7 @@ async def _collection(
         verb = "watch" if qbool(q, "watch") else "list"
         authorize(request, user, verb, rt, ns, None)
         if verb == "watch":
-            return await podsub.watch(request, rt, version, ns)
+            return await podsub.watch(request, rt, version, ns, _wants_table(request))
         items = [
             _served(o, rt, version)
             for o in backend.store.list(rt, ns, q.get("labelSelector"), q.get("fieldSelector"))
