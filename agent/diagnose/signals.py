@@ -53,7 +53,9 @@ def _from_details(details: str | None) -> tuple[str | None, str | None]:
     if not m:
         return None, None
     inner = m.group(1)
-    head, _, rest = inner.partition("|")
+    # Newer Envoy joins with "|", older with "," (`{connection_failure,TLS_error:_...}`).
+    sep = "|" if "|" in inner else ","
+    head, _, rest = inner.partition(sep)
     return normalise(head) or None, _useful(rest)
 
 

@@ -18,6 +18,9 @@ from agent.model import Verdict
 class ReasonVerdict:
     verdict: Verdict
     why: str
+    # True when the text names the class of failure but not the exact check (older Envoy writes a bare
+    # CERTIFICATE_VERIFY_FAILED for untrusted, SAN and expiry alike): cross-checks may still sharpen it.
+    generic: bool = False
 
 
 def normalise(text: str) -> str:
@@ -47,6 +50,11 @@ _RULES: tuple[tuple[str, Verdict, str], ...] = (
         "alert handshake failure",
         Verdict.TLS_CLIENT_CERT_REJECTED,
         "server aborted the handshake (no or bad client cert, or no Istio ALPN)",
+    ),
+    (
+        "no application protocol",
+        Verdict.TLS_CLIENT_CERT_REJECTED,
+        "server requires Istio mTLS (ALPN istio); the client offered other TLS",
     ),
     (
         "peer did not return a certificate",
@@ -85,6 +93,8 @@ _RULES: tuple[tuple[str, Verdict, str], ...] = (
     ("record layer failure", Verdict.MTLS_TO_PLAINTEXT_SERVER, "server answered the TLS hello in plaintext"),
 )
 
+_GENERIC = {"certificate verify failed", "verify cert failed"}
+
 # Texts that mean the peer closed during the TLS handshake: a server without a TLS filter chain.
 _CLOSED_DURING_HANDSHAKE = (
     "connection reset by peer",
@@ -109,7 +119,7 @@ def classify_tls_reason(reason: str | None) -> ReasonVerdict | None:
     n = normalise(reason)
     for needle, verdict, why in _RULES:
         if needle in n:
-            return ReasonVerdict(verdict, why)
+            return ReasonVerdict(verdict, why, generic=needle in _GENERIC)
     if is_tls_text(reason) and any(c in n for c in _CLOSED_DURING_HANDSHAKE):
         return ReasonVerdict(
             Verdict.MTLS_TO_PLAINTEXT_SERVER, "server closed the connection during the TLS handshake"

@@ -52,10 +52,12 @@ def _relayed(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
 
 def analyse(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
     """Classify a transport failure; `ev` already holds the basic facts."""
-    if sig.relayed:
-        return _relayed(inp, sig, ev)
     tfr = sig.transport_failure
     reset = sig.reset_reason or ""
+    if "overflow" in reset:  # a circuit breaker on either sidecar
+        return Finding(Verdict.CIRCUIT_BREAKER_OVERFLOW, H, "A connection-pool limit was hit.", tuple(ev))
+    if sig.relayed:
+        return _relayed(inp, sig, ev)
     tls = classify_tls_reason(tfr)
     if tls is not None:
         verdict = tls.verdict
@@ -71,14 +73,13 @@ def analyse(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
             ev.append(f"client cluster originates {cluster.tls.value} TLS, not Istio mTLS")
         ev.append(f"TLS failure: {tls.why}")
         # A close during the handshake is less specific than an explicit reason (WRONG_VERSION, verify).
-        conf = M if verdict is Verdict.TLS_HANDSHAKE_FAILED or "closed" in tls.why else H
-        return Finding(verdict, conf, f"TLS handshake to the upstream failed: {tls.why}.", tuple(ev))
+        vague = verdict is Verdict.TLS_HANDSHAKE_FAILED or "closed" in tls.why or tls.generic
+        summary = f"TLS handshake to the upstream failed: {tls.why}."
+        return Finding(verdict, M if vague else H, summary, tuple(ev), hedged=tls.generic)
     connect = classify_connect_reason(tfr) or classify_connect_reason(reset)
     if connect is not None:
         what = "refused" if connect is Verdict.UPSTREAM_CONNECTION_REFUSED else "timed out"
         return Finding(connect, H, f"The client sidecar's connection to the upstream was {what}.", tuple(ev))
-    if "overflow" in reset:
-        return Finding(Verdict.CIRCUIT_BREAKER_OVERFLOW, H, "A connection-pool limit was hit.", tuple(ev))
     if "termination" in reset or "UC" in sig.flags:
         return Finding(Verdict.TLS_HANDSHAKE_FAILED, L, TERMINATION_SUMMARY, tuple(ev), hedged=True)
     if "remote reset" in reset or "UR" in sig.flags:

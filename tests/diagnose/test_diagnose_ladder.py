@@ -327,6 +327,54 @@ ROWS = [
         headers=LOCAL,
         kw={"client_stats_delta": {"cluster.outbound|9080||p.ssl.fail_verify_san": 1}},
     ),
+    Row(
+        "bare-verify-failed-sharpened-by-san-stat",
+        Verdict.TLS_SAN_MISMATCH,
+        status=503,
+        headers=LOCAL,
+        body=RESET + "reset reason: connection failure, transport failure reason: " + TLS,
+        kw={"client_stats_delta": {"cluster.outbound|9080||p.ssl.fail_verify_san": 3}},
+    ),
+    Row(
+        "old-comma-details-wrong-version",
+        Verdict.MTLS_TO_PLAINTEXT_SERVER,
+        status=503,
+        kw={
+            "client_entry": entry(
+                ("UF", "URX"),
+                response_code_details="upstream_reset_before_response_started{connection_failure,TLS_error:_268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER}",
+            )
+        },
+    ),
+    Row(
+        "overflow-relayed",
+        Verdict.CIRCUIT_BREAKER_OVERFLOW,
+        status=503,
+        body=RESET + "reset reason: overflow",
+        headers=RELAYED,
+    ),
+    Row(
+        "uc-stats-plaintext-hit-tls-only-listener",
+        Verdict.MTLS_PLAINTEXT_TO_STRICT,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={
+            "server_stats_delta": {
+                "listener.10.0.0.1_9080.no_filter_chain_match": 1,
+                "tls_inspector.tls_not_found": 1,
+            }
+        },
+    ),
+    Row(
+        "uc-stats-server-wanted-client-cert",
+        Verdict.TLS_CLIENT_CERT_REJECTED,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={"server_stats_delta": {"listener.10.0.0.1_9080.ssl.fail_verify_no_cert": 1}},
+        confidence=Confidence.HIGH,
+    ),
     Row("app-503-relayed", Verdict.APP_ERROR, status=503, body="oops", headers=RELAYED),
     Row(
         "app-503-retries-exhausted",

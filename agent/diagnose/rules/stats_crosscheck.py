@@ -25,6 +25,7 @@ _TRANSPORT = {
     Verdict.UPSTREAM_RESET,
     Verdict.UPSTREAM_CONNECTION_REFUSED,
     Verdict.MTLS_TO_PLAINTEXT_SERVER,
+    Verdict.TLS_CERT_UNTRUSTED,  # only while hedged: a bare CERTIFICATE_VERIFY_FAILED
 }
 
 
