@@ -31,6 +31,8 @@ class AppBehaviour:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY Nagle + delayed ACK add ~40 ms.
+    disable_nagle_algorithm = True
     server_version = "meshprober-lab-app/1"
     behaviour = AppBehaviour()
 
