@@ -17,7 +17,8 @@ from agent.config import AgentConfig, PathConfig, expand_discovery
 from agent.errors import InputError
 from agent.kube.cluster import ServiceInfo
 from agent.serve import sharding
-from agent.serve.api import Api, ApiContext, ApiServer
+from agent.serve.api import Api, ApiContext
+from agent.serve.api_server import ApiServer
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.reload import ConfigWatcher
 from agent.serve.results import CheckResult

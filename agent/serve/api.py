@@ -1,4 +1,4 @@
-"""The agent's HTTP API (aiohttp), served from its own thread and event loop.
+"""The agent's HTTP API (aiohttp application; `api_server.ApiServer` runs it in its own thread).
 
 Routes: GET /metrics, /healthz, /readyz, /api/v1/paths, /api/v1/paths/NAME/evidence, /probe?path=NAME,
 POST /api/v1/probe, and GET / (the status page). Probe-triggering routes are rate-limited (429 +
@@ -14,19 +14,18 @@ import asyncio
 import hmac
 import json
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from pydantic import ValidationError
 
-from agent.config import ApiConfig, PathConfig, format_validation_error
+from agent.config import ApiConfig, PathConfig
 from agent.errors import InputError
+from agent.serve.adhoc import adhoc_path
+from agent.serve.bundle_reader import read_bundle
 from agent.serve.metrics import CONTENT_TYPE, single_probe_exposition
 from agent.serve.ratelimit import TokenBucket
 from agent.serve.reload import ConfigStatus
@@ -37,7 +36,6 @@ from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_EVIDENCE_FILES = 100
 
 
 @dataclass
@@ -220,104 +218,3 @@ def _policy_json(view: Any) -> dict[str, Any] | None:
         "server_mode": view.server_mode, "destination_rule": view.destination_rule,
         "peer_authentication": view.peer_authentication, "symptom": view.symptom,
     }  # fmt: skip
-
-
-def adhoc_path(body: dict[str, Any], interval: float, timeout: float) -> PathConfig:
-    """Validate an ad-hoc request `{"from": "NS/WORKLOAD[/CONTAINER]", "to": URL, "expect": CODE}`."""
-    unknown = set(body) - {"from", "to", "expect"}
-    if unknown:
-        raise InputError(f"request body: unknown field(s) {sorted(unknown)}")
-    src = body.get("from")
-    if not isinstance(src, str) or not 2 <= len(src.split("/")) <= 3:
-        raise InputError("from: must be NS/WORKLOAD or NS/WORKLOAD/CONTAINER")
-    parts = src.split("/")
-    source: dict[str, Any] = {"namespace": parts[0], "workload": parts[1]}
-    if len(parts) == 3:
-        source["container"] = parts[2]
-    raw = {
-        "name": "adhoc", "from": source, "to": {"url": body.get("to")},
-        "expect": body.get("expect", 200), "interval": max(interval, timeout), "timeout": timeout,
-    }  # fmt: skip
-    try:
-        return PathConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(format_validation_error("request body", exc)) from None
-
-
-def read_bundle(bundle: Path, max_bytes: int) -> dict[str, str]:
-    """An evidence bundle as {relative file name: text}, bounded in files and bytes, inside `bundle` only."""
-    out: dict[str, str] = {}
-    root = bundle.resolve()
-    budget = max_bytes
-    if not root.is_dir():
-        return out
-    for file in sorted(root.rglob("*"))[: MAX_EVIDENCE_FILES * 2]:
-        if len(out) >= MAX_EVIDENCE_FILES or budget <= 0:
-            break
-        if file.is_symlink() or not file.is_file() or not file.resolve().is_relative_to(root):
-            continue
-        data = file.read_bytes()[:budget]
-        budget -= len(data)
-        out[str(file.relative_to(root))] = data.decode("utf-8", errors="replace")
-    return out
-
-
-class ApiServer:
-    """Runs an Api on its own event loop in a daemon thread, so a CLI or test can start and stop it."""
-
-    def __init__(self, api: Api, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._api = api
-        self._host = host
-        self._port = port
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-        self.port: int | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> None:
-        self._thread = threading.Thread(target=self._serve, name="meshprober-api", daemon=True)
-        self._thread.start()
-        if not self._started.wait(timeout):
-            raise InputError(
-                f"--listen: the API did not start on {self._host}:{self._port} within {timeout:g}s"
-            )
-        if self._error is not None:
-            raise InputError(f"--listen: cannot listen on {self._host}:{self._port}: {self._error}")
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._setup())
-        except OSError as exc:
-            self._error = exc
-            self._loop.close()
-            self._started.set()
-            return
-        self._started.set()
-        self._loop.run_forever()
-        if self._runner is not None:
-            self._loop.run_until_complete(self._runner.cleanup())
-        self._loop.close()
-
-    async def _setup(self) -> None:
-        self._runner = web.AppRunner(self._api.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        server = site._server  # aiohttp exposes the bound port only here (port 0 -> real port)
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self._port
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._thread is None:
-            return
-        if self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
-        self._thread = None

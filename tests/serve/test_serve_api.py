@@ -13,7 +13,8 @@ from serve_fakes import CONFLICT, StandInCheck, make_path, make_result
 
 from agent.config import ApiConfig
 from agent.model import Verdict
-from agent.serve.api import Api, ApiContext, ApiServer
+from agent.serve.api import Api, ApiContext
+from agent.serve.api_server import ApiServer
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.reload import ConfigStatus
 from agent.serve.scheduler import ProbeScheduler, safe_check
