@@ -20,6 +20,8 @@ _ERROR_LINE = re.compile(r"^curl: (\(\d+\).*)$")
 _ERROR_CODE = re.compile(r"^\((\d+)\)")
 # "* Connected to host (1.2.3.4) port 80 (#0)" (curl 7) / "... port 80" (curl 8).
 _CONNECTED = re.compile(r"^\* +Connected to \S+ \(([^)]*)\) port (\d+)")
+# Newer curl 8: "* Established connection to host (1.2.3.4 port 80) from 10.0.0.2 port 5000".
+_ESTABLISHED = re.compile(r"^\* +Established connection to \S+ \(([^ )]*) port (\d+)\)")
 _CONNECT_FAILED = re.compile(r"^\* +(?:Failed to connect|connect to .* failed|Connection refused)")
 _TLS_VERSION = re.compile(r"^\* +SSL connection using (TLSv[0-9.]+|SSLv\d)")
 
@@ -100,7 +102,7 @@ class _Trace:
         if error:
             self.error = error.group(1).strip()
             return
-        connected = _CONNECTED.match(line)
+        connected = _CONNECTED.match(line) or _ESTABLISHED.match(line)
         if connected:
             self.connected = True
             self.remote_ip = connected.group(1) or None

@@ -87,6 +87,13 @@ def test_golden_headers_and_remote() -> None:
             id="no-write-out-fallback-503",
         ),
         pytest.param(
+            "",
+            "* Established connection to a.b (10.1.2.3 port 80) from 10.0.0.2 port 5000\n< HTTP/1.1 200 OK\n",
+            0,
+            {"connected": True, "remote_ip": "10.1.2.3", "remote_port": 80, "http_status": 200},
+            id="curl-8-established-line",
+        ),
+        pytest.param(
             "hi",
             "< HTTP/1.1 100 Continue\n< \n< HTTP/2 201 \n< x-a: 1\n< x-a: 2\n",
             None,
