@@ -53,6 +53,11 @@ def diagnose(
     except MeshproberError as exc:
         typer.echo(f"meshprober diagnose: {exc}", err=True)
         raise typer.Exit(2) from None
+    except Exception as exc:  # a parser bug must still not print a traceback at a user
+        typer.echo(
+            f"meshprober diagnose: {bundle_dir}: could not diagnose ({type(exc).__name__}: {exc})", err=True
+        )
+        raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -68,6 +68,8 @@ def derive(inp: DiagnoseInput) -> Signals:
     details_raw = _useful(client.response_code_details) if client else None
     details = normalise(details_raw or "")
     relayed = "x-envoy-upstream-service-time" in headers or "via upstream" in details
+    if inp.client_has_sidecar is False and local is not None:
+        relayed = True  # no client sidecar: any Envoy reply came from the server's sidecar
     if client is not None and client.upstream_service_time_ms is not None:
         relayed = True  # Envoy records an upstream service time only when upstream answered
     envoy_seen = (

@@ -375,6 +375,14 @@ ROWS = [
         kw={"server_stats_delta": {"listener.10.0.0.1_9080.ssl.fail_verify_no_cert": 1}},
         confidence=Confidence.HIGH,
     ),
+    Row(
+        "no-client-sidecar-so-termination-is-the-app",
+        Verdict.UPSTREAM_RESET,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={"client_has_sidecar": False},
+    ),
     Row("app-503-relayed", Verdict.APP_ERROR, status=503, body="oops", headers=RELAYED),
     Row(
         "app-503-retries-exhausted",
