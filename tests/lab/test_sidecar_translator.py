@@ -15,7 +15,7 @@ from agent.lab.sidecar import (
     TrafficPolicy,
     render_sidecar,
 )
-from agent.lab.sidecar.clusters import eds_file_name
+from agent.lab.sidecar.clusters import ISTIO_DEFAULT_THRESHOLDS, eds_file_name
 from agent.lab.sidecar.istio_defaults import ISTIO_TEXT_LOG_FORMAT
 
 FILES = SidecarFiles(
@@ -125,13 +125,13 @@ def test_cluster_istio_metadata(service: OutboundService, istio_meta: dict[str, 
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [
-        pytest.param(TrafficPolicy(), {}, id="defaults"),
+        pytest.param(TrafficPolicy(), {"thresholds": {}}, id="defaults"),
         pytest.param(
             TrafficPolicy(load_balancer="LEAST_CONN"), {"lb_policy": "LEAST_REQUEST"}, id="least-conn"
         ),
         pytest.param(
             TrafficPolicy(max_connections=1, http1_max_pending_requests=0),
-            {"circuit_breakers": {"thresholds": [{"max_connections": 1, "max_pending_requests": 0}]}},
+            {"thresholds": {"max_connections": 1, "max_pending_requests": 0}},
             id="connection-pool",
         ),
     ],
@@ -139,8 +139,8 @@ def test_cluster_istio_metadata(service: OutboundService, istio_meta: dict[str, 
 def test_traffic_policy(policy: TrafficPolicy, expected: dict[str, Any]) -> None:
     c = cluster_of(client(svc(traffic_policy=policy)))
     assert c.get("lb_policy", "ROUND_ROBIN") == expected.get("lb_policy", "ROUND_ROBIN")
-    if "circuit_breakers" in expected:
-        assert c["circuit_breakers"] == expected["circuit_breakers"]
+    # Fields the DR does not set keep Istio's "unlimited" default.
+    assert c["circuit_breakers"]["thresholds"] == [ISTIO_DEFAULT_THRESHOLDS | expected.get("thresholds", {})]
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,15 @@ LB_POLICY = {
 }
 
 
+UNLIMITED = 4294967295
+ISTIO_DEFAULT_THRESHOLDS = {
+    "max_connections": UNLIMITED,
+    "max_pending_requests": UNLIMITED,
+    "max_requests": UNLIMITED,
+    "max_retries": UNLIMITED,
+}
+
+
 def eds_file_name(cluster_name: str) -> str:
     """A file-system-safe name for one cluster's EDS file (cluster names contain `|`)."""
     return "eds_" + "".join(c if c.isalnum() or c in "-." else "_" for c in cluster_name) + ".json"
@@ -51,7 +60,8 @@ def _istio_metadata(svc: OutboundService) -> dict[str, Any]:
 def _apply_traffic_policy(cluster: dict[str, Any], tp: TrafficPolicy) -> None:
     if tp.load_balancer:
         cluster["lb_policy"] = LB_POLICY.get(tp.load_balancer, "ROUND_ROBIN")
-    thresholds: dict[str, Any] = {}
+    # Istio starts from its "unlimited" defaults and overrides only the fields the DR sets.
+    thresholds: dict[str, Any] = cluster["circuit_breakers"]["thresholds"][0]
     for key, value in (
         ("max_connections", tp.max_connections),
         ("max_pending_requests", tp.http1_max_pending_requests),
@@ -60,8 +70,6 @@ def _apply_traffic_policy(cluster: dict[str, Any], tp: TrafficPolicy) -> None:
     ):
         if value is not None:
             thresholds[key] = value
-    if thresholds:
-        cluster["circuit_breakers"] = {"thresholds": [thresholds]}
     if tp.consecutive_5xx_errors is not None:
         cluster["outlier_detection"] = {
             "consecutive_5xx": tp.consecutive_5xx_errors,
@@ -79,16 +87,7 @@ def outbound_cluster(svc: OutboundService, xds_dir: str) -> dict[str, Any]:
         "type": "EDS",
         "eds_cluster_config": _eds_config(xds_dir, svc.cluster_name),
         "connect_timeout": "10s",
-        "circuit_breakers": {
-            "thresholds": [
-                {
-                    "max_connections": 4294967295,
-                    "max_pending_requests": 4294967295,
-                    "max_requests": 4294967295,
-                    "max_retries": 4294967295,
-                }
-            ]
-        },
+        "circuit_breakers": {"thresholds": [dict(ISTIO_DEFAULT_THRESHOLDS)]},
         "metadata": _istio_metadata(svc),
         "common_lb_config": {},
     }
