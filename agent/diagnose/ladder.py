@@ -48,8 +48,10 @@ def _facts(inp: DiagnoseInput, sig: Signals) -> list[str]:
         ev.append(f"client sidecar response flags {','.join(sig.flags)}")
     if sig.server_flags:
         ev.append(f"server sidecar response flags {','.join(sig.server_flags)}")
-    if sig.details and sig.details != "via upstream":
-        ev.append(f"response code details: {sig.details}")
+    if sig.details_raw and sig.details != "via upstream":
+        # The TLS part of the details is repeated below as the transport failure reason.
+        shown = sig.details_raw.split("|", 1)[0] + ("}" if "|" in sig.details_raw else "")
+        ev.append(f"response code details: {shown}")
     if sig.local_reply is not None:
         ev.append(f"Envoy local reply body: {c.body.strip()[:200]}")
     if sig.transport_failure:

@@ -30,6 +30,7 @@ class Signals:
     reset_reason: str | None  # normalised, e.g. "connection termination", "remote connection failure"
     transport_failure: str | None  # raw TLS/connect failure text, as Envoy or curl wrote it
     details: str  # normalised response_code_details of the client line ("" when unknown)
+    details_raw: str | None = None  # as logged, for evidence lines
     server_reset_reason: str | None = None  # the same two facts from the server sidecar's line
     server_transport_failure: str | None = None
 
@@ -100,6 +101,7 @@ def derive(inp: DiagnoseInput) -> Signals:
         reset_reason=reset,
         transport_failure=failure,
         details=details,
+        details_raw=details_raw,
         server_reset_reason=s_reset,
         server_transport_failure=s_failure,
     )
