@@ -18,11 +18,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agent.envoy.log_tokens import readable_reason, reason_from_details, tokenize
 from agent.envoy.response_flags import parse_flags
 from agent.evidence import AccessLogEntry
 
+__all__ = ["find_by_request_id", "parse_line", "parse_log", "readable_reason", "tokenize"]
+
 _REQUEST = re.compile(r"^(?:\S+ \S+ \S+|- - -|\S+ \S+)$")
-_DETAIL_BRACES = re.compile(r"^[\w.]+\{(.*)\}$", re.DOTALL)
 MAX_LINE_LEN = 64 * 1024
 
 # Field names after "%RESPONSE_CODE% %RESPONSE_FLAGS%", per layout.
@@ -57,72 +59,6 @@ _LAYOUTS: dict[str, list[str]] = {
 _INT_FIELDS = {"response_code", "bytes_received", "bytes_sent", "duration", "upstream_service_time"}
 
 
-def tokenize(line: str) -> list[tuple[str, bool]]:
-    """Split on spaces, keeping "quoted" and [bracketed] fields whole; (text, was_quoted) pairs.
-
-    A quote closes only when followed by a space or the end, because Envoy does not escape
-    quotes inside header values (a User-Agent may contain `"`).
-    """
-    tokens: list[tuple[str, bool]] = []
-    i, n = 0, len(line)
-    while i < n:
-        if line[i] == " ":
-            i += 1
-            continue
-        if line[i] == '"':
-            j = i + 1
-            while True:
-                j = line.find('"', j)
-                if j < 0 or j + 1 >= n or line[j + 1] == " ":
-                    break
-                j += 1
-            end = n if j < 0 else j
-            tokens.append((line[i + 1 : end], True))
-            i = end + 1
-        elif line[i] == "[":
-            j = line.find("]", i)
-            end = n if j < 0 else j + 1
-            tokens.append((line[i:end], False))
-            i = end
-        else:
-            j = line.find(" ", i)
-            end = n if j < 0 else j
-            tokens.append((line[i:end], False))
-            i = end
-    return tokens
-
-
-def readable_reason(text: str | None) -> str | None:
-    """Undo newer Envoy's `_`-for-space and `|` joins: "TLS_error:|268435581:SSL_routines:..." ->
-    "TLS error: 268435581:SSL routines:...". Error identifiers (CERTIFICATE_VERIFY_FAILED,
-    OPENSSL_internal) keep their underscores. Text that already has spaces is returned as is."""
-    if text is None:
-        return None
-    text = text.strip()
-    if not text or text == "-":
-        return None
-    if " " in text:
-        return text
-    text = text.replace(":TLS_error_end", "").replace("|TLS_error_end", "").replace("TLS_error_end", "")
-    text = re.sub(r"TLS_error:[|_]?", "TLS error: ", text).replace(":_", ": ")
-    parts = []
-    for field in text.replace("|", " ").split(":"):
-        if field != "OPENSSL_internal" and re.search(r"[a-z]", field):
-            field = field.replace("_", " ")
-        parts.append(field)
-    return " ".join(":".join(parts).split()) or None
-
-
-def _reason_from_details(details: str | None) -> str | None:
-    """`upstream_reset_before_response_started{remote_connection_failure|TLS_error:...}` -> the TLS part."""
-    if not details:
-        return None
-    m = _DETAIL_BRACES.match(details)
-    if not m or "|" not in m.group(1):
-        return None
-    return readable_reason(m.group(1).split("|", 1)[1])
-
-
 def _value(raw: Any) -> str | None:
     if raw is None:
         return None
@@ -155,7 +91,7 @@ def _entry(layout: str, fields: Mapping[str, Any], raw: str) -> AccessLogEntry:
         response_flags=parse_flags(_value(fields.get("response_flags"))),
         response_code_details=details,
         connection_termination_details=_value(fields.get("connection_termination_details")),
-        upstream_transport_failure_reason=tfr or _reason_from_details(details),
+        upstream_transport_failure_reason=tfr or reason_from_details(details),
         bytes_received=_int(fields.get("bytes_received")),
         bytes_sent=_int(fields.get("bytes_sent")),
         duration_ms=_int(fields.get("duration")),
