@@ -3,6 +3,8 @@
 Asks only for what is needed: the one outbound cluster (`config_dump?resource=dynamic_active_clusters
 &name_regex=...`), falling back to the full `config_dump` when the proxy rejects the filter (old
 Envoy). Works against any Cluster implementation; does no parsing beyond "is this a JSON object".
+The filtered answer lists `ClustersConfigDump.DynamicCluster` items directly under `configs` (checked on
+Envoy 1.40); agent.envoy.config_dump.parse_clusters reads both shapes.
 """
 
 from __future__ import annotations
@@ -11,26 +13,11 @@ import json
 import re
 from urllib.parse import quote
 
+from agent.envoy.config_dump import cluster_name_regex  # pure; shared with the parser
 from agent.errors import ExecError, InputError
 from agent.kube.cluster import SIDECAR_CONTAINER, Cluster
 
 DEFAULT_TIMEOUT = 15.0
-_FQDN_RE = re.compile(r"^[A-Za-z0-9*]([-A-Za-z0-9.*]{0,251}[A-Za-z0-9])?$")
-_SUBSET_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-
-
-def cluster_name_regex(fqdn: str, port: int, subset: str | None = None, direction: str = "outbound") -> str:
-    """Regex matching exactly the Envoy cluster `outbound|PORT|SUBSET|FQDN` (whole name, `|`/`.` escaped)."""
-    if not _FQDN_RE.match(fqdn):
-        raise InputError(
-            f"invalid host {fqdn!r} for a cluster name (expected e.g. reviews.bookinfo.svc.cluster.local)"
-        )
-    if not 0 < port < 65536:
-        raise InputError(f"invalid port {port} for a cluster name (1-65535)")
-    if subset is not None and not _SUBSET_RE.match(subset):
-        raise InputError(f"invalid subset name {subset!r}")
-    name = f"{direction}|{port}|{subset or ''}|{fqdn}"
-    return "^" + re.escape(name) + "$"
 
 
 def _pilot_agent(path: str) -> list[str]:
@@ -97,3 +84,6 @@ def fetch_stats(
             f"could not read Envoy stats of {namespace}/{pod} via pilot-agent (exit {code}): {detail}"
         )
     return out.decode("utf-8", "replace")
+
+
+__all__ = ["cluster_name_regex", "fetch_clusters_config_dump", "fetch_full_config_dump", "fetch_stats"]
