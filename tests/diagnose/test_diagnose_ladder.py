@@ -383,6 +383,26 @@ ROWS = [
         headers=LOCAL,
         kw={"client_has_sidecar": False},
     ),
+    Row(
+        "relayed-without-body-server-saw-app-close",
+        Verdict.UPSTREAM_RESET,
+        status=503,
+        headers=RELAYED,
+        kw={
+            "client_entry": entry(("URX",), upstream_service_time_ms=4, response_code_details="via_upstream"),
+            "server_entry": entry(
+                ("UC",),
+                response_code_details="upstream_reset_before_response_started{connection_termination}",
+            ),
+        },
+    ),
+    Row(
+        "blackhole-direct-response",
+        Verdict.BLACKHOLE,
+        status=502,
+        headers=LOCAL,
+        kw={"client_entry": entry((), 502, response_code_details="direct_response", route_name="block_all")},
+    ),
     Row("app-503-relayed", Verdict.APP_ERROR, status=503, body="oops", headers=RELAYED),
     Row(
         "app-503-retries-exhausted",
