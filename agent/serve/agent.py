@@ -8,10 +8,12 @@ It must not know how a probe is done; it only decides which paths run, when, and
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agent.config import AgentConfig, PathConfig, expand_discovery
 from agent.errors import InputError
@@ -86,6 +88,7 @@ class Agent:
         self._stop = threading.Event()
         self._discovery_thread: threading.Thread | None = None
         self._apply_lock = threading.Lock()
+        self._startup: AgentConfig | None = None  # for settings that only apply at start
 
     @property
     def scheduler(self) -> ProbeScheduler:
@@ -178,6 +181,20 @@ class Agent:
                 log.warning("%s", problem)
                 self.store.record_error("config")
             self.scheduler.apply_paths(paths)
+            if self._startup is None:
+                self._startup = config
+            else:
+                self._warn_static_changes(config)
+
+    def _warn_static_changes(self, config: AgentConfig) -> None:
+        # The listener, token, rate limit, pool size and shard are fixed at start: say so, not silently ignore.
+        start = self._startup
+        assert start is not None
+        for section in ("api", "evidence", "shard"):
+            if getattr(config, section) != getattr(start, section):
+                log.warning("config: %s changed; it takes effect after a restart", section)
+        if config.limits.max_concurrent_probes != start.limits.max_concurrent_probes:
+            log.warning("config: limits.max_concurrent_probes changed; it takes effect after a restart")
 
     def _config_rejected(self, message: str) -> None:
         self.store.record_error("config")
@@ -209,6 +226,21 @@ class Agent:
 
     def run_path(self, name: str) -> CheckResult:
         return self.scheduler.run_now(name)
+
+    def run_until_signalled(self, stop: threading.Event | None = None) -> None:
+        """Block until SIGINT/SIGTERM (or `stop` is set), then stop everything. For `meshprober run/demo`."""
+        stop = stop or threading.Event()
+        previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
 
     def stop(self) -> None:
         self._stop.set()

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from serve_fakes import StandInCheck
+from serve_fakes import StandInCheck, wait_until
 
 from agent.config import parse_config_text
 from agent.errors import ConfigError, InputError
@@ -137,3 +137,21 @@ def test_token_from_file_protects_api(tmp_path: Path) -> None:
         assert ok.status_code == 200 and [p["path"] for p in ok.json()] == ["explicit"]
     finally:
         agent.stop()
+
+
+def test_run_until_signalled_stops_everything(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    file = tmp_path / "agent.yaml"
+    file.write_text(DISCOVERY + "api: {listen: '127.0.0.1:0'}\n")
+    before = threading.active_count()
+    handler_before = signal.getsignal(signal.SIGTERM)
+    agent = Agent(file, StandInCheck(), lambda p: None)
+    agent.start()
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    timer.start()
+    agent.run_until_signalled()  # returns on SIGTERM, handler restored afterwards
+    timer.join()
+    assert agent.url is None and wait_until(lambda: threading.active_count() == before)
+    assert signal.getsignal(signal.SIGTERM) == handler_before

@@ -106,3 +106,21 @@ def test_agent_reload_keeps_results_of_unchanged_paths(tmp_path: Path) -> None:
         assert agent.store.errors()["config"] == 1
     finally:
         agent.stop()
+
+
+def test_reload_of_start_only_settings_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    file = tmp_path / "agent.yaml"
+    file.write_text(config_text("a"))
+    agent = Agent(file, StandInCheck(), lambda p: None)
+    agent.start(serve=False, schedule=False)
+    try:
+        file.write_text(
+            config_text("a", "b") + "api: {allow_adhoc: true}\nlimits: {max_concurrent_probes: 3}\n"
+        )
+        with caplog.at_level("WARNING"):
+            assert agent.watcher.check_once()
+        assert sorted(agent.scheduler.paths()) == ["a", "b"]  # paths applied live
+        assert "api changed; it takes effect after a restart" in caplog.text
+        assert "limits.max_concurrent_probes changed" in caplog.text
+    finally:
+        agent.stop()
