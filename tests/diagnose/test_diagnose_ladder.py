@@ -403,6 +403,21 @@ ROWS = [
         headers=LOCAL,
         kw={"client_entry": entry((), 502, response_code_details="direct_response", route_name="block_all")},
     ),
+    Row(
+        "uc-auto-mtls-endpoint-without-istio-label",
+        Verdict.MTLS_PLAINTEXT_TO_STRICT,
+        status=503,
+        body=UC_BODY,
+        headers=LOCAL,
+        kw={
+            "client_cluster": ClusterInfo(
+                name="outbound|9080||p",
+                tls=TlsOrigination.AUTO,
+                endpoint_tls_modes={"10.0.0.9:9080": "disabled"},
+            ),
+            "client_entry": entry(("UC",), upstream_host="10.0.0.9:9080"),
+        },
+    ),
     Row("app-503-relayed", Verdict.APP_ERROR, status=503, body="oops", headers=RELAYED),
     Row(
         "app-503-retries-exhausted",

@@ -25,6 +25,17 @@ _OTHER_TLS = {TlsOrigination.SIMPLE, TlsOrigination.MUTUAL}
 def _client_mode(inp: DiagnoseInput) -> tuple[str | None, str]:
     """The client's TLS origination (DISABLE/ISTIO_MUTUAL/AUTO/SIMPLE/MUTUAL) and where we read it."""
     cl = inp.client_cluster
+    if cl is not None and cl.tls is TlsOrigination.AUTO:
+        # Auto mTLS picks per endpoint: mTLS only to endpoints labelled tlsMode=istio.
+        host = inp.client_entry.upstream_host if inp.client_entry else None
+        label = cl.endpoint_tls_modes.get(host or "") if host else None
+        if host and cl.endpoint_tls_modes:
+            sent = "ISTIO_MUTUAL" if label == "istio" else TlsOrigination.PLAINTEXT.value
+            return sent, f"client cluster {cl.name} uses auto mTLS; endpoint {host} tlsMode {label or 'none'}"
+        if inp.policy is not None:
+            p = inp.policy
+            return p.client_mode, f"auto mTLS cluster {cl.name}; policy: client sends {p.client_mode}"
+        return cl.tls.value, f"client sidecar cluster {cl.name} uses auto mTLS"
     if cl is not None and cl.tls is not TlsOrigination.UNKNOWN:
         return cl.tls.value, f"client sidecar cluster {cl.name} originates {cl.tls.value}"
     if inp.policy is not None:
@@ -56,7 +67,7 @@ def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
             )
         if dr:
             lines.append(f"DestinationRule {dr} decides the client's TLS mode")
-        from_cluster = inp.client_cluster is not None and inp.client_cluster.tls is TlsOrigination.PLAINTEXT
+        from_cluster = inp.client_cluster is not None and "policy" not in source
         # Observed config + policy agreeing is proof; the policy's prediction alone is strong evidence.
         conf = H if server == "STRICT" and from_cluster else M
         who = f" because of DestinationRule {dr}" if dr else ""
