@@ -111,7 +111,6 @@ def _new_entry(dr: DestinationRule, export: frozenset[str]) -> ConsolidatedRule:
 @dataclass
 class _NsIndex:
     rules: dict[str, list[ConsolidatedRule]] = field(default_factory=dict)
-    export_to: dict[str, frozenset[str]] = field(default_factory=dict)  # first DR's set per host
 
     def add(self, dr: DestinationRule) -> None:
         host = resolve_short_host(dr.host, dr.namespace)
@@ -120,7 +119,6 @@ class _NsIndex:
             _merge(self.rules[host], dr, export)
         else:
             self.rules[host] = [_new_entry(dr, export)]
-            self.export_to[host] = frozenset(dr.export_to) if dr.selector is None else export
 
 
 @dataclass(frozen=True)
@@ -175,11 +173,13 @@ class DestinationRuleIndex:
         host = most_specific_host(fqdn, idx.rules)
         if host is None:
             return [], f"no DestinationRule in {ns} matches {fqdn}"
-        export = idx.export_to.get(host, frozenset())
-        if export and "*" not in export and client_ns not in export:
+        # Each consolidated entry keeps its own exportTo set, checked here; when none is visible
+        # the step yields nothing (no fallback to a less specific host in this namespace).
+        visible = [e for e in idx.rules[host] if not e.export_to or e.export_to & {"*", client_ns}]
+        if not visible:
             refs = ", ".join(e.ref for e in idx.rules[host])
             return [], f"{refs} (host {host}) in {ns} is not exported to {client_ns}"
-        return idx.rules[host], ""
+        return visible, ""
 
     def resolve(self, client_ns: str, labels: Mapping[str, str], fqdn: str, svc_ns: str) -> Resolution:
         root = self.mesh.root_namespace

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.istio.load import SOURCE_KEY
@@ -123,7 +124,16 @@ def _meta(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     name = str(meta.get("name") or "")
     if not name:
         raise Invalid("metadata.name is missing")
-    return str(meta.get("namespace") or "default"), name, str(meta.get("creationTimestamp") or "")
+    return str(meta.get("namespace") or "default"), name, _timestamp(meta.get("creationTimestamp"))
+
+
+def _timestamp(value: Any) -> str:
+    """RFC 3339 text; YAML may have parsed an unquoted timestamp into a datetime already."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value or "")
 
 
 def _labels(value: Any, what: str) -> dict[str, str]:
@@ -233,11 +243,19 @@ def _validate_policy(tp: Any, where: str) -> None:
     if not isinstance(tp, Mapping):
         raise Invalid(f"{where} is not a mapping")
     _validate_tls(tp.get("tls"), where)
+    _validate_parts(tp, where)
     for i, pls in enumerate(tp.get("portLevelSettings") or []):
         number = (pls.get("port") or {}).get("number") if isinstance(pls, Mapping) else None
         if not isinstance(number, int) or not 0 < number < 65536:
             raise Invalid(f"{where}.portLevelSettings[{i}].port.number must be 1-65535")
         _validate_tls(pls.get("tls"), f"{where}.portLevelSettings[{i}]")
+        _validate_parts(pls, f"{where}.portLevelSettings[{i}]")
+
+
+def _validate_parts(tp: Mapping[str, Any], where: str) -> None:
+    for key in ("loadBalancer", "connectionPool", "outlierDetection"):
+        if tp.get(key) is not None and not isinstance(tp.get(key), Mapping):
+            raise Invalid(f"{where}.{key} is not a mapping")
 
 
 def parse_destination_rule(obj: Mapping[str, Any]) -> DestinationRule:

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from istio_builders import dr, pa
 
 from agent.errors import InputError
@@ -111,3 +113,40 @@ def test_bad_questions_raise_input_error() -> None:
         engine.check("ns", None, "web", 81)
     with pytest.raises(InputError, match="pod ns/ghost not found"):
         engine.check("ns", "ghost", "web", 80)
+
+
+_KEYS = ["host", "mtls", "mode", "selector", "matchLabels", "app", "ports", "port", "number", "targetPort", "trafficPolicy", "tls",
+         "portLevelSettings", "portLevelMtls", "exportTo", "subsets", "name", "labels", "containers", "workloadSelector", "peers",
+         "targets", "loadBalancer", "simple", "mesh", "template", "spec", "metadata", "clusterIP"]  # fmt: skip
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.text(max_size=8),
+    st.sampled_from(["STRICT", "ISTIO_MUTUAL", "*", "."]),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4),
+    max_leaves=12,
+)
+_KINDS = [("networking.istio.io/v1", "DestinationRule"), ("security.istio.io/v1", "PeerAuthentication"), ("v1", "Service"), ("v1", "Pod"),
+          ("authentication.istio.io/v1alpha1", "Policy"), ("apps/v1", "Deployment"), ("v1", "ConfigMap")]  # fmt: skip
+
+
+@st.composite
+def _objects(draw: st.DrawFn) -> dict[str, Any]:
+    api, kind = draw(st.sampled_from(_KINDS))
+    meta = {
+        "name": draw(st.sampled_from(["a", "b", "istio"])),
+        "namespace": draw(st.sampled_from(["ns", "istio-system"])),
+    }
+    return {"apiVersion": api, "kind": kind, "metadata": meta, "spec": draw(_values), "data": draw(_values)}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_objects(), max_size=6))
+def test_engine_never_crashes(objs: list[dict[str, Any]]) -> None:
+    engine = PolicyEngine(objs)
+    for _ns, view in engine.audit():
+        assert view.status in ("OK", "CONFLICT")
