@@ -19,7 +19,7 @@ from agent.serve.store import PathSnapshot
 TEMPLATES = Path(__file__).parent / "templates"
 COLORS = {"ok": "#2e7d32", "fail": "#c62828", "pending": "#9e9e9e"}
 ROW_H = 34
-WIDTH = 760
+WIDTH = 820
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html", "j2"]),
@@ -86,8 +86,10 @@ def _row(snap: PathSnapshot, cfg: PathConfig | None) -> Row:
 
 
 def _target_label(row: Row) -> str:
-    # scheme://host[:port]/path -> host[:port]: one node per destination, not per URL path.
-    return row.target.split("/")[2] if row.target.count("/") >= 2 else row.target
+    # scheme://host[:port]/path -> host[:port]: one node per destination, not per URL path;
+    # the cluster-local suffix adds length, not information.
+    host = row.target.split("/")[2] if row.target.count("/") >= 2 else row.target
+    return host.replace(".svc.cluster.local", "")
 
 
 def layout(rows: Sequence[Row]) -> tuple[list[Node], list[Node], list[Edge], int]:
@@ -96,7 +98,7 @@ def layout(rows: Sequence[Row]) -> tuple[list[Node], list[Node], list[Edge], int
     targets = sorted({_target_label(r) for r in rows})
     height = max(len(sources), len(targets), 1) * ROW_H + 20
     src_nodes = {s: Node(s, 10, 20 + i * ROW_H) for i, s in enumerate(sources)}
-    dst_nodes = {t: Node(t, WIDTH - 250, 20 + i * ROW_H) for i, t in enumerate(targets)}
+    dst_nodes = {t: Node(t, WIDTH - 290, 20 + i * ROW_H) for i, t in enumerate(targets)}
     rank = {"fail": 2, "pending": 1, "ok": 0}
     worst: dict[tuple[str, str], tuple[str, list[str]]] = {}
     for r in rows:
@@ -104,7 +106,7 @@ def layout(rows: Sequence[Row]) -> tuple[list[Node], list[Node], list[Edge], int
         state, names = worst.get(key, ("ok", []))
         worst[key] = (r.state if rank[r.state] > rank[state] else state, [*names, f"{r.name}: {r.verdict}"])
     edges = [
-        Edge(250, src_nodes[s].y - 4, WIDTH - 260, dst_nodes[t].y - 4, COLORS[state], "; ".join(names))
+        Edge(250, src_nodes[s].y - 4, WIDTH - 298, dst_nodes[t].y - 4, COLORS[state], "; ".join(names))
         for (s, t), (state, names) in sorted(worst.items())
     ]
     return list(src_nodes.values()), list(dst_nodes.values()), edges, height
