@@ -70,6 +70,19 @@ OBJECTS: list[dict[str, Any]] = [
         "spec": {"mtls": {"mode": "STRICT"}},
     },
     {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "reviews-v1", "namespace": NS},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "reviews"}},
+            "template": {
+                "metadata": {"labels": {"app": "reviews"}},
+                "spec": {"containers": [{"name": "reviews"}]},
+            },
+        },
+    },
+    {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "istio", "namespace": "istio-system"},

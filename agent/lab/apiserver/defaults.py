@@ -126,3 +126,54 @@ def derive_endpoints(service: dict[str, Any], pods: Iterable[dict[str, Any]]) ->
         },
         "subsets": [subset] if (ready or not_ready) else [],
     }
+
+
+def endpoint_slice(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """The EndpointSlice the controller would mirror from a Service's Endpoints (kubectl describe uses it)."""
+    meta = endpoints["metadata"]
+    eps: list[dict[str, Any]] = []
+    ports: list[dict[str, Any]] = []
+    for subset in endpoints.get("subsets") or []:
+        ports = subset.get("ports") or ports
+        for key, ready in (("addresses", True), ("notReadyAddresses", False)):
+            for a in subset.get(key) or []:
+                eps.append(
+                    {
+                        "addresses": [a["ip"]],
+                        "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                        "nodeName": a.get("nodeName"),
+                        "targetRef": a.get("targetRef"),
+                    }
+                )
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "addressType": "IPv4",
+        "metadata": {
+            "name": f"{meta['name']}-lab",
+            "namespace": meta["namespace"],
+            "uid": "eps-" + meta.get("uid", ""),
+            "resourceVersion": meta.get("resourceVersion", "1"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+            "labels": {
+                "kubernetes.io/service-name": meta["name"],
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
+        },
+        "endpoints": eps,
+        # real slices always carry name/protocol/port (kubectl describe dereferences them)
+        "ports": [
+            {"name": p.get("name", ""), "protocol": p.get("protocol", "TCP"), "port": p.get("port")}
+            for p in ports
+        ],
+    }
+
+
+def default_workload(obj: dict[str, Any]) -> dict[str, Any]:
+    """A settled rollout status for Deployments/StatefulSets/ReplicaSets that have none."""
+    replicas = (obj.get("spec") or {}).get("replicas", 1)
+    status = obj.setdefault("status", {})
+    for key in ("replicas", "readyReplicas", "availableReplicas", "updatedReplicas"):
+        status.setdefault(key, replicas)
+    status["observedGeneration"] = obj.get("metadata", {}).get("generation", 1)
+    return obj

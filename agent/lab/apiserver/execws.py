@@ -206,15 +206,15 @@ async def serve_exec(
             start_new_session=True,
             stdin=asyncio.subprocess.PIPE if flags["stdin"] else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            # a TTY has one output stream: the real server merges stderr into stdout
+            stderr=asyncio.subprocess.STDOUT if flags.get("tty") else asyncio.subprocess.PIPE,
         )
         procs.add(proc)
         trip = asyncio.Event()
-        assert proc.stdout is not None and proc.stderr is not None
-        pumps = [
-            asyncio.create_task(_pump_out(s, proc.stdout, 1, flags["stdout"], fault, trip)),
-            asyncio.create_task(_pump_out(s, proc.stderr, 2, flags["stderr"], fault, trip)),
-        ]
+        assert proc.stdout is not None
+        pumps = [asyncio.create_task(_pump_out(s, proc.stdout, 1, flags["stdout"], fault, trip))]
+        if proc.stderr is not None:
+            pumps.append(asyncio.create_task(_pump_out(s, proc.stderr, 2, flags["stderr"], fault, trip)))
         feeder = asyncio.create_task(_pump_in(s, proc)) if flags["stdin"] else None
         done_task: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(proc.wait(), *pumps))
         gone_task: asyncio.Future[Any] = asyncio.ensure_future(s.gone.wait())

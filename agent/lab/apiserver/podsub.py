@@ -59,6 +59,17 @@ def validate_container(pod: dict[str, Any], container: str | None) -> str:
     return container
 
 
+def _check_started(pod: dict[str, Any], container: str) -> None:
+    """Logs of a container that never started are a 400, worded like the real server."""
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting")
+        if cs.get("name") == container and waiting is not None:
+            raise bad_request(
+                f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting to start: '
+                f"{waiting.get('reason', 'ContainerCreating')}"
+            )
+
+
 def default_context(backend: Backend, pod: dict[str, Any], container: str) -> ContainerContext:
     """A per-pod temp dir, the container's literal env from the pod spec, and the host PATH."""
     meta = pod["metadata"]
@@ -98,6 +109,7 @@ async def handle(
         raise not_found(rt, name)
     container = validate_container(pod, request.query.get("container"))
     if sub == "log":
+        _check_started(pod, container)
         return await _serve_log(request, backend, pod, container, opts)
     if sub == "attach":
         raise bad_request("attach is not supported by the lab API-server emulator; use exec")
@@ -111,7 +123,7 @@ async def handle(
     argv = request.query.getall("command", [])
     ctx = backend.exec_context(ns, name, container) if backend.exec_context else None
     ctx = ctx or default_context(backend, pod, container)
-    flags = {k: logs.qbool(request.query, k) for k in ("stdin", "stdout", "stderr")}
+    flags = {k: logs.qbool(request.query, k) for k in ("stdin", "stdout", "stderr", "tty")}
     fault = next((f for f in backend.exec_faults if f.pod in (None, name)), None)
     if fault is not None:
         backend.exec_faults.remove(fault)

@@ -51,6 +51,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ResourceType("", ("v1",), "endpoints", "endpoints", "Endpoints", True, ("ep",)),
     ResourceType("", ("v1",), "configmaps", "configmap", "ConfigMap", True, ("cm",)),
     ResourceType("", ("v1",), "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",)),
+    ResourceType("discovery.k8s.io", ("v1",), "endpointslices", "endpointslice", "EndpointSlice", True),
     ResourceType("apps", ("v1",), "deployments", "deployment", "Deployment", True, ("deploy",), ("all",)),
     ResourceType("apps", ("v1",), "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",)),
     ResourceType("apps", ("v1",), "statefulsets", "statefulset", "StatefulSet", True, ("sts",), ("all",)),

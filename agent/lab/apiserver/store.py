@@ -123,6 +123,8 @@ class Store:
         meta["resourceVersion"] = self._next_rv()
         if obj.get("kind") == "Pod":
             defaults.default_pod(obj, now, self._allocate_ip)
+        if obj.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet"):
+            defaults.default_workload(obj)
         if obj.get("kind") == "Service":
             defaults.default_service(obj, self._allocate_cluster_ip)
         if obj.get("kind") == "Namespace":
@@ -209,9 +211,9 @@ class Store:
         rt = _rt(resource)
         with self._lock:
             obj = self._objects.get(self._key(rt, namespace, name))
-            if obj is None and rt.plural == "endpoints":
+            if obj is None and rt.plural in ("endpoints", "endpointslices"):
                 return next(
-                    (e for e in self._derived_endpoints(namespace) if e["metadata"]["name"] == name), None
+                    (e for e in self._derived(rt.plural, namespace) if e["metadata"]["name"] == name), None
                 )
             return copy.deepcopy(obj) if obj is not None else None
 
@@ -232,11 +234,11 @@ class Store:
                 for k, o in self._objects.items()
                 if k[0] == rt.group and k[1] == rt.plural and (not namespace or k[2] == namespace)
             ]
-            if rt.plural == "endpoints":
+            if rt.plural in ("endpoints", "endpointslices"):
                 have = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in objs}
                 objs += [
                     e
-                    for e in self._derived_endpoints(namespace)
+                    for e in self._derived(rt.plural, namespace)
                     if (e["metadata"]["namespace"], e["metadata"]["name"]) not in have
                 ]
             out = [
@@ -246,6 +248,11 @@ class Store:
             ]
         out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return out
+
+    def _derived(self, plural: str, namespace: str | None) -> Iterator[dict[str, Any]]:
+        """Endpoints (or EndpointSlices) computed from Services and pods, for Services without explicit ones."""
+        for ep in self._derived_endpoints(namespace):
+            yield ep if plural == "endpoints" else defaults.endpoint_slice(ep)
 
     def _derived_endpoints(self, namespace: str | None) -> Iterator[dict[str, Any]]:
         for k, svc in list(self._objects.items()):

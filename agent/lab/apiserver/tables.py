@@ -88,6 +88,16 @@ COLUMNS: dict[str, list[Column]] = {
         ("Status", 0, lambda n: n.get("status", {}).get("phase", "Active")),
         ("Age", 0, lambda n: None),
     ],
+    "deployments": [
+        (
+            "Ready",
+            0,
+            lambda d: f"{d.get('status', {}).get('readyReplicas', 0)}/{d.get('spec', {}).get('replicas', 1)}",
+        ),
+        ("Up-to-date", 0, lambda d: d.get("status", {}).get("updatedReplicas", 0)),
+        ("Available", 0, lambda d: d.get("status", {}).get("availableReplicas", 0)),
+        ("Age", 0, lambda d: None),
+    ],
     "destinationrules": [
         ("Host", 0, lambda d: d.get("spec", {}).get("host", "")),
         ("Age", 0, lambda d: None),
