@@ -9,9 +9,11 @@ sub-trees), so a 50 MB dump costs about what json.loads costs. Bad JSON raises I
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -161,11 +163,30 @@ def _cluster_info(raw: Mapping[str, Any], eds: Mapping[str, dict[str, str]]) -> 
     )
 
 
+@contextmanager
+def _gc_paused() -> Generator[None, None, None]:
+    """Pause the cyclic GC while decoding and walking: with millions of live JSON objects each
+    full collection re-traverses the whole tree, which would double the cost of a 50 MB dump.
+    JSON trees hold no reference cycles, so nothing collectable piles up meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_clusters(data: str | bytes) -> list[ClusterInfo]:
     """All clusters (static and dynamic active) of a config dump; [] for `{}` (a filter miss).
 
     Raises InputError for truncated/invalid JSON or a document that is not a config dump.
     """
+    with _gc_paused():
+        return _parse(data)
+
+
+def _parse(data: str | bytes) -> list[ClusterInfo]:
     doc = _load(data)
     if isinstance(doc, dict):
         if not doc:
