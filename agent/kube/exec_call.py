@@ -20,7 +20,7 @@ from agent.kube.cluster import ExecResult
 from agent.kube.errors_map import handshake_status, map_status, parse_status
 from agent.kube.exec_status import parse_exec_status
 from agent.kube.exec_stream import read_exec_stream
-from agent.kube.live_config import is_transient
+from agent.kube.live_config import is_transient, tls_error
 from agent.kube.retry import BUDGET, with_retries
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
@@ -106,6 +106,9 @@ def _handshake_error(
 ) -> ClusterError:
     # The websocket layer wraps everything as ApiException(status=0); the real answer is in __context__
     # (WebSocketBadStatusException.status_code/.resp_body) or, failing that, in the reason text.
+    bad_tls = tls_error(exc, server)
+    if bad_tls is not None:
+        return bad_tls
     ctx = exc.__context__
     code = getattr(ctx, "status_code", None)
     body = getattr(ctx, "resp_body", None)

@@ -11,11 +11,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from agent.errors import ClusterError
 from agent.kube.errors_map import map_status, parse_status
-from agent.kube.live_config import is_transient
+from agent.kube.live_config import is_transient, tls_error
 from agent.kube.retry import with_retries
 
 REQUEST_TIMEOUT = (3.0, 30.0)  # (connect, read) seconds for REST calls
@@ -41,6 +42,8 @@ class Rest:
             return with_retries(call, transient=is_transient, server=self.server)
         except ApiException as exc:
             raise map_status(parse_status(exc.status or 0, exc.body), what=what, server=self.server) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # not transient: TLS verification failed
+            raise (tls_error(exc, self.server) or ClusterError(f"{what}: {exc}")) from exc
 
     def json(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         body = self.raw(what, method, *args, **kwargs)

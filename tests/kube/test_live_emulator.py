@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from agent.errors import (
+    ClusterError,
     ClusterUnreachable,
     CommandNotFound,
     ConfigError,
@@ -383,3 +384,24 @@ def test_api_server_goes_away_and_comes_back(tmp_path: Path) -> None:
         live.close()
     finally:
         emu.stop()
+
+
+def test_wrong_ca_is_reported_without_retries(world: dict[str, Any], tmp_path: Path) -> None:
+    import base64
+
+    from agent.lab.tls import ensure_server_tls
+
+    emu = world["emu"]
+    other_ca = ensure_server_tls(tmp_path / "other").ca_cert.read_bytes()
+    kc = emu.write_kubeconfig(tmp_path / "kc", user="admin")
+    good = base64.b64encode(emu.ca_path.read_bytes()).decode()
+    kc.write_text(kc.read_text().replace(good, base64.b64encode(other_ca).decode()))
+    live = LiveCluster.from_kubeconfig(str(kc))
+    start = time.monotonic()
+    with pytest.raises(ClusterError, match=r"TLS verification of the API server .* failed") as err:
+        live.list_pods("bookinfo")
+    assert not isinstance(err.value, ClusterUnreachable)
+    with pytest.raises(ClusterError, match="TLS verification"):
+        live.exec("bookinfo", PP, "productpage", ["true"], 5)
+    assert time.monotonic() - start < 2  # no retry loop for a wrong CA
+    live.close()
