@@ -153,6 +153,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def test_kubeconfig_namespace_and_missing_file(world: dict[str, Any], tmp_path: Path) -> None:
     assert world["admin"].namespace == "bookinfo"
     assert world["agent"].namespace == "default"
+    # each LiveCluster owns its Configuration: the client's process-wide default is untouched
+    from kubernetes import client
+
+    assert "127.0.0.1" not in str(client.Configuration.get_default_copy().host)
     with pytest.raises(ConfigError, match=r"nope\.yaml: file not found"):
         LiveCluster.from_kubeconfig(str(tmp_path / "nope.yaml"))
 
