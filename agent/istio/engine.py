@@ -15,7 +15,7 @@ from agent.istio import client_tls as ct
 from agent.istio import peer_authn, remedy, verdict
 from agent.istio.dr_resolution import DestinationRuleIndex, effective_policy, endpoint_marking_mode
 from agent.istio.peer_authn import ServerModeDecision
-from agent.istio.resources import Pod, Service, ServicePort, parse_objects
+from agent.istio.resources import Invalid, Pod, Service, ServicePort, parse_objects, parse_pod
 
 _SUFFIX = ".svc.cluster.local"
 
@@ -38,6 +38,7 @@ class PolicyEngine:
         self.auto_mtls = (not self.legacy) if auto is None else auto
         self.index = DestinationRuleIndex(res.destination_rules, res.mesh)
         self.services = {s.fqdn: s for s in res.services}
+        self._endpoints: dict[str, list[Pod]] = {}
 
     # -- lookups -------------------------------------------------------------------------
     def _sidecar(self, pod: Pod) -> bool:
@@ -77,13 +78,23 @@ class PolicyEngine:
         raise InputError(f"pod {namespace}/{pod_name} not found in the resources")
 
     def endpoints(self, svc: Service) -> list[Pod]:
-        if not svc.selector:
-            return []
-        return [
-            p
-            for p in self.resources.pods
-            if p.namespace == svc.namespace and all(p.labels.get(k) == v for k, v in svc.selector.items())
-        ]
+        """Pods selected by the service (cached: the audit asks once per client namespace)."""
+        if svc.fqdn not in self._endpoints:
+            if svc.external_name is not None:
+                eps = [
+                    Pod(svc.namespace, svc.external_name or svc.name, {}, False, False, from_template=True)
+                ]
+            elif not svc.selector:
+                eps = []
+            else:
+                eps = [
+                    p
+                    for p in self.resources.pods
+                    if p.namespace == svc.namespace
+                    and all(p.labels.get(k) == v for k, v in svc.selector.items())
+                ]
+            self._endpoints[svc.fqdn] = eps
+        return list(self._endpoints[svc.fqdn])
 
     @staticmethod
     def target_port(sport: ServicePort, pod: Pod | None) -> int | None:
@@ -193,14 +204,24 @@ class PolicyEngine:
         )
 
     def _as_pod(self, pod: Any, namespace: str) -> Pod | None:
+        """Accepts our Pod, a raw pod object, a PodInfo-like object (labels + has_sidecar), or "ns/name"."""
         if isinstance(pod, Pod):
             return pod
-        if isinstance(pod, Mapping):
+        if isinstance(pod, Mapping) and not pod.get("spec"):  # only a reference: look it up
             meta = pod.get("metadata") or {}
-            ns, name = meta.get("namespace") or namespace, meta.get("name")
-        else:
-            ns, _, name = str(pod).rpartition("/")
-            ns = ns or namespace
+            pod = f"{meta.get('namespace') or namespace}/{meta.get('name')}"
+        elif isinstance(pod, Mapping):
+            try:
+                return parse_pod({**pod, "metadata": {"namespace": namespace, **(pod.get("metadata") or {})}})
+            except (Invalid, AttributeError, TypeError):
+                return None
+        if hasattr(pod, "labels") and hasattr(pod, "has_sidecar"):
+            labels = dict(pod.labels)
+            sidecar = bool(pod.has_sidecar)
+            name = str(getattr(pod, "name", "?"))
+            return Pod(str(getattr(pod, "namespace", namespace)), name, labels, sidecar, sidecar)
+        ns, _, name = str(pod).rpartition("/")
+        ns = ns or namespace
         return next((p for p in self.resources.pods if p.namespace == ns and p.name == name), None)
 
     # -- verdicts --------------------------------------------------------------------------

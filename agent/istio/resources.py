@@ -50,6 +50,7 @@ class Service:
     ports: tuple[ServicePort, ...]
     selector: Mapping[str, str]
     headless: bool = False
+    external_name: str | None = None  # type ExternalName: the endpoint is a DNS name, never a sidecar
 
     @property
     def fqdn(self) -> str:
@@ -168,7 +169,8 @@ def parse_service(obj: Mapping[str, Any]) -> Service:
             )
         )
     selector = _labels(spec.get("selector"), "spec.selector")
-    return Service(ns, name, tuple(ports), selector, spec.get("clusterIP") == "None")
+    external = str(spec.get("externalName") or "") if spec.get("type") == "ExternalName" else None
+    return Service(ns, name, tuple(ports), selector, spec.get("clusterIP") == "None", external)
 
 
 def _pod_from_spec(ns: str, name: str, labels: dict[str, str], spec: Mapping[str, Any]) -> Pod:

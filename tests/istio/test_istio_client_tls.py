@@ -127,3 +127,28 @@ def test_server_mode_api() -> None:
     ) == ("DISABLE", "ns/w")
     assert engine.server_mode("ns", {"app": "web"}, 9090).peer_authentication == "ns/default"
     assert engine.server_mode("other", {}, 80).peer_authentication is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "endpoint", "want"),
+    [
+        pytest.param([], "ns/web-0", "istio", id="known-pod-name"),
+        pytest.param([], pod("ns", "web-9", "web"), "istio", id="raw-pod-object-not-in-resources"),
+        pytest.param([], pod("ns", "web-9", "web", sidecar=False), None, id="raw-pod-without-sidecar"),
+        pytest.param([pa("ns", "w", "DISABLE", selector={"app": "web"})], "ns/web-0", None, id="pa-disable-unmarked"),
+        pytest.param([dr("cli", "web", "web.ns.svc.cluster.local", tls="DISABLE")], "ns/web-0", None, id="dr-mode-not-istio-mutual-unmarked"),
+        pytest.param([], "ns/ghost", None, id="unknown-pod"),
+    ],
+)  # fmt: skip
+def test_endpoint_tls(extra: list[dict[str, Any]], endpoint: Any, want: str | None) -> None:
+    d = PolicyEngine(BASE + extra).client_tls("cli", {}, "web.ns.svc.cluster.local", 80)
+    assert d.endpoint_tls(endpoint) == want
+
+
+def test_external_name_service_is_not_a_sidecar() -> None:
+    ext = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext", "namespace": "ns"},
+           "spec": {"type": "ExternalName", "externalName": "example.com", "ports": [{"port": 443}]}}  # fmt: skip
+    engine = PolicyEngine([*BASE, ext, dr("ns", "ext", "ext", tls="SIMPLE")])
+    v = engine.check("cli", "client-0", "ext.ns", 443)
+    assert (v.status, v.server_mode, v.client_mode) == ("OK", "NONE", "SIMPLE")
+    assert PolicyEngine([*BASE, ext]).check("cli", None, "ext.ns", 443).client_mode == "DISABLE"
