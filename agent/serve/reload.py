@@ -1,9 +1,9 @@
-"""Config file watching: poll mtime + content hash, apply good reloads, keep the running config on bad ones.
+"""Config file watching: poll stat + content hash, apply good reloads, keep the running config on bad ones.
 
 A Kubernetes ConfigMap update swaps the `..data` symlink rather than rewriting the file, so the
 watcher stats and reads through the symlink and compares content hashes (an mtime alone can miss a
-swap to a file with an older timestamp). Polling is bounded: one stat + read per interval, and the
-thread stops within one interval of `stop()`.
+swap to a file with an older timestamp). Polling is bounded: one stat per interval (plus one read
+when the target file, inode, size or mtime changed), and the thread stops within one interval of `stop()`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import AgentConfig, load_config
+from agent.config import AgentConfig, load_config, parse_config_text
 from agent.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class ConfigWatcher:
         self._lock = threading.Lock()
         self._config: AgentConfig | None = None
         self._digest: str | None = None
-        self._mtime: float | None = None
+        self._key: tuple[object, ...] | None = None
         self._loaded_at: float | None = None
         self._error: tuple[str, float] | None = None
         self._stop = threading.Event()
@@ -79,42 +79,69 @@ class ConfigWatcher:
 
     def load_initial(self) -> AgentConfig:
         """First load: a bad file is fatal here (ConfigError), unlike on reload."""
-        text_digest, mtime = self._fingerprint()
-        config = load_config(self.path)
+        key, data = self._read()
+        if data is None:
+            load_config(self.path)  # raises with the precise reason (missing, a directory, unreadable)
+            raise ConfigError(f"{self.path}: cannot read")
+        config = self._parse(data)
         with self._lock:
-            self._config, self._digest, self._mtime = config, text_digest, mtime
+            self._config, self._key, self._digest = config, key, hashlib.sha256(data).hexdigest()
             self._loaded_at = time.time()
         return config
 
-    def _fingerprint(self) -> tuple[str | None, float | None]:
+    def _read(self) -> tuple[tuple[object, ...] | None, bytes | None]:
+        """(stat key, content) of the file the path points at now; (None, None) when it is gone."""
         try:
             # resolve(): follow the ConfigMap's ..data symlink to the file that is current now.
             real = self.path.resolve(strict=True)
-            return hashlib.sha256(real.read_bytes()).hexdigest(), real.stat().st_mtime
+            st = real.stat()
+            return (str(real), st.st_ino, st.st_size, st.st_mtime_ns), real.read_bytes()
         except OSError:
             return None, None
 
+    def _parse(self, data: bytes) -> AgentConfig:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{self.path}: not UTF-8 text") from None
+        return parse_config_text(text, str(self.path))
+
+    def _unchanged(self) -> bool:
+        """Cheap first test: same target file, inode, size and mtime as last time means no change."""
+        try:
+            real = self.path.resolve(strict=True)
+            st = real.stat()
+        except OSError:
+            return False
+        with self._lock:
+            return (str(real), st.st_ino, st.st_size, st.st_mtime_ns) == self._key
+
     def check_once(self) -> bool:
-        """Reload if the content changed. True when a new config was applied."""
-        digest, mtime = self._fingerprint()
+        """Reload if the file changed (stat, then content hash). True when a new config was applied."""
+        if self._unchanged():
+            return False
+        key, data = self._read()
+        digest = hashlib.sha256(data).hexdigest() if data is not None else None
         with self._lock:
             if digest is not None and digest == self._digest:
-                self._mtime = mtime
+                self._key = key  # touched or re-linked, same content
                 return False
-            if digest is None and self._error and self._error[0].endswith("file not found"):
-                return False  # already reported; do not count it again every poll
+            if digest is None and self._digest is None:
+                return False  # still missing: already reported once
         try:
-            config = load_config(self.path)
+            if data is None:
+                raise ConfigError(f"{self.path}: file not found")
+            config = self._parse(data)
         except ConfigError as exc:
             message = str(exc)
             log.warning("config reload rejected, keeping the running config: %s", message)
             with self._lock:
-                self._digest = digest  # report each bad version once, not every poll
+                self._key, self._digest = key, digest  # report each bad version once, not every poll
                 self._error = (message, time.time())
             self._on_error(message)
             return False
         with self._lock:
-            self._config, self._digest, self._mtime = config, digest, mtime
+            self._config, self._key, self._digest = config, key, digest
             self._loaded_at = time.time()
             self._error = None
         log.info("config reloaded from %s", self.path)

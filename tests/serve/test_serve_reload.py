@@ -124,3 +124,32 @@ def test_reload_of_start_only_settings_is_reported(tmp_path: Path, caplog: pytes
         assert "limits.max_concurrent_probes changed" in caplog.text
     finally:
         agent.stop()
+
+
+def test_deleted_file_keeps_running_config_and_recovers(tmp_path: Path) -> None:
+    file = tmp_path / "agent.yaml"
+    file.write_text(config_text("a"))
+    errors: list[str] = []
+    watcher = ConfigWatcher(file, lambda c: None, errors.append)
+    watcher.load_initial()
+    file.unlink()
+    assert not watcher.check_once() and not watcher.check_once()
+    assert errors == [f"{file}: file not found"]  # reported once, not every poll
+    assert [p.name for p in watcher.config.paths] == ["a"]
+    file.write_text(config_text("a", "b"))
+    assert watcher.check_once() and watcher.status().last_error is None
+
+
+def test_touch_without_change_does_not_reload(tmp_path: Path) -> None:
+    file = tmp_path / "agent.yaml"
+    file.write_text(config_text("a"))
+    applied: list[AgentConfig] = []
+    watcher = ConfigWatcher(file, applied.append)
+    watcher.load_initial()
+    os.utime(file, (1, 1))
+    assert not watcher.check_once() and applied == []
+
+
+def test_directory_instead_of_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        ConfigWatcher(tmp_path, lambda c: None).load_initial()
