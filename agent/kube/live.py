@@ -206,16 +206,22 @@ class LiveCluster:
             raise InputError(f"exec argv must be a non-empty list of strings, got {argv!r}")
         if timeout <= 0:
             raise InputError(f"exec timeout must be > 0 seconds, got {timeout}")
-        return exec_in_pod(
-            self._core,
-            server=self.server,
-            namespace=namespace,
-            pod=pod,
-            container=container,
-            argv=argv,
-            timeout=timeout,
-            explain_container=lambda err: self._container_error(namespace, pod, container, fallback=err),
-        )
+        # kubernetes.stream.stream() swaps `call_api` on the ApiClient it is given for the duration of
+        # the call, so a shared client would send concurrent REST calls down the websocket path.
+        exec_api = client.ApiClient(configuration=self._api.configuration)
+        try:
+            return exec_in_pod(
+                client.CoreV1Api(exec_api),
+                server=self.server,
+                namespace=namespace,
+                pod=pod,
+                container=container,
+                argv=argv,
+                timeout=timeout,
+                explain_container=lambda err: self._container_error(namespace, pod, container, fallback=err),
+            )
+        finally:
+            exec_api.close()
 
     def ping(self) -> None:
         """Raise ClusterUnreachable (after retries) or Unauthorized; any other answer means it is up."""
