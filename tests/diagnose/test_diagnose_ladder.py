@@ -418,6 +418,14 @@ ROWS = [
             "client_entry": entry(("UC",), upstream_host="10.0.0.9:9080"),
         },
     ),
+    Row("jwt-denied-relayed", Verdict.RBAC_DENIED, status=401, body="Jwt is missing", headers=RELAYED),
+    Row(
+        "rate-limited-is-not-app",
+        Verdict.UNEXPECTED_STATUS,
+        status=429,
+        body="local_rate_limited",
+        headers=RELAYED,
+    ),
     Row("app-503-relayed", Verdict.APP_ERROR, status=503, body="oops", headers=RELAYED),
     Row(
         "app-503-retries-exhausted",
