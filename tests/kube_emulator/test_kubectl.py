@@ -444,3 +444,10 @@ def test_apply_builtin_pod_then_label(kubectl: KubectlRunner, emu: Emulator, tmp
 def test_typed_create_explains_protobuf_limit(kubectl: KubectlRunner) -> None:
     res = kubectl("create", "configmap", "typed", "-n", NS, "--from-literal=a=b")
     assert res.rc == 1 and "kubectl apply -f" in res.err
+
+
+def test_spdy_fallback_is_a_clear_400(kubectl: KubectlRunner) -> None:
+    res = kubectl(
+        "exec", PRODUCTPAGE, "-n", NS, "--", "true", extra_env={"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
+    )
+    assert res.rc == 1 and "SPDY is not supported by this emulator" in res.err, res

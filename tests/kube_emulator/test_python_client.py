@@ -151,3 +151,56 @@ def test_watch_sees_changes(api: client.ApiClient, emu: Emulator) -> None:
     finally:
         timer.join()
     assert seen == [("ADDED", "w"), ("DELETED", "w")]
+
+
+@pytest.mark.parametrize(
+    ("container", "code", "message"),
+    [
+        pytest.param(
+            "nosuch", 400, f"container nosuch is not valid for pod {PRODUCTPAGE}", id="bad-container"
+        ),
+        pytest.param(
+            None,
+            400,
+            f"a container name must be specified for pod {PRODUCTPAGE}, choose one of: "
+            "[productpage istio-proxy]",
+            id="no-container-two-choices",
+        ),
+    ],
+)
+def test_exec_and_log_container_errors(
+    api: client.ApiClient, container: str | None, code: int, message: str
+) -> None:
+    core = client.CoreV1Api(api)
+    with pytest.raises(ApiException) as exc:
+        core.read_namespaced_pod_log(PRODUCTPAGE, NS, container=container)
+    assert exc.value.status == code and json.loads(exc.value.body)["message"] == message
+    kwargs = {"container": container} if container else {}
+    with pytest.raises(ApiException) as exc:
+        stream(
+            core.connect_get_namespaced_pod_exec,
+            PRODUCTPAGE,
+            NS,
+            command=["true"],
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+            _preload_content=False,
+            **kwargs,
+        )
+    assert f"Handshake status {code}" in str(exc.value.reason) and message in str(exc.value.reason)
+
+
+def test_namespace_delete_cascades_with_events(emu: Emulator) -> None:
+    emu.store.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "tmp-ns"}}
+    )
+    events: list[tuple[str, str]] = []
+    unsubscribe = emu.store.subscribe(lambda kind, obj: events.append((kind, obj["kind"])))
+    try:
+        emu.store.delete("namespaces", None, "tmp-ns")
+    finally:
+        unsubscribe()
+    assert events == [("DELETED", "ConfigMap"), ("DELETED", "Namespace")]
+    assert emu.store.list("configmaps", "tmp-ns") == []

@@ -194,16 +194,19 @@ class Store:
 
     def delete(self, resource: ResourceRef, namespace: str | None, name: str) -> dict[str, Any] | None:
         rt = _rt(resource)
+        events: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
             obj = self._objects.pop(self._key(rt, namespace, name), None)
-            if obj is not None and rt.plural == "namespaces":
-                for k in [k for k in self._objects if k[2] == name]:
-                    del self._objects[k]
+            if obj is not None and rt.plural == "namespaces":  # the namespace controller's cascade
+                events += [
+                    ("DELETED", self._objects.pop(k)) for k in [k for k in self._objects if k[2] == name]
+                ]
             if obj is not None:
                 self._next_rv()
+                events.append(("DELETED", obj))
         if obj is None:
             return None
-        self._notify([("DELETED", obj)])
+        self._notify(events)
         return copy.deepcopy(obj)
 
     # -- reads ---------------------------------------------------------------------------------
