@@ -25,6 +25,7 @@ _DR_PATH = re.compile(r"/apis/[^/]+/[^/]+/namespaces/([^/]+)/destination-?rule/(
 _DIRECTIONS = ("outbound", "inbound", "inbound-vip")
 _FQDN = re.compile(r"^[A-Za-z0-9*_](?:[A-Za-z0-9*_.-]{0,252})$")
 _SUBSET = re.compile(r"^[A-Za-z0-9_.~-]{1,253}$")
+_BLANK_TAIL = re.compile(r"\s*\Z")
 _RE_SPECIAL = set(".|*+?()[]{}^$\\")
 
 
@@ -42,8 +43,9 @@ def _load(data: str | bytes) -> Any:
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:
-        trailing = exc.doc[exc.pos :].strip() if isinstance(exc.doc, str) else ""
-        if not trailing or exc.msg.startswith("Unterminated"):
+        # Nothing but blanks after the error position means the document just stops there.
+        at_end = _BLANK_TAIL.match(exc.doc, exc.pos) is not None
+        if at_end or exc.msg.startswith("Unterminated"):
             raise InputError(f"config dump: truncated JSON at byte {exc.pos} ({exc.msg})") from None
         raise InputError(
             f"config dump: invalid JSON at byte {exc.pos} (line {exc.lineno} column {exc.colno}): {exc.msg}"
