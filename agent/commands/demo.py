@@ -1,11 +1,144 @@
-"""`meshprober demo` (placeholder until its issue lands)."""
+"""`meshprober demo`: the local lab on the seed scenario, the agent on it, a table of diagnoses.
+
+Starts the lab in-process with its own state dir, writes an agent config for the scenario's
+paths, runs one round and prints it, then (without --once) serves metrics/API/status page and
+re-probes on schedule until Ctrl-C. Everything it started is torn down on exit.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+import yaml
+
+from agent.errors import MeshproberError
+
+DEMO_INTERVAL_S = 10
 
 
-def demo() -> None:
+def agent_config(scenario: Any, evidence_dir: Path) -> dict[str, Any]:
+    paths = []
+    for p in scenario.paths:
+        ns, workload, *container = p.from_.split("/")
+        source: dict[str, Any] = {"namespace": ns, "workload": workload}
+        if container:
+            source["container"] = container[0]
+        paths.append({"name": p.name, "from": source, "to": {"url": p.to}, "expect": list(p.expect)})
+    return {
+        "defaults": {"interval": f"{DEMO_INTERVAL_S}s", "timeout": "5s"},
+        "paths": paths,
+        "api": {"listen": "127.0.0.1:9090", "allow_adhoc": True},
+        "evidence": {"dir": str(evidence_dir), "keep_per_path": 3},
+    }
+
+
+def demo(
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit after one round (exit 1 if any path is unhealthy).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diagnoses as JSON.")] = False,
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT for metrics, API and status page.")
+    ] = "127.0.0.1:9090",
+    scenario: Annotated[str, typer.Option(help="Lab scenario (built-in name or YAML file).")] = "seed",
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Lab state dir (default: a temporary one, removed on exit).")
+    ] = None,
+) -> None:
     """Start the local lab on the seed scenario and run the agent against it."""
-    typer.echo("meshprober demo: not implemented yet", err=True)
-    raise typer.Exit(2)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from rich.console import Console
+
+    from agent.commands.render import print_results
+    from agent.kube.live import LiveCluster
+    from agent.lab.runtime import Lab
+    from agent.lab.scenario import load_scenario
+    from agent.serve.agent import parse_listen
+    from agent.wiring import build_agent, run_round
+
+    console = Console(stderr=as_json)
+    try:
+        scen = load_scenario(scenario)
+        if not once:
+            parse_listen(listen, "--listen")
+    except MeshproberError as exc:
+        typer.echo(f"meshprober demo: {exc}", err=True)
+        raise typer.Exit(2) from None
+    own_dir = state_dir is None
+    root = Path(tempfile.mkdtemp(prefix="meshprober-demo-")) if state_dir is None else state_dir.resolve()
+    lab = Lab(scen, root / "lab")
+    agent = None
+    exit_code = 0
+    try:
+        with console.status(f"starting the lab ({scen.name}: real Envoy sidecars, API-server emulator) ..."):
+            lab.start()
+        console.print(f"lab {scen.name!r} is up: {len(lab.pods)} pods; export KUBECONFIG={lab.kubeconfig}")
+        config_path = root / "agent.yaml"
+        config_path.write_text(yaml.safe_dump(agent_config(scen, root / "evidence"), sort_keys=False))
+        cluster = LiveCluster.from_kubeconfig(str(lab.kubeconfig))
+        agent, _ = build_agent(config_path, cluster, reload_interval=2.0)
+        agent.start(listen=listen, serve=not once, schedule=not once)
+        with console.status("probing every path (failures are re-probed and cross-checked) ..."):
+            results = run_round(agent)
+        if as_json:
+            typer.echo(json.dumps([r.to_json() for r in results], indent=2))
+        else:
+            print_results(console, results)
+        exit_code = 0 if all(r.healthy for r in results) else 1
+        if once:
+            raise typer.Exit(exit_code)
+        console.print(
+            f"\nserving {agent.url}/ (status page), {agent.url}/metrics, {agent.url}/api/v1/paths; "
+            f"re-probing every {DEMO_INTERVAL_S}s. Try: KUBECONFIG={lab.kubeconfig} kubectl apply -f <the fix above>. "
+            "Ctrl-C to stop."
+        )
+        _follow(agent, console, as_json)
+    except MeshproberError as exc:
+        typer.echo(f"meshprober demo: {exc}", err=True)
+        exit_code = 2
+    except KeyboardInterrupt:
+        pass
+    except typer.Exit as done:
+        exit_code = done.exit_code
+    finally:
+        if agent is not None:
+            agent.stop()
+        lab.stop()
+        if own_dir:
+            shutil.rmtree(root, ignore_errors=True)
+    raise typer.Exit(exit_code)
+
+
+def _follow(agent: Any, console: Any, as_json: bool) -> None:
+    """Print the table again whenever a path's verdict changes, until SIGINT/SIGTERM."""
+    from agent.commands.render import print_results
+
+    stop = threading.Event()
+    last: dict[str, str] = {}
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            results = [s.latest for s in agent.store.snapshot() if s.latest is not None]
+            current = {r.path: r.diagnosis.verdict.value for r in results}
+            if current and current != last:
+                if last:
+                    if as_json:
+                        typer.echo(json.dumps([r.to_json() for r in results], indent=2))
+                    else:
+                        print_results(console, sorted(results, key=lambda r: r.path), remedies=False)
+                last.clear()
+                last.update(current)
+
+    watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
+    watcher.start()
+    try:
+        agent.run_until_signalled(stop)
+    finally:
+        stop.set()

@@ -1,11 +1,121 @@
-"""`meshprober probe` (placeholder until its issue lands)."""
+"""`meshprober probe --from NS/WORKLOAD[/CONTAINER] --to URL`: one path now, fully diagnosed.
+
+Runs the same pipeline as the agent against the current kubeconfig, or asks a running agent
+over its API (`--agent URL`, bearer token from --token-file or $MESHPROBER_TOKEN).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from agent.errors import MeshproberError
 
-def probe() -> None:
-    """Probe one path now, through the source pod's sidecar."""
-    typer.echo("meshprober probe: not implemented yet", err=True)
-    raise typer.Exit(2)
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    from agent.commands.diagnose import render
+    from agent.model import Diagnosis
+
+    typer.echo(
+        f"{result['path']}: {result['source'].get('namespace')}/{result['source'].get('pod')} -> {result['target']}"
+    )
+    typer.echo(render(Diagnosis.from_json(result)))
+
+
+def _via_agent(
+    agent_url: str, body: dict[str, Any], token_file: Path | None, timeout: float
+) -> dict[str, Any]:
+    import httpx
+
+    token = token_file.read_text().strip() if token_file else os.environ.get("MESHPROBER_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        resp = httpx.post(
+            agent_url.rstrip("/") + "/api/v1/probe", json=body, headers=headers, timeout=timeout
+        )
+    except httpx.HTTPError as exc:
+        raise MeshproberError(f"agent {agent_url} unreachable: {exc}") from exc
+    if resp.status_code != 200:
+        raise MeshproberError(f"agent answered {resp.status_code}: {resp.text.strip()[:300]}")
+    data = resp.json()
+    return data if isinstance(data, dict) else {}
+
+
+def probe(
+    from_: Annotated[
+        str, typer.Option("--from", help="Source: NS/WORKLOAD[/CONTAINER] (or a label selector as WORKLOAD).")
+    ],
+    to: Annotated[
+        str, typer.Option("--to", help="Target URL, e.g. http://productpage.bookinfo:9080/productpage")
+    ],
+    expect: Annotated[int, typer.Option(help="Expected HTTP status.")] = 200,
+    timeout: Annotated[float, typer.Option(help="curl's own deadline in seconds.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    kubeconfig: Annotated[
+        str | None, typer.Option(help="Kubeconfig file (default $KUBECONFIG or ~/.kube/config).")
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="Kubeconfig context.")] = None,
+    no_sidecar_ok: Annotated[
+        bool, typer.Option("--allow-no-sidecar", help="Probe from pods without a sidecar.")
+    ] = False,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="Ask a running agent instead (its base URL).")
+    ] = None,
+    token_file: Annotated[Path | None, typer.Option(help="Bearer token file for --agent.")] = None,
+) -> None:
+    """Probe one path now, through the source pod's sidecar, and explain the result."""
+    from agent.serve.adhoc import adhoc_path
+
+    body: dict[str, Any] = {"from": from_, "to": to, "expect": expect}
+    try:
+        path = adhoc_path(body, interval=timeout, timeout=timeout)
+        if no_sidecar_ok:
+            path = path.model_copy(
+                update={"source": path.source.model_copy(update={"require_sidecar": False})}
+            )
+    except MeshproberError as exc:
+        typer.echo(f"meshprober probe: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        if agent:
+            result = _via_agent(agent, body, token_file, timeout * 3 + 30)
+        else:
+            result = _local(path, kubeconfig, context)
+    except MeshproberError as exc:
+        typer.echo(f"meshprober probe: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _print(result, as_json)
+    raise typer.Exit(0 if result.get("verdict") == "ok" else 1)
+
+
+def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, Any]:
+    from rich.console import Console
+
+    from agent.kube.live import LiveCluster
+    from agent.pipeline import CheckContext, run_check
+
+    cluster = LiveCluster.from_kubeconfig(kubeconfig, context)
+    try:
+        cluster.ping()
+        ctx = CheckContext.for_cluster(cluster)
+        console = Console(stderr=True)
+        with (
+            console.status(
+                f"probing {path.to.target_url} from {path.source.namespace}/{path.source.workload} ..."
+            )
+            if sys.stderr.isatty()
+            else nullcontext()
+        ):
+            result = run_check(path, ctx)
+        return result.to_json()
+    finally:
+        cluster.close()

@@ -1,11 +1,45 @@
-"""`meshprober run` (placeholder until its issue lands)."""
+"""`meshprober run --config FILE`: the agent in a cluster (in-cluster config, or a kubeconfig)."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from agent.errors import MeshproberError
 
-def run() -> None:
-    """Run the agent in a cluster."""
-    typer.echo("meshprober run: not implemented yet", err=True)
-    raise typer.Exit(2)
+
+def run(
+    config: Annotated[Path, typer.Option("--config", help="Agent configuration YAML.")],
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for metrics/API/status page (overrides api.listen).")
+    ] = None,
+    kubeconfig: Annotated[
+        str | None, typer.Option(help="Kubeconfig file (default: in-cluster, then $KUBECONFIG).")
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="Kubeconfig context.")] = None,
+    shard_index: Annotated[
+        int | None, typer.Option(help="This replica's shard (default: StatefulSet ordinal).")
+    ] = None,
+    shard_count: Annotated[int | None, typer.Option(help="Number of shards.")] = None,
+    evidence_dir: Annotated[
+        Path | None, typer.Option(help="Where evidence bundles go (overrides evidence.dir).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Run the agent: scheduled probes, metrics, API and status page, until SIGTERM/Ctrl-C."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from agent.kube.live import LiveCluster
+    from agent.wiring import build_agent
+
+    try:
+        cluster = LiveCluster.auto(kubeconfig, context)
+        agent, _ = build_agent(config, cluster, shard=(shard_index, shard_count), evidence_dir=evidence_dir)
+        agent.start(listen=listen)
+    except MeshproberError as exc:
+        typer.echo(f"meshprober run: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"meshprober agent serving on {agent.url} (shard {agent.shard[0]}/{agent.shard[1]})", err=True)
+    agent.run_until_signalled()

@@ -1,0 +1,48 @@
+"""Human output shared by `probe` and `demo`: a table of paths and the remedies of failing ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from agent.serve.results import CheckResult
+
+_STYLE = {"ok": "green", "high": "red", "medium": "yellow", "low": "yellow"}
+
+
+def results_table(results: Sequence[CheckResult]) -> Table:
+    table = Table(show_lines=False, header_style="bold")
+    for column in ("PATH", "SOURCE", "TARGET", "STATUS", "VERDICT", "CONFIDENCE", "SUMMARY"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        d = r.diagnosis
+        style = "green" if d.healthy else _STYLE.get(d.confidence.value, "red")
+        table.add_row(
+            r.path,
+            f"{r.source.namespace}/{r.source.pod or r.source.workload}",
+            r.target,
+            str(r.http_status or "-"),
+            f"[{style}]{d.verdict.value}[/]",
+            d.confidence.value,
+            d.summary,
+        )
+    return table
+
+
+def print_results(console: Console, results: Sequence[CheckResult], remedies: bool = True) -> None:
+    console.print(results_table(results))
+    if not remedies:
+        return
+    shown: set[str] = set()
+    for r in results:
+        remedy = r.diagnosis.remedy
+        if r.diagnosis.healthy or remedy is None or remedy.text in shown:
+            continue
+        shown.add(remedy.text)
+        console.print(
+            f"\n[bold]Fix for {r.path}[/] ({r.diagnosis.verdict.value}): {remedy.text}", highlight=False
+        )
+        if remedy.patch:
+            console.print(remedy.patch, highlight=False, markup=False)

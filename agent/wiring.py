@@ -1,0 +1,61 @@
+"""Wiring: a Cluster + the pipeline + the agent (scheduler, store, metrics, API) for `run` and `demo`.
+
+Everything here is assembly; the logic lives in agent.pipeline and agent.serve.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from agent.config import PathConfig, load_config
+from agent.errors import ClusterError
+from agent.kube.cluster import Cluster
+from agent.pipeline import CheckContext, policy_check, run_check
+from agent.serve.agent import Agent
+from agent.serve.results import CheckResult
+
+
+def cluster_ready(cluster: Cluster) -> tuple[bool, str]:
+    try:
+        cluster.ping()
+    except ClusterError as exc:
+        return False, f"API server unreachable: {exc}"
+    return True, "ok"
+
+
+def build_agent(
+    config_path: Path,
+    cluster: Cluster,
+    *,
+    shard: tuple[int | None, int | None] = (None, None),
+    evidence_dir: Path | None = None,
+    reload_interval: float = 5.0,
+) -> tuple[Agent, CheckContext]:
+    """An Agent whose checks run the real pipeline against `cluster` (not started)."""
+    config = load_config(config_path)  # fail fast, before anything runs; the agent re-reads it
+    ctx = CheckContext.for_cluster(
+        cluster,
+        evidence_dir=evidence_dir or config.evidence.dir,
+        keep_per_path=config.evidence.keep_per_path,
+        max_bundle_bytes=config.evidence.max_bytes,
+    )
+    agent = Agent(
+        config_path,
+        check=lambda path: run_check(path, ctx),
+        policy_check=lambda path: policy_check(path, ctx),
+        ready=lambda: cluster_ready(cluster),
+        list_services=cluster.list_services,
+        shard=shard,
+        reload_interval=reload_interval,
+    )
+    ctx.errors = agent.store.record_error
+    return agent, ctx
+
+
+def run_round(agent: Agent, max_workers: int = 8) -> list[CheckResult]:
+    """Run every scheduled path once now (in parallel) and return the results in path order."""
+    paths: dict[str, PathConfig] = agent.scheduler.paths()
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(paths) or 1))) as pool:
+        results = list(pool.map(agent.run_path, sorted(paths)))
+    return results
