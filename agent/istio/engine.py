@@ -265,6 +265,8 @@ class PolicyEngine:
         )
         if len({r[1].mode for r in rows}) > 1 or len({r[2] for r in rows}) > 1:
             words.append(f"{len(bad)} of {len(rows)} endpoints fail")
+        if self._sidecar(client) and not assumed:
+            words.extend(self._subset_notes(client, svc, sport, eps))
         view = PolicyView(
             host=svc.fqdn,
             port=port,
@@ -281,6 +283,30 @@ class PolicyEngine:
             return view
         text, patch = self._remedy(client, svc, sport, decision, [r[1].mode for r in rows])
         return PolicyView(**{**view.__dict__, "remedy_text": text, "remedy_patch": patch})
+
+    def _subset_notes(self, client: Pod, svc: Service, sport: ServicePort, eps: list[Pod]) -> list[str]:
+        """Subsets whose own tls would conflict when a VirtualService routes to them (not the default cluster)."""
+        rule = self.index.resolve(client.namespace, client.labels, svc.fqdn, svc.namespace).rule
+        notes = []
+        for sub in rule.subsets if rule else []:
+            name = str(sub.get("name"))
+            if not (sub.get("trafficPolicy") or {}).get("tls") and not (sub.get("trafficPolicy") or {}).get(
+                "portLevelSettings"
+            ):
+                continue
+            labels = sub.get("labels") or {}
+            members = [p for p in eps if all(p.labels.get(k) == v for k, v in labels.items())]
+            decision = self.client_tls(client.namespace, client.labels, svc.fqdn, sport.port, name)
+            for ep in members:
+                server = self._server(svc, sport, ep)
+                sent = decision.sends_to(decision.endpoint_tls(ep) == "istio")
+                if not verdict.evaluate(sent, server.mode)[0]:
+                    notes.append(
+                        f"subset {name} (only when a VirtualService routes to it): CONFLICT, client {sent} vs server "
+                        f"{server.mode} on {ep.name}"
+                    )
+                    break
+        return notes
 
     def _remedy(
         self,
@@ -319,6 +345,11 @@ class PolicyEngine:
             tls_from=decision.tls_from,
             mode=desired,
         )
+        if decision.source == "auto" and desired == "ISTIO_MUTUAL":
+            text += (
+                " Auto mTLS chose plaintext from the service namespace's PeerAuthentication mode; aligning the "
+                "workload's PeerAuthentication with its namespace is the other fix."
+            )
         return text, patch
 
     def check_client(self, client_namespace: str, client_pod: str | None) -> list[PolicyView]:

@@ -152,3 +152,21 @@ def test_external_name_service_is_not_a_sidecar() -> None:
     v = engine.check("cli", "client-0", "ext.ns", 443)
     assert (v.status, v.server_mode, v.client_mode) == ("OK", "NONE", "SIMPLE")
     assert PolicyEngine([*BASE, ext]).check("cli", None, "ext.ns", 443).client_mode == "DISABLE"
+
+
+@pytest.mark.parametrize(
+    ("subset_tls", "note"),
+    [
+        pytest.param(
+            "DISABLE",
+            "subset v2 (only when a VirtualService routes to it): CONFLICT",
+            id="subset-disable-noted",
+        ),
+        pytest.param("ISTIO_MUTUAL", None, id="subset-istio-mutual-healthy"),
+    ],
+)
+def test_subset_tls_is_noted(subset_tls: str, note: str | None) -> None:
+    subsets = [{"name": "v2", "labels": {"app": "web"}, "trafficPolicy": {"tls": {"mode": subset_tls}}}]
+    v = _view([pa("ns", "default", "STRICT"), dr("ns", "web", "web", subsets=subsets)])
+    assert v.status == "OK"  # the default cluster uses DR-level policy only
+    assert (note in v.explanation) if note else ("subset" not in v.explanation)
