@@ -155,7 +155,8 @@ def find(inp: DiagnoseInput) -> Finding:
     if found is not None:
         return found
     transportish = bool(_TRANSPORT_FLAGS & set(sig.flags)) or (
-        sig.local_reply is not None and sig.reset_reason is not None
+        sig.local_reply is not None
+        and (sig.reset_reason is not None or sig.local_reply.kind == "upstream_reset_before_headers")
     )
     if not transportish:
         found = _body_rung(inp, sig, ev)
