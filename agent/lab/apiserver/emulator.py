@@ -22,8 +22,9 @@ import yaml
 from aiohttp import web
 
 from agent.lab.apiserver.auth import Authenticator, RbacTable
+from agent.lab.apiserver.backend import Backend
 from agent.lab.apiserver.execws import ContainerContext, ExecFault, kill_group
-from agent.lab.apiserver.server import Backend, make_app
+from agent.lab.apiserver.server import make_app
 from agent.lab.apiserver.store import Store
 from agent.lab.tls import ensure_server_tls
 

@@ -12,26 +12,22 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from agent.lab.apiserver import logs
+from agent.lab.apiserver.backend import BACKEND, Backend, authorize
 from agent.lab.apiserver.execws import ContainerContext, serve_exec
 from agent.lab.apiserver.resources import ResourceType
 from agent.lab.apiserver.selectors import object_fields, parse_field_selector, parse_selector
 from agent.lab.apiserver.status import ApiError, bad_request, not_found
 from agent.lab.apiserver.tables import render_table
 
-if TYPE_CHECKING:
-    from agent.lab.apiserver.server import Backend
-
 _POLL = 0.2
 
 
 def _backend(request: web.Request) -> Backend:
-    from agent.lab.apiserver.server import BACKEND
-
     return request.app[BACKEND]
 
 
@@ -88,8 +84,6 @@ def default_context(backend: Backend, pod: dict[str, Any], container: str) -> Co
 async def handle(
     request: web.Request, user: str, rt: ResourceType, ns: str, name: str, sub: str
 ) -> web.StreamResponse:
-    from agent.lab.apiserver.server import authorize
-
     backend = _backend(request)
     if sub == "log":
         authorize(request, user, "get", rt, ns, name, "log")
