@@ -7,6 +7,8 @@ No I/O. Layouts (istio-semantics.md §5.1), told apart by token shape after the 
 - "istio-1.3": quoted mixer status + quoted TFR, ..., %ROUTE_NAME% (1.3-1.7, 21 tokens)
 - "istio-1.2": quoted mixer status + quoted TFR, no route name (20 tokens; the seed line)
 - "istio-1.8": quoted TFR then numeric bytes (20 tokens)
+- "envoy-default": Envoy's built-in default format (bytes right after the flags, ends at
+  "%UPSTREAM_HOST%"), e.g. a plain Envoy or a gateway without Istio's format
 - "json": accessLogEncoding JSON (1.3 and current field names)
 - "partial": a fragment with a response code but too few fields for any layout
 """
@@ -55,7 +57,10 @@ _LAYOUTS: dict[str, list[str]] = {
     "istio-1.3": ["istio_policy_status", "upstream_transport_failure_reason", *_TAIL, "route_name"],
     "istio-1.2": ["istio_policy_status", "upstream_transport_failure_reason", *_TAIL],
     "istio-1.8": ["upstream_transport_failure_reason", *_TAIL, "route_name"],
+    "envoy-default": _TAIL[:9],
 }
+# Short flags, known or not yet known to us (a newer Envoy may add some): "UF", "URX,UF".
+_FLAGS_SHAPE = re.compile(r"^[A-Z]{1,6}(?:,[A-Z]{1,6})*$")
 _INT_FIELDS = {"response_code", "bytes_received", "bytes_sent", "duration", "upstream_service_time"}
 
 
@@ -125,7 +130,9 @@ def _choose_layout(rest: list[tuple[str, bool]]) -> tuple[str, list[str]]:
     """(layout name, field names) for the tokens after %RESPONSE_FLAGS%."""
     if len(rest) == 1 and rest[0][1]:
         return "partial", ["upstream_transport_failure_reason"]
-    if not rest or not rest[0][1]:
+    if len(rest) >= 9 and _int(rest[0][0]) is not None and rest[4][1] and not rest[1][1]:
+        layout = "envoy-default"  # Envoy's own default format: bytes right after the flags
+    elif not rest or not rest[0][1]:
         layout = "istio-1.9+"
     elif len(rest) > 1 and rest[1][1]:
         layout = "istio-1.3" if len(rest) >= len(_LAYOUTS["istio-1.3"]) else "istio-1.2"
@@ -159,7 +166,7 @@ def _parse_text(line: str) -> AccessLogEntry | None:
     if code is None or code > 999 or code_at + 1 >= len(tokens):
         return None
     flags_text = tokens[code_at + 1][0]
-    if flags_text != "-" and not parse_flags(flags_text):
+    if flags_text != "-" and not _FLAGS_SHAPE.match(flags_text) and not parse_flags(flags_text):
         return None  # not a %RESPONSE_FLAGS% field: not an access-log line we understand
     fields.update(response_code=code, response_flags=flags_text)
     rest = tokens[code_at + 2 :]

@@ -72,6 +72,35 @@ def test_every_text_layout(line: str, layout: str, route: str | None, details: s
     assert e.upstream_cluster == "outbound|9080||productpage.bookinfo.svc.cluster.local"
 
 
+ENVOY_DEFAULT = (
+    '[2026-01-01T00:00:00.000Z] "GET /x HTTP/1.1" 503 UF 0 91 2 - "-" "curl/8" "rid-e" "a:80" "127.0.0.1:9"'
+)
+KUBECTL_TIMESTAMPS = "2026-01-01T00:00:00.123456789Z " + V19
+NEW_FLAG = V19.replace(" UC ", " ZZ,UC ")
+
+
+@pytest.mark.parametrize(
+    ("line", "layout", "flags", "request_id"),
+    [
+        pytest.param(ENVOY_DEFAULT, "envoy-default", ("UF",), "rid-e", id="envoy-default-format"),
+        pytest.param(
+            KUBECTL_TIMESTAMPS, "istio-1.9+", ("UC",), "819c2e8b-ddad-4579-8508-794ab7de5a55", id="ts-prefix"
+        ),
+        pytest.param(
+            NEW_FLAG,
+            "istio-1.9+",
+            ("UC",),
+            "819c2e8b-ddad-4579-8508-794ab7de5a55",
+            id="unknown-flag-kept-line",
+        ),
+    ],
+)
+def test_other_shapes(line: str, layout: str, flags: tuple[str, ...], request_id: str) -> None:
+    e = parse_line(line)
+    assert e is not None
+    assert (e.layout, e.response_flags, e.request_id) == (layout, flags, request_id)
+
+
 def test_fixture_file() -> None:
     entries = parse_log(FIXTURE.read_text())
     assert [(e.layout, e.response_code, e.response_flags) for e in entries] == [
