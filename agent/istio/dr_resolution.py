@@ -7,7 +7,6 @@ same-host merging, workloadSelector DRs and the client ns -> service ns -> root 
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -217,74 +216,3 @@ def _describe(rule: ConsolidatedRule) -> str:
     merged = f", merged from {', '.join(rule.sources)}" if len(rule.sources) > 1 else ""
     sel = f", workloadSelector {dict(rule.selector)}" if rule.selector is not None else ""
     return f"{rule.ref} (host {rule.first.host}, {exported}{sel}{merged})"
-
-
-def port_policy(tp: Mapping[str, Any] | None, port: int) -> tuple[dict[str, Any], bool]:
-    """Policy for a service port: a matching portLevelSettings entry replaces the top level."""
-    if not tp:
-        return {}, False
-    for pls in tp.get("portLevelSettings") or []:
-        if (pls.get("port") or {}).get("number") == port:
-            out = {k: copy.deepcopy(v) for k, v in pls.items() if k != "port"}
-            return out, True
-    return {k: copy.deepcopy(v) for k, v in tp.items() if k != "portLevelSettings"}, False
-
-
-_SUBSET_KEYS = (
-    "connectionPool",
-    "outlierDetection",
-    "loadBalancer",
-    "tls",
-    "tunnel",
-    "proxyProtocol",
-    "retryBudget",
-)
-
-
-def effective_policy(
-    rule: ConsolidatedRule | None, port: int, subset: str | None
-) -> tuple[dict[str, Any], str]:
-    """The traffic policy for (port, subset) and where its tls came from (top|port|subset|subset-port)."""
-    if rule is None:
-        return {}, "none"
-    policy, port_hit = port_policy(rule.traffic_policy, port)
-    where = "port" if port_hit else "top"
-    if subset is None:
-        return policy, where
-    sub = next((s for s in rule.subsets if s.get("name") == subset), None)
-    if sub is None or not sub.get("trafficPolicy"):
-        return policy, where
-    stp = sub["trafficPolicy"]
-    sub_port, sub_hit = port_policy(stp, port)
-    if sub_hit:
-        for key in ("connectionPool", "loadBalancer", "outlierDetection", "tls"):
-            policy.pop(key, None)
-            if key in sub_port:
-                policy[key] = sub_port[key]
-        return policy, "subset-port"
-    for key in _SUBSET_KEYS:
-        if stp.get(key) is not None:
-            policy[key] = copy.deepcopy(stp[key])
-    return policy, "subset" if stp.get("tls") is not None else where
-
-
-def endpoint_marking_mode(rule: ConsolidatedRule | None, port: int, subset: str | None) -> str | None:
-    """The DR tls mode mtls_checker uses for EDS marking: top-level, overridden only by a port entry WITH tls."""
-    if rule is None:
-        return None
-
-    def for_port(tp: Mapping[str, Any] | None) -> str | None:
-        if not tp:
-            return None
-        mode = (tp.get("tls") or {}).get("mode", "DISABLE") if tp.get("tls") is not None else None
-        for pls in tp.get("portLevelSettings") or []:
-            if (pls.get("port") or {}).get("number") == port and pls.get("tls") is not None:
-                return str((pls.get("tls") or {}).get("mode", "DISABLE"))
-        return mode
-
-    if subset is not None:
-        sub = next((s for s in rule.subsets if s.get("name") == subset), None)
-        mode = for_port(sub.get("trafficPolicy")) if sub else None
-        if mode is not None:
-            return mode
-    return for_port(rule.traffic_policy)

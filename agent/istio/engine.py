@@ -1,6 +1,6 @@
 """PolicyEngine: for a client and a host:port, which DR and PA are in force and do they conflict.
 
-Builds the index once from raw Kubernetes/Istio objects (see resources.parse_objects), then answers
+Builds the index once from raw Kubernetes/Istio objects (see parse.parse_objects), then answers
 tls-check questions as PolicyView rows. Pure: no I/O; bad questions raise InputError.
 """
 
@@ -13,14 +13,17 @@ from agent.errors import InputError
 from agent.evidence import PolicyView
 from agent.istio import client_tls as ct
 from agent.istio import peer_authn, remedy, verdict
-from agent.istio.dr_resolution import DestinationRuleIndex, effective_policy, endpoint_marking_mode
+from agent.istio.dr_resolution import DestinationRuleIndex
+from agent.istio.parse import parse_objects
 from agent.istio.peer_authn import ServerModeDecision
-from agent.istio.resources import Invalid, Pod, Service, ServicePort, parse_objects, parse_pod
+from agent.istio.resources import Pod, Service, ServicePort
+from agent.istio.topology import Topology
+from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
 
-_SUFFIX = ".svc.cluster.local"
 
+class PolicyEngine(Topology):
+    """The tls-check questions over one set of resources (index built once)."""
 
-class PolicyEngine:
     def __init__(self, objects: Iterable[Mapping[str, Any]]) -> None:
         res = parse_objects([dict(o) if isinstance(o, Mapping) else o for o in objects])
         self.resources = res
@@ -37,72 +40,7 @@ class PolicyEngine:
         # Unset: on (DefaultMeshConfig); in a legacy-only (<=1.5) world it was off by default.
         self.auto_mtls = (not self.legacy) if auto is None else auto
         self.index = DestinationRuleIndex(res.destination_rules, res.mesh)
-        self.services = {s.fqdn: s for s in res.services}
-        self._endpoints: dict[str, list[Pod]] = {}
-
-    # -- lookups -------------------------------------------------------------------------
-    def _sidecar(self, pod: Pod) -> bool:
-        # Before 1.4 the injector set no tlsMode label: the istio-proxy container is the sidecar.
-        return pod.has_sidecar or (self.legacy and pod.has_proxy_container)
-
-    def find_service(self, client_ns: str, host: str) -> Service:
-        host = host.strip().lower().rstrip(".")
-        parts = host.split(".")
-        if len(parts) == 1:
-            fqdn = f"{host}.{client_ns}{_SUFFIX}"
-        elif len(parts) == 2:
-            fqdn = f"{host}{_SUFFIX}"
-        elif len(parts) == 3 and parts[2] == "svc":
-            fqdn = f"{host}.cluster.local"
-        else:
-            fqdn = host
-        svc = self.services.get(fqdn)
-        if svc is None:
-            known = ", ".join(sorted(self.services)) or "none"
-            raise InputError(
-                f"host {host!r} (as {fqdn} from namespace {client_ns}) is not a known Service; known: {known}"
-            )
-        return svc
-
-    def find_client(self, namespace: str, pod_name: str | None) -> Pod:
-        if pod_name is None:
-            return Pod(namespace, "*", {}, True, True, from_template=True)
-        pods = [p for p in self.resources.pods if p.namespace == namespace]
-        for cand in (
-            [p for p in pods if p.name == pod_name and not p.from_template],
-            [p for p in pods if p.name == pod_name],
-            [p for p in pods if p.name.startswith(pod_name + "-")],
-        ):
-            if cand:
-                return cand[0]
-        raise InputError(f"pod {namespace}/{pod_name} not found in the resources")
-
-    def endpoints(self, svc: Service) -> list[Pod]:
-        """Pods selected by the service (cached: the audit asks once per client namespace)."""
-        if svc.fqdn not in self._endpoints:
-            if svc.external_name is not None:
-                eps = [
-                    Pod(svc.namespace, svc.external_name or svc.name, {}, False, False, from_template=True)
-                ]
-            elif not svc.selector:
-                eps = []
-            else:
-                eps = [
-                    p
-                    for p in self.resources.pods
-                    if p.namespace == svc.namespace
-                    and all(p.labels.get(k) == v for k, v in svc.selector.items())
-                ]
-            self._endpoints[svc.fqdn] = eps
-        return list(self._endpoints[svc.fqdn])
-
-    @staticmethod
-    def target_port(sport: ServicePort, pod: Pod | None) -> int | None:
-        if isinstance(sport.target_port, int):
-            return sport.target_port
-        if pod is not None and sport.target_port in pod.container_ports:
-            return pod.container_ports[sport.target_port]
-        return sport.target_port if str(sport.target_port).isdigit() else None  # type: ignore[return-value]
+        super().__init__(res, self.legacy)
 
     # -- server side ---------------------------------------------------------------------
     def server_mode(
@@ -202,27 +140,6 @@ class PolicyEngine:
             explanation="; ".join(steps),
             _endpoint_tls=marked,
         )
-
-    def _as_pod(self, pod: Any, namespace: str) -> Pod | None:
-        """Accepts our Pod, a raw pod object, a PodInfo-like object (labels + has_sidecar), or "ns/name"."""
-        if isinstance(pod, Pod):
-            return pod
-        if isinstance(pod, Mapping) and not pod.get("spec"):  # only a reference: look it up
-            meta = pod.get("metadata") or {}
-            pod = f"{meta.get('namespace') or namespace}/{meta.get('name')}"
-        elif isinstance(pod, Mapping):
-            try:
-                return parse_pod({**pod, "metadata": {"namespace": namespace, **(pod.get("metadata") or {})}})
-            except (Invalid, AttributeError, TypeError):
-                return None
-        if hasattr(pod, "labels") and hasattr(pod, "has_sidecar"):
-            labels = dict(pod.labels)
-            sidecar = bool(pod.has_sidecar)
-            name = str(getattr(pod, "name", "?"))
-            return Pod(str(getattr(pod, "namespace", namespace)), name, labels, sidecar, sidecar)
-        ns, _, name = str(pod).rpartition("/")
-        ns = ns or namespace
-        return next((p for p in self.resources.pods if p.namespace == ns and p.name == name), None)
 
     # -- verdicts --------------------------------------------------------------------------
     def check(self, client_namespace: str, client_pod: str | None, host: str, port: int) -> PolicyView:
