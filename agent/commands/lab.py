@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -43,6 +44,11 @@ def _running(state: dict[str, Any] | None) -> bool:
     return isinstance(pid, int) and _alive(pid)
 
 
+def _export_line(state: dict[str, Any], scenario: str) -> None:
+    typer.echo(f"lab {scenario!r} is up: {len(state.get('pods') or [])} pods")
+    typer.echo(f"export KUBECONFIG={state['kubeconfig']}")
+
+
 @app.command()
 def up(
     scenario: Annotated[str, typer.Option(help="Built-in scenario name or a scenario YAML file.")] = "seed",
@@ -50,19 +56,22 @@ def up(
         Path | None, typer.Option(help="A directory of your own Istio/Kubernetes YAML loaded on top.")
     ] = None,
     state_dir: StateDir = DEFAULT_STATE_DIR,
+    foreground: Annotated[
+        bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C instead of detaching.")
+    ] = False,
 ) -> None:
     """Start the lab in the background and print the KUBECONFIG to use."""
     from agent.errors import InputError
-    from agent.lab.scenario import load_scenario
+    from agent.lab.scenario import load_scenario, load_user_resources
 
+    # Validate everything the user gave before starting anything: bad input is exit 2.
     try:
         load_scenario(scenario)
+        if resources is not None:
+            load_user_resources(resources)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    if resources is not None and not resources.is_dir():
-        typer.echo(f"error: --resources {resources}: not a directory", err=True)
-        raise typer.Exit(2)
     state_dir = state_dir.expanduser().resolve()
     if _running(_state(state_dir)):
         typer.echo(
@@ -71,6 +80,20 @@ def up(
         raise typer.Exit(2)
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "state.json").unlink(missing_ok=True)
+    if foreground:
+        from agent.lab.daemon import run
+
+        def ready(state: dict[str, Any]) -> None:
+            _export_line(state, scenario)
+            typer.echo("Ctrl-C stops the lab.")
+
+        code = run(scenario, state_dir, resources.resolve() if resources else None, on_ready=ready)
+        if code != 0:
+            reason = (_state(state_dir) or {}).get("error") or f"see {state_dir / 'lab.log'}"
+            typer.echo(f"error: lab failed to start: {reason}", err=True)
+            raise typer.Exit(1)
+        typer.echo("lab stopped")
+        return
     argv = [sys.executable, "-m", "agent.lab.daemon", "--scenario", scenario, "--state-dir", str(state_dir)]
     if resources is not None:
         argv += ["--resources", str(resources.resolve())]
@@ -82,14 +105,13 @@ def up(
     while time.monotonic() < deadline:
         state = _state(state_dir)
         if state and state.get("phase") == "ready":
-            typer.echo(f"lab {scenario!r} is up: {len(state.get('pods') or [])} pods")
-            typer.echo(f"export KUBECONFIG={state['kubeconfig']}")
+            _export_line(state, scenario)
             return
         if (state and state.get("phase") == "failed") or proc.poll() is not None:
             reason = (state or {}).get("error") or f"daemon exited; see {state_dir / 'daemon.out'}"
             typer.echo(f"error: lab failed to start: {reason}", err=True)
             raise typer.Exit(1)
-        time.sleep(0.2)
+        time.sleep(0.1)
     proc.terminate()
     typer.echo(f"error: lab not ready after {UP_TIMEOUT_S:.0f}s; see {state_dir / 'lab.log'}", err=True)
     raise typer.Exit(1)
@@ -109,7 +131,10 @@ def down(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.1)
     if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
+        # The daemon's children die with it (PDEATHSIG); SIGKILL is the last resort.
+        with contextlib.suppress(ProcessLookupError):
+            detached = os.getpgid(pid) == pid  # `lab up` made it a session (and group) leader
+            os.killpg(pid, signal.SIGKILL) if detached else os.kill(pid, signal.SIGKILL)
     typer.echo("lab stopped")
 
 

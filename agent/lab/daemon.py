@@ -1,8 +1,8 @@
 """The lab's background process: `python -m agent.lab.daemon --scenario NAME --state-dir DIR`.
 
 `meshprober lab up` starts it detached and waits for `state.json` to say ready (or why not);
-`lab down` sends SIGTERM. It owns every lab process (they die with it) and writes nothing outside
-its state dir.
+`lab down` sends SIGTERM; `lab up --foreground` runs `run()` in-process (Ctrl-C stops it).
+It owns every lab process (they die with it) and writes nothing outside its state dir.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,18 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="meshprober-lab-daemon")
-    parser.add_argument("--scenario", default="seed")
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--resources", type=Path)
-    args = parser.parse_args(argv)
-    state_dir: Path = args.state_dir.resolve()
+def run(
+    scenario: str,
+    state_dir: Path,
+    resources: Path | None = None,
+    on_ready: Callable[[dict[str, Any]], None] | None = None,
+) -> int:
+    """Start the lab, record its state, wait for SIGTERM/SIGINT, then stop everything.
+
+    Must run in the main thread (signal handlers). `lab up --foreground` calls this directly, so
+    Ctrl-C there stops the lab the same way `lab down` does.
+    """
+    state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         filename=state_dir / "lab.log",
@@ -49,38 +55,48 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     from agent.lab.runtime import Lab
-    from agent.lab.scenario import load_scenario
+    from agent.lab.scenario import load_scenario, load_user_resources
 
-    base: dict[str, Any] = {"pid": os.getpid(), "state_dir": str(state_dir), "scenario": args.scenario}
+    base: dict[str, Any] = {"pid": os.getpid(), "state_dir": str(state_dir), "scenario": scenario}
     write_state(state_dir, {**base, "running": False, "phase": "starting"})
     try:
-        extra: list[dict[str, Any]] = []
-        if args.resources:
-            from agent.istio.load import load_objects_from_dir
-
-            loaded = load_objects_from_dir(args.resources)
-            for note in loaded.notes:
-                logging.warning("resources: %s", note)
-            extra = loaded.objects
-        lab = Lab(load_scenario(args.scenario), state_dir, extra_objects=extra)
-        lab.start()
-    except (MeshproberError, OSError) as exc:
-        write_state(state_dir, {**base, "running": False, "phase": "failed", "error": str(exc)})
-        logging.exception("lab failed to start")
-        return 1
-    write_state(state_dir, {**base, **lab.describe(), "phase": "ready"})
-    try:
-        stop.wait()
+        try:
+            extra = load_user_resources(resources) if resources else []
+            lab = Lab(load_scenario(scenario), state_dir, extra_objects=extra)
+            lab.start()
+        except (MeshproberError, OSError, ValueError) as exc:
+            write_state(state_dir, {**base, "running": False, "phase": "failed", "error": str(exc)})
+            logging.exception("lab failed to start")
+            return 1
+        state = {**base, **lab.describe(), "phase": "ready"}
+        write_state(state_dir, state)
+        try:
+            if on_ready is not None:
+                on_ready(state)
+            # Bounded waits in a loop rather than one endless wait: signals are handled promptly.
+            while not stop.wait(1.0):
+                pass
+        finally:
+            lab.stop()
+            write_state(
+                state_dir, {**base, "running": False, "phase": "stopped", "kubeconfig": str(lab.kubeconfig)}
+            )
+        return 0
     finally:
-        lab.stop()
-        write_state(
-            state_dir, {**base, "running": False, "phase": "stopped", "kubeconfig": str(lab.kubeconfig)}
-        )
-    return 0
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="meshprober-lab-daemon")
+    parser.add_argument("--scenario", default="seed")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--resources", type=Path)
+    args = parser.parse_args(argv)
+    return run(args.scenario, args.state_dir, args.resources)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ orphans behind, and `stop_all` terminates (then kills) whatever is still running
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -21,13 +22,16 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     # Runs in the child between fork and exec: ask the kernel to SIGKILL us when the parent dies.
+    # (The signal follows the forking *thread*; lab children are started from long-lived threads.)
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except OSError:
         pass
+    if os.getppid() != parent:  # the parent died before prctl took effect: never run orphaned
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -68,7 +72,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
-                preexec_fn=_die_with_parent,
+                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
             )
         child = Child(name, tuple(argv), proc, log_path)
         with self._lock:

@@ -228,10 +228,11 @@ class Lab:
         for pod in self.pods:
             key = f"{pod.namespace}/{pod.name}"
             if (pod.namespace, pod.name) not in live:
+                # kubectl delete pod: its processes stop (the emulator already forgot the pod).
                 self.supervisor.stop(f"envoy:{key}")
-                self.supervisor.stop(f"app:{key}")
+                for port in self._apps.pop(key, ()):
+                    self.supervisor.stop(f"app:{key}:{port}")
                 self._rendered.pop(key, None)
-                self._apps.pop(key, None)
                 continue
             base = self.pod_dir(pod)
             write_app_env(base / "app", model.curl_routes(pod), pod.ip)
@@ -240,11 +241,19 @@ class Lab:
                 self._render_sidecar(pod, key, model)
 
     def _ensure_app(self, pod: LabPod, key: str, ports: tuple[int, ...]) -> None:
+        """Run one app server per listen port; ports that went away (a Service changed) stop."""
         app = pod.workload.app
-        if app.behaviour == "not-listening" or not ports or self._apps.get(key) == ports:
+        if app.behaviour == "not-listening":
+            ports = ()
+        old = self._apps.get(key, ())
+        if old == ports:
             return
         self._apps[key] = ports
+        for port in set(old) - set(ports):
+            self.supervisor.stop(f"app:{key}:{port}")
         for port in ports:
+            if port in old and self.supervisor.get(f"app:{key}:{port}") is not None:
+                continue
             argv = [sys.executable, "-m", "agent.lab.app_server", "--addr", pod.ip, "--port", str(port)]
             argv += ["--status", str(app.status), "--delay-ms", str(app.delay_ms)]
             if app.behaviour == "close":
@@ -277,6 +286,9 @@ class Lab:
                 "warning",
                 "--drain-time-s",
                 "1",
+                # Flush access logs quickly so `kubectl logs` shows a request's line at once.
+                "--file-flush-interval-msec",
+                "100",
             ]
             self.supervisor.start(f"envoy:{key}", argv, log_path=base / "envoy.out")
 

@@ -126,3 +126,30 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"{path}: {where}: {first['msg']}") from exc
+
+
+def load_user_resources(directory: Path) -> list[dict[str, Any]]:
+    """A user's own Kubernetes/Istio YAML (`lab up --resources DIR`), loaded on top of a scenario.
+
+    Any unreadable file, YAML syntax error or document that is not a Kubernetes object is an
+    InputError naming the file, so the lab never starts with half of a user's policy.
+    """
+    from agent.istio.load import SOURCE_KEY, load_objects_from_dir
+
+    if not directory.is_dir():
+        raise InputError(f"--resources {directory}: not a directory")
+    loaded = load_objects_from_dir(directory)
+    if loaded.notes:
+        raise InputError(f"--resources {directory}: {loaded.notes[0]}")
+    objects: list[dict[str, Any]] = []
+    for obj in loaded.objects:
+        where = str(obj.pop(SOURCE_KEY, directory))
+        meta = obj.get("metadata")
+        if not obj.get("apiVersion") or not obj.get("kind"):
+            raise InputError(f"--resources {directory}: {where}: needs apiVersion and kind")
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+            raise InputError(f"--resources {directory}: {where}: needs metadata.name")
+        objects.append(obj)
+    if not objects:
+        raise InputError(f"--resources {directory}: no Kubernetes objects in *.yaml, *.yml or *.json files")
+    return objects

@@ -1,0 +1,119 @@
+"""Every built-in scenario through the real clients: pinned kubectl, and the official Python client.
+
+Each row is one of the scenario's own `paths:` (what `meshprober demo` probes), so the YAML and the
+behaviour it promises cannot drift apart. Labs are module-scoped and started once per scenario.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from agent.envoy.access_log import find_by_request_id, parse_log
+from agent.kube.live import LiveCluster
+from agent.lab.scenario import load_scenario
+from tests.lab.conftest import RunningLab, start_lab
+
+pytestmark = [pytest.mark.envoy, pytest.mark.lab]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What one path must show: curl's exit code and HTTP code, and the client sidecar's log line."""
+
+    curl_exit: tuple[int, ...] = (0,)
+    http: str = "200"
+    flags: tuple[str, ...] = ()  # response flags that must all be on the client's log line
+    reason: tuple[str, ...] = ()  # substrings of the (cleaned) upstream transport failure reason
+
+
+OK = Expect()
+RESET = Expect(curl_exit=(52, 56), http="000")  # STRICT server drops plaintext: reset / empty reply
+TLS_503 = ("UF", "URX")
+CASES: list[tuple[str, str, Expect]] = [
+    ("healthy", "load-test-to-productpage", OK),
+    ("healthy", "productpage-to-reviews", OK),
+    ("no-sidecar-client", "legacy-to-productpage", RESET),
+    ("no-sidecar-client", "load-test-to-productpage", OK),
+    ("mtls-to-no-sidecar", "load-test-to-legacy-api", Expect(http="503", flags=TLS_503, reason=("WRONG_VERSION_NUMBER",))),
+    ("mtls-to-no-sidecar", "load-test-to-productpage", OK),
+    ("bad-certs", "to-ratings-other-ca", Expect(http="503", flags=TLS_503, reason=("CERTIFICATE_VERIFY_FAILED", "unable to get local issuer certificate"))),
+    ("bad-certs", "to-reviews-wrong-san", Expect(http="503", flags=TLS_503, reason=("CERTIFICATE_VERIFY_FAILED", "SAN matcher", "sa/impostor"))),
+    ("bad-certs", "to-details-expired", Expect(http="503", flags=TLS_503, reason=("CERTIFICATE_VERIFY_FAILED", "certificate has expired"))),
+    ("bad-certs", "to-productpage-ok", OK),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], RunningLab]]:
+    """Start each scenario's lab on first use; stop them all when the module is done."""
+    stack = contextlib.ExitStack()
+    running: dict[str, RunningLab] = {}
+
+    def get(name: str) -> RunningLab:
+        if name not in running:
+            gen = start_lab(name, tmp_path_factory.mktemp(name))
+            running[name] = next(gen)
+            stack.callback(lambda: next(gen, None))
+        return running[name]
+
+    with stack:
+        yield get
+
+
+@pytest.mark.parametrize("scenario", sorted({c[0] for c in CASES}))
+def test_table_covers_every_path_of_the_scenario(scenario: str) -> None:
+    paths = {p.name for p in load_scenario(scenario).paths}
+    assert paths == {c[1] for c in CASES if c[0] == scenario}
+
+
+@pytest.mark.parametrize(("scenario", "path", "expect"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
+def test_path_behaves_as_the_scenario_says(
+    labs: Callable[[str], RunningLab], scenario: str, path: str, expect: Expect
+) -> None:
+    lab = labs(scenario)
+    spec = next(p for p in lab.lab.scenario.paths if p.name == path)
+    rid = f"rid-{scenario}-{path}"
+    r = lab.curl(spec.from_, spec.to, rid)
+    assert r.returncode in expect.curl_exit, r.stderr
+    assert r.stdout == expect.http
+    ns, workload = spec.from_.split("/")[:2]
+    client = lab.lab.scenario.workload(ns, workload)
+    assert client is not None
+    if not client.sidecar:
+        return
+    entries = find_by_request_id(parse_log("\n".join(lab.proxy_log_lines(spec.from_, rid))), rid)
+    assert entries, f"no istio-proxy log line for {rid}"
+    entry = entries[-1]
+    assert str(entry.response_code) == expect.http
+    assert set(expect.flags) <= set(entry.response_flags), entry.raw
+    reason = entry.upstream_transport_failure_reason or ""
+    if not expect.reason:
+        assert reason in ("", "-"), entry.raw
+    assert all(part in reason for part in expect.reason), entry.raw
+
+
+@pytest.mark.parametrize(
+    ("source", "url", "exit_code"),
+    [
+        ("load-test/traffic-generator", "http://productpage.bookinfo.svc.cluster.local:9080/productpage", 0),
+        ("legacy/legacy-client", "http://productpage.bookinfo.svc.cluster.local:9080/productpage", 56),
+    ],
+    ids=["sidecar-client-200", "legacy-client-reset"],
+)
+def test_official_python_client_exec(
+    labs: Callable[[str], RunningLab], source: str, url: str, exit_code: int
+) -> None:
+    lab = labs("no-sidecar-client")
+    ns, workload = source.split("/")
+    live = LiveCluster.from_kubeconfig(str(lab.lab.kubeconfig))
+    try:
+        argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url]
+        result = live.exec(ns, lab.pod(ns, workload), workload, argv, timeout=20)
+    finally:
+        live.close()
+    assert result.exit_code in ((52, 56) if exit_code else (0,)), result.stderr
+    assert result.stdout == (b"200" if exit_code == 0 else b"000")
