@@ -45,7 +45,8 @@ def redact(text: str) -> str:
     return _INLINE.sub(inline, text)
 
 
-def _bounded(text: str, limit: int = MAX_TEXT) -> str:
+def _bounded(text: str) -> str:
+    limit = MAX_TEXT
     if len(text) <= limit:
         return text
     return text[:limit] + f"\n[meshprober: cut at {limit} characters]\n"

@@ -188,3 +188,29 @@ def test_cli_on_captured_bundle(name: str) -> None:
     result = runner.invoke(app, ["diagnose", str(BUNDLES / name), "--json"])
     assert json.loads(result.output)["verdict"] == CAPTURED[name]
     assert result.exit_code == (0 if CAPTURED[name] == "ok" else 1)
+
+
+def test_seed_fixture_remedy_is_the_policy_patch_keeping_least_conn() -> None:
+    d = diagnose_bundle(load_bundle(FIXTURE_BUNDLES / "seed_with_resources"))
+    assert d.verdict.value == "mtls_plaintext_to_strict"
+    assert d.destination_rule == "bookinfo/destrule-productpage" and d.server_mtls_mode == "STRICT"
+    assert d.remedy is not None and d.remedy.patch is not None
+    assert "ISTIO_MUTUAL" in d.remedy.patch and "LEAST_CONN" in d.remedy.patch
+
+
+def test_write_bounds_text_and_skips_oversized_dump(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import agent.bundle_write as bw
+
+    monkeypatch.setattr(bw, "MAX_TEXT", 100)
+    monkeypatch.setattr(bw, "MAX_DUMP", 10)
+    root = write_bundle(
+        tmp_path,
+        probe={},
+        curl_stdout="y" * 500,
+        curl_stderr="",
+        curl_exit=0,
+        optional={"client-config-dump.json": '{"configs": []}'},
+    )
+    assert (root / "curl.stdout").read_text().startswith("y" * 100)
+    assert "cut at 100" in (root / "curl.stdout").read_text()
+    assert not (root / "client-config-dump.json").exists()
