@@ -352,6 +352,17 @@ def test_derive_endpoints(pods: list[dict[str, Any]], ready: list[str], not_read
         assert subsets[0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
 
 
+def test_derive_endpoints_resolves_named_target_port() -> None:
+    pod = _pod("a", "r", "10.0.0.1", True)
+    pod["spec"] = {"containers": [{"name": "app", "ports": [{"name": "http-web", "containerPort": 8080}]}]}
+    svc = {
+        "metadata": {"name": "r", "namespace": "ns"},
+        "spec": {"selector": {"app": "r"}, "ports": [{"name": "http", "port": 80, "targetPort": "http-web"}]},
+    }
+    ep = derive_endpoints(svc, [pod])
+    assert ep is not None and ep["subsets"][0]["ports"] == [{"port": 8080, "protocol": "TCP", "name": "http"}]
+
+
 def test_registry_knows_istio_versions() -> None:
     dr, pa = (
         by_plural("networking.istio.io", "destinationrules"),

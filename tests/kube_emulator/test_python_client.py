@@ -204,3 +204,58 @@ def test_namespace_delete_cascades_with_events(emu: Emulator) -> None:
         unsubscribe()
     assert events == [("DELETED", "ConfigMap"), ("DELETED", "Namespace")]
     assert emu.store.list("configmaps", "tmp-ns") == []
+
+
+def test_exec_reader_answers_pings_and_frames_are_binary(emu: Emulator) -> None:
+    """kubectl pings every 5 s and gives up without pongs: the server must answer while a command runs."""
+    import ssl
+
+    import websocket
+
+    url = (
+        f"wss://127.0.0.1:{emu.port}/api/v1/namespaces/{NS}/pods/{PRODUCTPAGE}/exec?command=sh&command=-c"
+        "&command=sleep+1%3B+echo+done&container=productpage&stdout=true&stderr=true"
+    )
+    ws = websocket.create_connection(
+        url,
+        header=[f"Authorization: Bearer {emu.token_for('admin')}"],
+        subprotocols=["v5.channel.k8s.io"],
+        sslopt={"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": str(emu.ca_path)},
+        timeout=10,
+    )
+    opcodes: list[int] = []
+    payloads: list[bytes] = []
+    try:
+        ws.ping(b"are-you-there")
+        while True:
+            opcode, data = ws.recv_data(control_frame=True)
+            opcodes.append(opcode)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                close_code = int.from_bytes(data[:2], "big")
+                break
+            if opcode == websocket.ABNF.OPCODE_BINARY:
+                payloads.append(data)
+    finally:
+        ws.close()
+    assert opcodes.index(websocket.ABNF.OPCODE_PONG) < opcodes.index(websocket.ABNF.OPCODE_BINARY)
+    assert websocket.ABNF.OPCODE_TEXT not in opcodes
+    assert payloads[-1] == b'\x03{"metadata":{},"status":"Success"}' and close_code == 1000
+    assert b"".join(p[1:] for p in payloads if p[:1] == b"\x01") == b"done\n"
+
+
+def test_exec_without_command_is_400(api: client.ApiClient) -> None:
+    with pytest.raises(ApiException) as exc:
+        stream(
+            client.CoreV1Api(api).connect_get_namespaced_pod_exec,
+            PRODUCTPAGE,
+            NS,
+            command=[],
+            container="productpage",
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+            _preload_content=False,
+        )
+    assert "Handshake status 400" in str(exc.value.reason)
+    assert "you must specify at least one command for the container" in str(exc.value.reason)

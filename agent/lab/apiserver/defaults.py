@@ -82,11 +82,13 @@ def derive_endpoints(service: dict[str, Any], pods: Iterable[dict[str, Any]]) ->
     meta = service["metadata"]
     ready: list[dict[str, Any]] = []
     not_ready: list[dict[str, Any]] = []
+    selected: list[dict[str, Any]] = []
     for pod in pods:
         labels = (pod.get("metadata") or {}).get("labels") or {}
         ip = (pod.get("status") or {}).get("podIP")
         if not ip or any(labels.get(k) != v for k, v in selector.items()):
             continue
+        selected.append(pod)
         addr = {
             "ip": ip,
             "nodeName": (pod.get("spec") or {}).get("nodeName", DEFAULT_NODE),
@@ -99,8 +101,17 @@ def derive_endpoints(service: dict[str, Any], pods: Iterable[dict[str, Any]]) ->
         }
         (ready if pod_ready(pod) else not_ready).append(addr)
     ports = []
+    named = {
+        cp["name"]: cp.get("containerPort")
+        for pod in selected
+        for c in (pod.get("spec") or {}).get("containers") or []
+        for cp in c.get("ports") or []
+        if cp.get("name")
+    }
     for p in spec.get("ports") or []:
         target = p.get("targetPort", p.get("port"))
+        if isinstance(target, str):  # a named port resolves against the pods' container ports
+            target = named.get(target, p.get("port"))
         port = {
             "port": target if isinstance(target, int) else p.get("port"),
             "protocol": p.get("protocol", "TCP"),

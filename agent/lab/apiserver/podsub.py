@@ -115,6 +115,8 @@ async def handle(
             )
         raise bad_request("Upgrade request required")
     argv = request.query.getall("command", [])
+    if not argv:
+        raise bad_request("you must specify at least one command for the container")
     ctx = backend.exec_context(ns, name, container) if backend.exec_context else None
     ctx = ctx or default_context(backend, pod, container)
     flags = {k: logs.qbool(request.query, k) for k in ("stdin", "stdout", "stderr", "tty")}
