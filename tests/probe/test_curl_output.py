@@ -48,6 +48,16 @@ def _load(case: str) -> tuple[bytes, bytes, int]:
         pytest.param("direct_refused", 7, None, False, "(7) Failed to connect", "", id="refused-exit-7"),
         pytest.param("direct_empty_reply", 52, None, True, "(52) Empty reply", "", id="empty-reply-52"),
         pytest.param("direct_timeout", 28, None, True, "(28) Operation timed out", "", id="timeout-28"),
+        pytest.param(
+            "direct_tls_untrusted",
+            60,
+            None,
+            True,
+            "(60) SSL certificate problem",
+            "",
+            id="curl-tls-untrusted-60",
+        ),
+        pytest.param("direct_tls_insecure_k", 0, 200, True, None, "hello", id="curl-tls-ok-with-k"),
     ],
 )
 def test_golden(
@@ -63,6 +73,11 @@ def test_golden(
     assert result.body.startswith(body_start)
     assert "__MESHPROBER" not in result.body
     assert result.time_total_s is not None and result.notes == ()
+
+
+def test_golden_tls_version() -> None:
+    assert parse_curl(*_load("direct_tls_insecure_k")).tls_version == "TLSv1.3"
+    assert parse_curl(*_load("direct_tls_untrusted")).tls_version is None  # handshake never completed
 
 
 def test_golden_headers_and_remote() -> None:
