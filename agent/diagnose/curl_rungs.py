@@ -38,6 +38,16 @@ def _reset_by_peer(inp: DiagnoseInput, ev: list[str]) -> Finding:
     """curl 52/56: the server side closed a connection that no client sidecar mediated."""
     policy = inp.policy
     server = inp.server_entry
+    client = inp.client_entry
+    if client is not None:
+        # The client sidecar logged the request, so it (not a STRICT server) closed curl's connection.
+        ev.append("the client sidecar logged this request and then closed the connection to curl")
+        for flag, handling in catalog.FLAG_VERDICTS.items():
+            if flag in client.response_flags and isinstance(handling, Verdict):
+                return Finding(handling, M, "The client sidecar gave up on the request.", tuple(ev))
+        return Finding(
+            Verdict.UPSTREAM_RESET, L, "The connection was reset mid-request.", tuple(ev), hedged=True
+        )
     if server is not None:
         ev.append("the server sidecar logged this request: the reset came after it, from the app")
         return Finding(Verdict.UPSTREAM_RESET, M, "The server side reset the connection.", tuple(ev))

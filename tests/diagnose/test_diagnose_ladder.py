@@ -426,6 +426,12 @@ ROWS = [
         body="local_rate_limited",
         headers=RELAYED,
     ),
+    Row(
+        "empty-reply-after-client-sidecar-upe",
+        Verdict.UPSTREAM_PROTOCOL_ERROR,
+        exit=52,
+        kw={"client_entry": entry(("UPE",), 0)},
+    ),
     Row("app-503-relayed", Verdict.APP_ERROR, status=503, body="oops", headers=RELAYED),
     Row(
         "app-503-retries-exhausted",
