@@ -75,7 +75,7 @@ def derive(inp: DiagnoseInput) -> Signals:
         relayed = True  # Envoy records an upstream service time only when upstream answered
     envoy_seen = (
         client is not None
-        or headers.get("server", "").lower() == "envoy"
+        or headers.get("server", "").lower() in ("envoy", "istio-envoy")
         or any(k.startswith("x-envoy-") for k in headers)
         or local is not None
     )
