@@ -86,8 +86,11 @@ def _policy(
     from agent.istio.engine import PolicyEngine
 
     source = bundle.probe.get("source", {})
-    ns = source.get("namespace") or "default"
+    ns = source.get("namespace")
     pod = source.get("pod") or None
+    if not ns:
+        bundle.notes.append("policy check skipped: probe.json has no source.namespace")
+        return None
     try:
         return PolicyEngine(bundle.resources).check(str(ns), str(pod) if pod else None, host, port)
     except MeshproberError as exc:
