@@ -30,6 +30,7 @@ from agent.lab.podenv import ADMIN_PORT, container_env, pod_dir, write_app_env, 
 from agent.lab.processes import Supervisor
 from agent.lab.scenario import Scenario
 from agent.lab.sidecar import render_sidecar
+from agent.lab.sidecar.render import CDS_FILE, LDS_FILE
 from agent.lab.topology import LabPod, plan_pods, scenario_objects
 
 log = logging.getLogger(__name__)
@@ -272,7 +273,10 @@ class Lab:
         self._rendered[key] = fingerprint
         xds = base / "xds"
         bootstrap = {"bootstrap.json": files.pop("bootstrap.json")}
-        write_files(xds, files)
+        # Envoy validates references on load: EDS files must exist before the CDS naming them, and
+        # clusters before the LDS routing to them (else a new cluster is rejected: 503 NC).
+        order = {CDS_FILE: 1, LDS_FILE: 2}
+        write_files(xds, dict(sorted(files.items(), key=lambda item: order.get(item[0], 0))))
         if self.supervisor.get(f"envoy:{key}") is None:
             write_files(base, bootstrap)
             argv = [

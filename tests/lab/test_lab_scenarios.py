@@ -7,6 +7,7 @@ behaviour it promises cannot drift apart. Labs are module-scoped and started onc
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import pytest
 
 from agent.envoy.access_log import find_by_request_id, parse_log
 from agent.kube.live import LiveCluster
+from agent.lab.processes import pid_alive
 from agent.lab.scenario import load_scenario
 from tests.lab.conftest import RunningLab, start_lab
 
@@ -117,3 +119,55 @@ def test_official_python_client_exec(
         live.close()
     assert result.exit_code in ((52, 56) if exit_code else (0,)), result.stderr
     assert result.stdout == (b"200" if exit_code == 0 else b"000")
+
+
+REVIEWS_TWO_PORTS = """\
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: bookinfo, labels: {app: reviews, service: reviews}}
+spec:
+  selector: {app: reviews}
+  ports:
+    - {name: http, port: 9080, targetPort: 9080, protocol: TCP}
+    - {name: http-admin, port: 9090, targetPort: 9090, protocol: TCP}
+"""
+
+
+def _poll(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # bounded: the lab reconciles within about a second
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
+def test_runtime_follows_service_port_changes_and_pod_deletion(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A Service gaining a port starts an app behind the sidecar; `kubectl delete pod` stops the
+    pod's processes and the Python client no longer lists it (its own lab: it mutates the mesh)."""
+    tmp = tmp_path_factory.mktemp("changes")
+    gen = start_lab("healthy", tmp)
+    lab = next(gen)
+    try:
+        src, reviews = "bookinfo/productpage", lab.pod("bookinfo", "reviews")
+        (tmp / "svc.yaml").write_text(REVIEWS_TWO_PORTS)
+        assert lab.k("apply", "-f", str(tmp / "svc.yaml")).returncode == 0
+        url = "http://reviews.bookinfo.svc.cluster.local:9090/reviews/0"
+        assert _poll(lambda: lab.curl(src, url, "rid-new-port").stdout == "200")
+
+        pids = {n: p for n, p in lab.lab.supervisor.pids().items() if reviews in n}
+        assert len(pids) == 3, pids  # envoy + app on two ports
+        r = lab.k("delete", "pod", "-n", "bookinfo", reviews, "--wait=false")
+        assert r.returncode == 0, r.stderr
+        assert _poll(lambda: not any(pid_alive(p) for p in pids.values())), pids
+        live = LiveCluster.from_kubeconfig(str(lab.lab.kubeconfig))
+        try:
+            assert reviews not in {p.name for p in live.list_pods("bookinfo")}
+        finally:
+            live.close()
+        gone = lab.curl(src, "http://reviews.bookinfo.svc.cluster.local:9080/reviews/0", "rid-gone")
+        assert gone.stdout == "503"  # no endpoint left: the client sidecar answers itself
+    finally:
+        next(gen, None)
