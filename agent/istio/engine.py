@@ -16,7 +16,7 @@ from agent.istio import peer_authn, remedy, verdict
 from agent.istio.dr_resolution import DestinationRuleIndex
 from agent.istio.parse import parse_objects
 from agent.istio.peer_authn import ServerModeDecision
-from agent.istio.resources import Pod, Service, ServicePort
+from agent.istio.resources import PeerAuthentication, Pod, Service, ServicePort
 from agent.istio.topology import Topology
 from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
 
@@ -36,6 +36,7 @@ class PolicyEngine(Topology):
                 "both PeerAuthentication and legacy authentication.istio.io Policy objects found; "
                 "the legacy ones are ignored"
             )
+        self.notes.extend(_duplicate_levels(res.peer_authentications, self.root))
         auto = res.mesh.enable_auto_mtls
         # Unset: on (DefaultMeshConfig); in a legacy-only (<=1.5) world it was off by default.
         self.auto_mtls = (not self.legacy) if auto is None else auto
@@ -286,3 +287,21 @@ class PolicyEngine(Topology):
 
     def audit(self) -> list[tuple[str, PolicyView]]:
         return [(ns, view) for ns in self.client_namespaces() for view in self.check_client(ns, None)]
+
+
+def _duplicate_levels(pas: list[PeerAuthentication], root: str) -> list[str]:
+    """istiod warns about more than one mesh/namespace-level PA; only the oldest applies."""
+    by_ns: dict[str, list[PeerAuthentication]] = {}
+    for pa in pas:
+        if not pa.selector:
+            by_ns.setdefault(pa.namespace, []).append(pa)
+    notes = []
+    for ns, group in sorted(by_ns.items()):
+        if len(group) > 1:
+            ordered = sorted(group, key=lambda p: (p.created, p.name, p.namespace))
+            level = "mesh-wide" if ns == root else f"namespace {ns}"
+            others = ", ".join(p.ref for p in ordered[1:])
+            notes.append(
+                f"more than one {level} PeerAuthentication: {ordered[0].ref} (oldest) applies, {others} ignored"
+            )
+    return notes

@@ -95,7 +95,9 @@ def parse_service(obj: Mapping[str, Any]) -> Service:
 
 def _pod_from_spec(ns: str, name: str, labels: dict[str, str], spec: Mapping[str, Any]) -> Pod:
     containers = [c for c in spec.get("containers") or [] if isinstance(c, Mapping)]
-    proxy = any(c.get("name") == "istio-proxy" for c in containers)
+    # Native sidecars (Istio >= 1.19 on Kubernetes >= 1.28) run istio-proxy as an init container.
+    inits = [c for c in spec.get("initContainers") or [] if isinstance(c, Mapping)]
+    proxy = any(c.get("name") == "istio-proxy" for c in containers + inits)
     ports: dict[str, int] = {}
     for c in containers:
         for p in c.get("ports") or []:
@@ -243,9 +245,13 @@ def parse_peer_authentication(obj: Mapping[str, Any]) -> PeerAuthentication:
 def parse_legacy_policy(obj: Mapping[str, Any]) -> PeerAuthentication:
     """authentication.istio.io/v1alpha1 Policy/MeshPolicy: `peers: [{mtls: ...}]`."""
     ns, name, created = _meta(obj)
+    spec = _spec(obj)
     if obj.get("kind") == "MeshPolicy":
         ns = ""
-    spec = _spec(obj)
+        if name != "default":
+            raise Invalid("a MeshPolicy must be named 'default'")
+    elif name != "default" and not spec.get("targets"):
+        raise Invalid("a namespace-wide Policy (no targets) must be named 'default'")
     mode = "DISABLE"  # legacy: no mtls peer means plaintext
     for peer in spec.get("peers") or []:
         if isinstance(peer, Mapping) and "mtls" in peer:

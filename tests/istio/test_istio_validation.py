@@ -150,3 +150,25 @@ def test_engine_never_crashes(objs: list[dict[str, Any]]) -> None:
     engine = PolicyEngine(objs)
     for _ns, view in engine.audit():
         assert view.status in ("OK", "CONFLICT")
+
+
+@pytest.mark.parametrize(
+    ("objs", "note_has"),
+    [
+        pytest.param([pa("ns", "b", "STRICT"), pa("ns", "a", "DISABLE")], "namespace ns PeerAuthentication: ns/a (oldest) applies, ns/b ignored", id="two-namespace-pas"),
+        pytest.param([pa("istio-system", "x", "STRICT"), pa("istio-system", "y")], "mesh-wide PeerAuthentication: istio-system/x", id="two-mesh-pas"),
+        pytest.param([{"apiVersion": "authentication.istio.io/v1alpha1", "kind": "MeshPolicy", "metadata": {"name": "strict"}, "spec": {}}],
+                     "MeshPolicy must be named 'default'", id="meshpolicy-name"),
+        pytest.param([{"apiVersion": "authentication.istio.io/v1alpha1", "kind": "Policy", "metadata": {"name": "p", "namespace": "ns"}, "spec": {}}],
+                     "must be named 'default'", id="legacy-namespace-policy-name"),
+    ],
+)  # fmt: skip
+def test_istiod_warnings(objs: list[dict[str, Any]], note_has: str) -> None:
+    notes = PolicyEngine(objs).notes
+    assert len(notes) == 1 and note_has in notes[0]
+
+
+def test_native_sidecar_init_container() -> None:
+    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns", "labels": {"security.istio.io/tlsMode": "istio"}},
+           "spec": {"initContainers": [{"name": "istio-proxy", "restartPolicy": "Always"}], "containers": [{"name": "app"}]}}  # fmt: skip
+    assert PolicyEngine([obj]).resources.pods[0].has_sidecar
