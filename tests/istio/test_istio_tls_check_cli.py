@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
+from agent.commands.tls_check import render_table
+from agent.evidence import PolicyView
 
 SEED = str(Path(__file__).resolve().parents[1] / "testdata/policy/seed")
 LOAD = "load-test/load-test-client-84d6b9c7f-q4w8z"
@@ -124,3 +126,37 @@ def test_tls_check_notes_go_to_stderr(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["tls-check", "--all", "--resources", str(tmp_path)])
     assert result.exit_code == 0
     assert "x.yaml#1: PeerAuthentication ns/p: invalid: spec.mtls.mode 'NOPE'" in result.stderr
+
+
+GOLDEN = Path("/work/shared/fixtures/istio-real/istioctl_golden")
+if not GOLDEN.is_dir():
+    GOLDEN = Path(__file__).resolve().parents[3] / "shared/fixtures/istio-real/istioctl_golden"
+
+
+def _golden_view(n: int) -> PolicyView:
+    return PolicyView(
+        f"host{n}",
+        n,
+        "OK",
+        "HTTP",
+        "default",
+        "HTTP",
+        f"destination-rule{n}/namespace{n}",
+        f"auth-policy{n}/namespace{n}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("golden", "views"),
+    [
+        pytest.param("authn_tls-check_1.4_singleAuth.txt", [_golden_view(2)], id="istioctl-1.4-singleAuth"),
+        pytest.param(
+            "authn_tls-check_1.4_multiAuth.txt",
+            [_golden_view(1), _golden_view(2)],
+            id="istioctl-1.4-multiAuth",
+        ),
+    ],
+)
+def test_table_layout_matches_istioctl_golden(golden: str, views: list[PolicyView]) -> None:
+    """Same columns and tabwriter layout (padding 5) as istioctl 1.4's TLSCheckWriter."""
+    assert render_table([(None, v) for v in views]) == (GOLDEN / golden).read_text()
