@@ -160,3 +160,25 @@ def _golden_view(n: int) -> PolicyView:
 def test_table_layout_matches_istioctl_golden(golden: str, views: list[PolicyView]) -> None:
     """Same columns and tabwriter layout (padding 5) as istioctl 1.4's TLSCheckWriter."""
     assert render_table([(None, v) for v in views]) == (GOLDEN / golden).read_text()
+
+
+def test_live_cluster_path_is_used_without_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.istio.load import load_objects_from_dir
+    from agent.kube import live
+
+    calls: list[tuple[object, object]] = []
+
+    class FakeCluster:
+        def list_policy_objects(self) -> list[dict[str, object]]:
+            return load_objects_from_dir(Path(SEED)).objects
+
+    def fake_from_kubeconfig(
+        cls: object = None, context: object = None, namespace: object = None
+    ) -> FakeCluster:
+        calls.append((context, namespace))
+        return FakeCluster()
+
+    monkeypatch.setattr(live.LiveCluster, "from_kubeconfig", classmethod(fake_from_kubeconfig))
+    result = CliRunner().invoke(app, ["tls-check", "--from", TG, "productpage.bookinfo:9080"])
+    assert result.exit_code == 0, result.output
+    assert calls == [(None, None)]
