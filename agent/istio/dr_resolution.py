@@ -57,6 +57,7 @@ class ConsolidatedRule:
     traffic_policy: Mapping[str, Any] | None
     subsets: list[Mapping[str, Any]]
     sources: list[str] = field(default_factory=list)
+    policy_from: DestinationRule | None = None  # the DR whose top-level trafficPolicy is in force
 
     @property
     def ref(self) -> str:
@@ -90,6 +91,7 @@ def _merge(entries: list[ConsolidatedRule], dr: DestinationRule, export: frozens
         entry.subsets.extend(s for s in dr.subsets if s.get("name") not in names)
         if entry.traffic_policy is None and dr.traffic_policy is not None:
             entry.traffic_policy = dr.traffic_policy
+            entry.policy_from = dr
         entry.sources.append(dr.ref)
     if separately:
         entries.append(_new_entry(dr, export))
@@ -104,6 +106,7 @@ def _new_entry(dr: DestinationRule, export: frozenset[str]) -> ConsolidatedRule:
         traffic_policy=dr.traffic_policy,
         subsets=list(dr.subsets),
         sources=[dr.ref],
+        policy_from=dr if dr.traffic_policy is not None else None,
     )
 
 

@@ -98,9 +98,13 @@ def build(
 ) -> tuple[str, str]:
     """(text, patch YAML) for the desired client mode."""
     if rule is not None and not rule.host.startswith("*") and rule.host == fqdn:
-        obj = _clean(rule.first.raw)
+        # Patch the DR whose trafficPolicy is in force: adding one to another merged DR would hide it.
+        target = (
+            rule.policy_from if tls_from in ("top", "port") and rule.policy_from is not None else rule.first
+        )
+        obj = _clean(target.raw)
         path, dropped = apply_tls(obj.setdefault("spec", {}), tls_from, port, subset, mode)
-        name = f"{obj['metadata'].get('namespace', rule.first.namespace)}/{obj['metadata']['name']}"
+        name = target.ref
         text = f"Patch DestinationRule {name}: {_mode_words(mode)} at {path}; every other setting is kept."
         if dropped:
             text += f" Dropped tls fields that do not apply to {mode}: {', '.join(dropped)}."

@@ -152,3 +152,23 @@ def test_remedy(
         or o["kind"] != "DestinationRule"
     ]
     assert PolicyEngine([*fixed, patch]).check("cli", "client-0", "web.ns", 80).status == "OK"
+
+
+def test_remedy_patches_the_merged_dr_whose_policy_is_in_force() -> None:
+    first = dr("ns", "a-subsets", "web", subsets=[{"name": "v1", "labels": {"app": "web"}}])
+    second = dr("ns", "b-policy", "web", tls="DISABLE", lb="RANDOM")
+    engine = PolicyEngine([*WEB, pa("ns", "default", "STRICT"), first, second])
+    v = engine.check("cli", "client-0", "web.ns", 80)
+    assert (v.status, v.destination_rule) == ("CONFLICT", "ns/a-subsets")
+    patch = yaml.safe_load(v.remedy_patch or "")
+    assert patch["metadata"]["name"] == "b-policy"
+    assert patch["spec"]["trafficPolicy"] == {
+        "loadBalancer": {"simple": "RANDOM"},
+        "tls": {"mode": "ISTIO_MUTUAL"},
+    }
+    assert (
+        PolicyEngine([*WEB, pa("ns", "default", "STRICT"), first, patch])
+        .check("cli", "client-0", "web.ns", 80)
+        .status
+        == "OK"
+    )
