@@ -170,3 +170,45 @@ def test_subset_tls_is_noted(subset_tls: str, note: str | None) -> None:
     v = _view([pa("ns", "default", "STRICT"), dr("ns", "web", "web", subsets=subsets)])
     assert v.status == "OK"  # the default cluster uses DR-level policy only
     assert (note in v.explanation) if note else ("subset" not in v.explanation)
+
+
+@pytest.mark.parametrize(
+    ("subset", "want"),
+    [
+        pytest.param("v1", ("ISTIO_MUTUAL", "destination_rule", False, "custom.sni.com"), id="subset-port-level-istio-mutual-plain-tls"),
+        pytest.param("v2", ("ISTIO_MUTUAL", "auto", True, "outbound_.80_.v2_.web.ns.svc.cluster.local"), id="other-subset-auto"),
+        pytest.param(None, ("ISTIO_MUTUAL", "auto", True, "outbound_.80_._.web.ns.svc.cluster.local"), id="default-cluster-auto"),
+    ],
+)  # fmt: skip
+def test_auto_mtls_cluster_subsets(subset: str | None, want: tuple[str, str, bool, str]) -> None:
+    """TestAutoMTLSClusterSubsets."""
+    v1_policy = {
+        "portLevelSettings": [
+            {"port": {"number": 80}, "tls": {"mode": "ISTIO_MUTUAL", "sni": "custom.sni.com"}}
+        ]
+    }
+    subsets = [
+        {"name": "v1", "labels": {"version": "v1"}, "trafficPolicy": v1_policy},
+        {"name": "v2", "labels": {"version": "v2"}},
+    ]
+    engine = PolicyEngine([*BASE, dr("ns", "web", "web", subsets=subsets)])
+    d = engine.client_tls("cli", {}, "web.ns.svc.cluster.local", 80, subset)
+    assert (d.mode, d.source, d.auto, d.sni) == want
+
+
+def test_deployment_templates_stand_in_for_pods() -> None:
+    def deploy(ns: str, name: str, sidecar: bool) -> dict[str, Any]:
+        p = pod(ns, name, name, sidecar=sidecar, port=8080)
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
+                "spec": {"selector": {"matchLabels": {"app": name}}, "template": {"metadata": p["metadata"], "spec": p["spec"]}}}  # fmt: skip
+
+    objs = [
+        svc("ns", "web", 80, 8080),
+        deploy("ns", "web", True),
+        deploy("cli", "client", True),
+        pa("ns", "default", "STRICT"),
+    ]
+    engine = PolicyEngine([*objs, dr("ns", "web", "web", tls="DISABLE")])
+    v = engine.check("cli", "client", "web.ns", 80)
+    assert (v.status, v.server_mode, v.client_mode) == ("CONFLICT", "STRICT", "DISABLE")
+    assert PolicyEngine(objs).check("cli", "client", "web.ns", 80).status == "OK"
