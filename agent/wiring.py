@@ -5,6 +5,8 @@ Everything here is assembly; the logic lives in agent.pipeline and agent.serve.
 
 from __future__ import annotations
 
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +16,10 @@ from agent.kube.cluster import Cluster
 from agent.pipeline import CheckContext, policy_check, run_check
 from agent.serve.agent import Agent
 from agent.serve.results import CheckResult
+from agent.serve.scheduler import PathBusy
+
+log = logging.getLogger(__name__)
+BUSY_POLL_S = 0.2
 
 
 def cluster_ready(cluster: Cluster) -> tuple[bool, str]:
@@ -53,9 +59,37 @@ def build_agent(
     return agent, ctx
 
 
+def prime_policy(agent: Agent, ctx: CheckContext) -> None:
+    """Policy-only checks of every scheduled path now, so meshprober_tls_conflict shows at start,
+    before the first probe of a path has run. Failures are counted (stage "policy"), never raised."""
+    for name, path in sorted(agent.scheduler.paths().items()):
+        try:
+            agent.store.set_policy(name, policy_check(path, ctx))
+        except Exception as exc:  # the API server may be down at start; the probes retry later
+            log.warning("policy check of path %s failed: %s", name, exc)
+            agent.store.record_error("policy")
+            return  # one listing failed: the others would fail the same way
+
+
+def _run_or_wait(agent: Agent, path: PathConfig) -> CheckResult:
+    """Run the path now; if a scheduled run holds it, wait (bounded) for that run's result instead."""
+    started = time.time()
+    deadline = time.monotonic() + path.timeout * 3 + 30
+    while True:
+        try:
+            return agent.run_path(path.name)
+        except PathBusy:
+            latest = agent.store.latest(path.name)
+            if latest is not None and latest.finished_at >= started:  # the busy run, finished
+                return latest
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(BUSY_POLL_S)
+
+
 def run_round(agent: Agent, max_workers: int = 8) -> list[CheckResult]:
     """Run every scheduled path once now (in parallel) and return the results in path order."""
     paths: dict[str, PathConfig] = agent.scheduler.paths()
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(paths) or 1))) as pool:
-        results = list(pool.map(agent.run_path, sorted(paths)))
+        results = list(pool.map(lambda name: _run_or_wait(agent, paths[name]), sorted(paths)))
     return results

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -18,12 +19,12 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from agent.errors import MeshproberError
+from agent.errors import InputError, MeshproberError
 
 DEMO_INTERVAL_S = 10
 
 
-def agent_config(scenario: Any, evidence_dir: Path) -> dict[str, Any]:
+def agent_config(scenario: Any, evidence_dir: Path, interval: float = DEMO_INTERVAL_S) -> dict[str, Any]:
     paths = []
     for p in scenario.paths:
         ns, workload, *container = p.from_.split("/")
@@ -31,8 +32,10 @@ def agent_config(scenario: Any, evidence_dir: Path) -> dict[str, Any]:
         if container:
             source["container"] = container[0]
         paths.append({"name": p.name, "from": source, "to": {"url": p.to}, "expect": list(p.expect)})
+    timeout = min(5.0, interval)
     return {
-        "defaults": {"interval": f"{DEMO_INTERVAL_S}s", "timeout": "5s"},
+        "defaults": {"interval": f"{interval:g}s", "timeout": f"{timeout:g}s"},
+        "limits": {"min_interval": f"{timeout:g}s"},
         "paths": paths,
         "api": {"listen": "127.0.0.1:9090", "allow_adhoc": True},
         "evidence": {"dir": str(evidence_dir), "keep_per_path": 3},
@@ -51,23 +54,27 @@ def demo(
     state_dir: Annotated[
         Path | None, typer.Option(help="Lab state dir (default: a temporary one, removed on exit).")
     ] = None,
+    interval: Annotated[
+        float,
+        typer.Option(
+            min=1.0, max=3600.0, envvar="MESHPROBER_DEMO_INTERVAL", help="Re-probe interval in seconds."
+        ),
+    ] = DEMO_INTERVAL_S,
 ) -> None:
     """Start the local lab on the seed scenario and run the agent against it."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from rich.console import Console
-
-    from agent.commands.render import print_results
+    from agent.commands.render import make_console, print_results
     from agent.kube.live import LiveCluster
     from agent.lab.runtime import Lab
     from agent.lab.scenario import load_scenario
     from agent.serve.agent import parse_listen
-    from agent.wiring import build_agent, run_round
+    from agent.wiring import build_agent, prime_policy, run_round
 
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     try:
         scen = load_scenario(scenario)
         if not once:
-            parse_listen(listen, "--listen")
+            _check_port_free(*parse_listen(listen, "--listen"), listen)
     except MeshproberError as exc:
         typer.echo(f"meshprober demo: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -79,12 +86,20 @@ def demo(
     try:
         with console.status(f"starting the lab ({scen.name}: real Envoy sidecars, API-server emulator) ..."):
             lab.start()
-        console.print(f"lab {scen.name!r} is up: {len(lab.pods)} pods; export KUBECONFIG={lab.kubeconfig}")
+        # soft_wrap: the path must stay on one line so it can be copied (and parsed by scripts).
+        console.print(
+            f"lab {scen.name!r} is up: {len(lab.pods)} pods; export KUBECONFIG={lab.kubeconfig}",
+            soft_wrap=True,
+        )
         config_path = root / "agent.yaml"
-        config_path.write_text(yaml.safe_dump(agent_config(scen, root / "evidence"), sort_keys=False))
+        config_path.write_text(
+            yaml.safe_dump(agent_config(scen, root / "evidence", interval), sort_keys=False)
+        )
         cluster = LiveCluster.from_kubeconfig(str(lab.kubeconfig))
-        agent, _ = build_agent(config_path, cluster, reload_interval=2.0)
-        agent.start(listen=listen, serve=not once, schedule=not once)
+        agent, ctx = build_agent(config_path, cluster, reload_interval=2.0)
+        # The schedule starts after the first round, so the round and a scheduled run never collide.
+        agent.start(listen=listen, serve=not once, schedule=False)
+        prime_policy(agent, ctx)  # the first scrape already shows meshprober_tls_conflict
         with console.status("probing every path (failures are re-probed and cross-checked) ..."):
             results = run_round(agent)
         if as_json:
@@ -94,12 +109,15 @@ def demo(
         exit_code = 0 if all(r.healthy for r in results) else 1
         if once:
             raise typer.Exit(exit_code)
+        agent.scheduler.start()
         console.print(
             f"\nserving {agent.url}/ (status page), {agent.url}/metrics, {agent.url}/api/v1/paths; "
-            f"re-probing every {DEMO_INTERVAL_S}s. Try: KUBECONFIG={lab.kubeconfig} kubectl apply -f <the fix above>. "
-            "Ctrl-C to stop."
+            f"re-probing every {interval:g}s. Try: KUBECONFIG={lab.kubeconfig} kubectl apply -f <the fix above>. "
+            "Ctrl-C to stop.",
+            soft_wrap=True,
         )
         _follow(agent, console, as_json)
+        exit_code = 0  # served until Ctrl-C: a clean stop, whatever the paths' health was
     except MeshproberError as exc:
         typer.echo(f"meshprober demo: {exc}", err=True)
         exit_code = 2
@@ -114,6 +132,21 @@ def demo(
         if own_dir:
             shutil.rmtree(root, ignore_errors=True)
     raise typer.Exit(exit_code)
+
+
+def _check_port_free(host: str, port: int, listen: str) -> None:
+    """Fail before the lab starts (seconds of work) when --listen's port is already taken."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise InputError(
+                f"--listen {listen}: cannot listen there ({exc.strerror}); "
+                "pick a free address, e.g. --listen 127.0.0.1:9191"
+            ) from None
 
 
 def _follow(agent: Any, console: Any, as_json: bool) -> None:

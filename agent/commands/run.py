@@ -32,12 +32,13 @@ def run(
     """Run the agent: scheduled probes, metrics, API and status page, until SIGTERM/Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from agent.kube.live import LiveCluster
-    from agent.wiring import build_agent
+    from agent.wiring import build_agent, prime_policy
 
     try:
         cluster = LiveCluster.auto(kubeconfig, context)
-        agent, _ = build_agent(config, cluster, shard=(shard_index, shard_count), evidence_dir=evidence_dir)
+        agent, ctx = build_agent(config, cluster, shard=(shard_index, shard_count), evidence_dir=evidence_dir)
         agent.start(listen=listen)
+        prime_policy(agent, ctx)  # meshprober_tls_conflict before the first probe of each path
     except MeshproberError as exc:
         typer.echo(f"meshprober run: {exc}", err=True)
         raise typer.Exit(2) from None

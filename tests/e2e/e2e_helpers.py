@@ -1,0 +1,91 @@
+"""Shared helpers for the end-to-end tests: subprocess CLI runs, leftover-process checks, labs.
+
+Every lab here is module-scoped and stopped in a finally; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agent.lab.kubectl import kubectl_path
+from agent.lab.runtime import Lab
+from agent.lab.scenario import load_scenario
+
+T = TypeVar("T")
+MESHPROBER = [sys.executable, "-m", "agent"]
+TESTDATA = Path(__file__).parent / "testdata"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def processes_mentioning(marker: str) -> list[str]:
+    """argv of live processes (not zombies) whose command line contains `marker`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in argv and state != "Z":
+            found.append(f"{proc.name}: {argv[:200]}")
+    return found
+
+
+def wait_for(what: str, fn: Callable[[], T | None], timeout: float, every: float = 0.3) -> T:
+    """Poll fn until it returns something truthy; AssertionError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MESHPROBER, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+@dataclass
+class LabHandle:
+    lab: Lab
+    kubectl: str
+    env: dict[str, str]  # KUBECONFIG + a per-lab kubectl cache dir
+
+    def k(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.kubectl, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def pod(self, namespace: str, workload: str) -> str:
+        return next(p.name for p in self.lab.pods if p.namespace == namespace and p.workload.name == workload)
+
+
+def run_lab(scenario: str | Path, tmp: Path, **kwargs: Any) -> Iterator[LabHandle]:
+    lab = Lab(load_scenario(scenario), tmp / "state", **kwargs)
+    lab.start()
+    try:
+        env = dict(os.environ, KUBECONFIG=str(lab.kubeconfig), KUBECACHEDIR=str(tmp / "kcache"))
+        yield LabHandle(lab, str(kubectl_path()), env)
+    finally:
+        lab.stop()
