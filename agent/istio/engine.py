@@ -128,6 +128,11 @@ class PolicyEngine(Topology):
         if tls_from == "port":
             steps.append(f"portLevelSettings for service port {port} replace the top-level traffic policy")
         steps.append(why)
+        if auto and dr_mode is not None and dr_mode != "ISTIO_MUTUAL":
+            steps.append(
+                f"but Istio marks endpoints for auto mTLS from the DR's tls mode {dr_mode} (the matching port "
+                "entry has no tls), so no endpoint is marked and the client sends plaintext (an Istio gap)"
+            )
         return ct.ClientTlsDecision(
             mode=mode,
             source=source,
@@ -263,7 +268,7 @@ class PolicyEngine(Topology):
             tls_from=decision.tls_from,
             mode=desired,
         )
-        if decision.source == "auto" and desired == "ISTIO_MUTUAL":
+        if decision.source == "auto" and not decision.auto and desired == "ISTIO_MUTUAL":
             text += (
                 " Auto mTLS chose plaintext from the service namespace's PeerAuthentication mode; aligning the "
                 "workload's PeerAuthentication with its namespace is the other fix."

@@ -212,3 +212,17 @@ def test_deployment_templates_stand_in_for_pods() -> None:
     v = engine.check("cli", "client", "web.ns", 80)
     assert (v.status, v.server_mode, v.client_mode) == ("CONFLICT", "STRICT", "DISABLE")
     assert PolicyEngine(objs).check("cli", "client", "web.ns", 80).status == "OK"
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        pytest.param([pa("ns", "default", "STRICT"), dr("ns", "web", "web", tls="DISABLE", port_level=[{"port": {"number": 80}, "loadBalancer": {"simple": "RANDOM"}}])],
+                     "no endpoint is marked", id="port-entry-gap-explained"),
+        pytest.param([pa("ns", "default", "DISABLE"), pa("ns", "web", "STRICT", selector={"app": "web"})], "workload-level PeerAuthentications are not consulted",
+                     id="namespace-disable-gap-explained"),
+        pytest.param([], "no DestinationRule applies", id="healthy-explained"),
+    ],
+)  # fmt: skip
+def test_gaps_are_explained(extra: list[dict[str, Any]], says: str) -> None:
+    assert says in _view(extra).explanation
