@@ -36,6 +36,7 @@ from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+READY_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -121,7 +122,12 @@ class Api:
 
     async def readyz(self, request: web.Request) -> web.Response:
         status = self.ctx.config_status()
-        ok, detail = self.ctx.ready()
+        try:
+            # ready() may ping the API server: keep it off the event loop, and bounded.
+            loop = asyncio.get_running_loop()
+            ok, detail = await asyncio.wait_for(loop.run_in_executor(None, self.ctx.ready), READY_TIMEOUT_S)
+        except TimeoutError:
+            ok, detail = False, f"readiness check did not answer within {READY_TIMEOUT_S:g}s"
         config_ok = status is None or status.loaded
         body: dict[str, Any] = {"ready": ok and config_ok, "detail": detail}
         if status is not None:

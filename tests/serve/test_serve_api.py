@@ -24,8 +24,8 @@ TOKEN = "t0ken-for-tests"
 
 
 class Harness:
-    def __init__(self, url: str, store: ResultStore, check: StandInCheck) -> None:
-        self.url, self.store, self.check = url, store, check
+    def __init__(self, url: str, store: ResultStore, check: StandInCheck, api: Api) -> None:
+        self.url, self.store, self.check, self.api = url, store, check, api
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -60,10 +60,11 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
             ready=lambda: ready,
             config_status=lambda: config_status,
         )
-        server = ApiServer(Api(ctx), "127.0.0.1", 0)
+        api = Api(ctx)
+        server = ApiServer(api, "127.0.0.1", 0)
         server.start()
         servers.append(server)
-        return Harness(server.url, store, check)
+        return Harness(server.url, store, check, api)
 
     yield start
     for server in servers:
@@ -262,3 +263,28 @@ def test_listen_failure_is_a_clear_error(serve: Callable[..., Harness]) -> None:
                          lambda p: make_result(p)))  # fmt: skip
     with pytest.raises(InputError, match=f"--listen: cannot listen on 127.0.0.1:{port}"):
         ApiServer(api, "127.0.0.1", port).start()
+
+
+def test_readyz_with_a_hanging_cluster_check_is_bounded(
+    serve: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from agent.serve import api as api_module
+
+    monkeypatch.setattr(api_module, "READY_TIMEOUT_S", 0.2)
+    gate = threading.Event()
+
+    def hanging() -> tuple[bool, str]:
+        gate.wait(5)
+        return True, "ok"
+
+    h = serve()
+    try:
+        with h.client() as c:
+            h.api.ctx.ready = hanging  # the cluster check of the running API now hangs
+            r = c.get("/readyz")
+            assert c.get("/healthz").status_code == 200  # the loop was not blocked
+    finally:
+        gate.set()
+    assert r.status_code == 503 and "did not answer within 0.2s" in r.json()["detail"]
