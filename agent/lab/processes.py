@@ -116,10 +116,16 @@ def _terminate(children: list[Child], timeout: float) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while pid runs; a zombie (killed, not yet reaped by whoever adopted it) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs: trust kill(0)
+    # Field 3 (after the parenthesised command, which may itself hold spaces) is the state.
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]

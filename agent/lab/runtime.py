@@ -259,7 +259,9 @@ class Lab:
             argv += ["--status", str(app.status), "--delay-ms", str(app.delay_ms)]
             if app.behaviour == "close":
                 argv.append("--close")
-            self.supervisor.start(f"app:{key}:{port}", argv, log_path=self.pod_dir(pod) / "app-server.out")
+            base = self.pod_dir(pod)
+            # cwd = the app container's dir, like a container's workdir (and findable via /proc).
+            self.supervisor.start(f"app:{key}:{port}", argv, log_path=base / "app-server.out", cwd=base / "app")
 
     def _render_sidecar(self, pod: LabPod, key: str, model: MeshModel) -> None:
         base = self.pod_dir(pod)
@@ -294,7 +296,7 @@ class Lab:
                 "--file-flush-interval-msec",
                 "100",
             ]
-            self.supervisor.start(f"envoy:{key}", argv, log_path=base / "envoy.out")
+            self.supervisor.start(f"envoy:{key}", argv, log_path=base / "envoy.out", cwd=base / "proxy")
 
     def _wait_sidecars_ready(self) -> None:
         sidecars = [p for p in self.pods if p.has_sidecar]
