@@ -149,13 +149,13 @@ def test_exec_roles_cover_every_configured_source_namespace(overlay: str) -> Non
         assert len(bound) == 1, ns
 
 
-_ROLE = {
+_ROLE: dict[str, Any] = {
     "apiVersion": "rbac.authorization.k8s.io/v1",
     "kind": "Role",
     "metadata": {"name": "r", "namespace": "bookinfo"},
     "rules": [],
 }
-_BINDING = {
+_BINDING: dict[str, Any] = {
     "apiVersion": "rbac.authorization.k8s.io/v1",
     "kind": "RoleBinding",
     "metadata": {"name": "r", "namespace": "bookinfo"},
