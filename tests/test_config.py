@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.commands import config_cmd
 from agent.config import (
     DiscoveryRule,
     expand_discovery,
@@ -215,6 +216,9 @@ def test_discovery_follows_services_coming_and_going() -> None:
 def test_config_validate_command(tmp_path: Path, content: str, code: int, output: str) -> None:
     file = tmp_path / "agent.yaml"
     file.write_text(content)
+    # Mounted like agent/cli.py does, without importing the other commands (not under test here).
+    app = typer.Typer()
+    app.add_typer(config_cmd.app, name="config")
     result = CliRunner().invoke(app, ["config", "validate", str(file)])
     assert result.exit_code == code, result.output
     assert output in result.output
