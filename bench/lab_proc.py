@@ -1,0 +1,106 @@
+"""Shared helpers for the benchmarks: the lab as a separate process, the commands to run, medians.
+
+The lab runs via `meshprober lab up --state-dir D` (its own process tree), so what a benchmark
+measures never shares a Python process with the lab's emulator. `lab()` always takes it down.
+Only loopback; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LAB_UP_TIMEOUT_S = 180.0
+
+
+def meshprober_argv() -> list[str]:
+    """The `meshprober` console script of this Python (as a user runs it), else `python -m agent`."""
+    script = Path(sys.executable).parent / "meshprober"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "agent"]
+
+
+def kubectl() -> str:
+    sys.path.insert(0, str(REPO))
+    from agent.lab.kubectl import kubectl_path
+
+    return str(kubectl_path())
+
+
+def lab_env(state_dir: Path) -> dict[str, str]:
+    """Environment for a client of the lab: its kubeconfig and a private kubectl discovery cache."""
+    return dict(os.environ, KUBECONFIG=str(state_dir / "kubeconfig"), KUBECACHEDIR=str(state_dir / "kcache"))
+
+
+@contextlib.contextmanager
+def lab(state_dir: Path, scenario: str = "seed") -> Iterator[dict[str, str]]:
+    """`meshprober lab up` in a subprocess; yields the client env; `lab down` on the way out."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    up = [*meshprober_argv(), "lab", "up", "--scenario", scenario, "--state-dir", str(state_dir)]
+    proc = subprocess.run(up, capture_output=True, text=True, timeout=LAB_UP_TIMEOUT_S, check=False)
+    try:
+        if proc.returncode != 0:
+            raise SystemExit(f"lab up failed (exit {proc.returncode}): {proc.stderr.strip()}")
+        yield lab_env(state_dir)
+    finally:
+        down = [*meshprober_argv(), "lab", "down", "--state-dir", str(state_dir)]
+        subprocess.run(down, capture_output=True, timeout=60, check=False)
+
+
+def lab_pids(state_dir: Path) -> list[int]:
+    """The lab daemon and every process under it (for CPU accounting of the 'other side')."""
+    import json
+
+    try:
+        state = json.loads((state_dir / "state.json").read_text())
+    except (OSError, ValueError):
+        return []
+    root = state.get("pid")
+    return [root, *descendants(root)] if isinstance(root, int) else []
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS (or VmHWM, the peak) of a process in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fresh_dir(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
