@@ -7,13 +7,18 @@ behaviour it promises cannot drift apart. Labs are module-scoped and started onc
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 
 from agent.envoy.access_log import find_by_request_id, parse_log
+from agent.envoy.config_dump import cluster_name_regex
 from agent.kube.live import LiveCluster
 from agent.lab.processes import pid_alive
 from agent.lab.scenario import load_scenario
@@ -171,3 +176,74 @@ def test_runtime_follows_service_port_changes_and_pod_deletion(
         assert gone.stdout == "503"  # no endpoint left: the client sidecar answers itself
     finally:
         next(gen, None)
+
+
+PP_FQDN = "productpage.bookinfo.svc.cluster.local"
+
+
+def _pilot_agent(lab: RunningLab, source: str, path: str) -> subprocess.CompletedProcess[str]:
+    ns, workload = source.split("/")
+    return lab.k("exec", "-n", ns, lab.pod(ns, workload), "-c", "istio-proxy", "--",
+                 "pilot-agent", "request", "GET", path)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "check"),
+    [
+        (
+            "load-test/traffic-generator",
+            "config_dump?resource=dynamic_active_clusters&name_regex="
+            + quote(cluster_name_regex(PP_FQDN, 9080), safe=""),
+            lambda out, ip: (
+                [c["cluster"]["name"] for c in json.loads(out)["configs"]] == [f"outbound|9080||{PP_FQDN}"]
+            ),
+        ),
+        (
+            "load-test/traffic-generator",
+            "config_dump?resource=dynamic_active_clusters&name_regex="
+            + quote(cluster_name_regex("nothing.bookinfo.svc.cluster.local", 9080), safe=""),
+            lambda out, ip: out.strip() == "{}",
+        ),
+        (
+            "load-test/traffic-generator",
+            "stats",
+            lambda out, ip: (
+                f"cluster.outbound|9080||{PP_FQDN}.upstream_cx_total:" in out
+                and f"listener.{ip}_9080" not in out
+            ),
+        ),
+        ("bookinfo/productpage", "stats", lambda out, ip: f"listener.{ip}_9080.ssl.connection_error:" in out),
+        ("bookinfo/productpage", "ready", lambda out, ip: out.strip() == "LIVE"),
+    ],
+    ids=[
+        "config-dump-filter-hit",
+        "config-dump-filter-miss-is-empty",
+        "stats-client",
+        "stats-server",
+        "ready",
+    ],
+)
+def test_pilot_agent_request_per_pod(
+    labs: Callable[[str], RunningLab], source: str, path: str, check: Callable[[str, str], bool]
+) -> None:
+    lab = labs("healthy")
+    r = _pilot_agent(lab, source, path)
+    assert r.returncode == 0, r.stderr
+    ns, workload = source.split("/")
+    ip = next(p.ip for p in lab.lab.pods if p.namespace == ns and p.workload.name == workload)
+    assert check(r.stdout, ip), r.stdout[:500]
+
+
+def test_logs_since_filters_by_the_access_log_time(labs: Callable[[str], RunningLab]) -> None:
+    lab = labs("healthy")
+    src = "load-test/traffic-generator"
+    assert lab.curl(src, f"http://{PP_FQDN}:9080/productpage", "rid-since").stdout == "200"
+    line = lab.proxy_log_lines(src, "rid-since")[-1]
+    started = dt.datetime.fromisoformat(line[1 : line.index("]")].replace("Z", "+00:00"))
+    pod = lab.pod("load-test", "traffic-generator")
+    recent = lab.k("logs", "-n", "load-test", pod, "-c", "istio-proxy", "--since=10m")
+    assert recent.returncode == 0 and "rid-since" in recent.stdout
+    after = (started + dt.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = lab.k("logs", "-n", "load-test", pod, "-c", "istio-proxy", f"--since-time={after}")
+    assert later.returncode == 0, later.stderr
+    assert "rid-since" not in later.stdout
