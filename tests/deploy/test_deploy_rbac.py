@@ -25,6 +25,8 @@ READ_GRANTS = {
     ("", "pods/log"): {"get"},
     ("", "services"): READ,
     ("", "endpoints"): READ,
+    # the agent falls back to EndpointSlices when a Service has no Endpoints object (agent/kube/live.py)
+    ("discovery.k8s.io", "endpointslices"): READ,
     ("networking.istio.io", "destinationrules"): READ,
     ("security.istio.io", "peerauthentications"): READ,
 }
@@ -63,7 +65,8 @@ def rbac_violations(docs: list[dict[str, Any]]) -> list[str]:
                 if "secrets" in resources:
                     found.append(f"{where}: secrets")
                 for res in resources:
-                    allowed = {"create"} if res == "pods/exec" else READ
+                    # websocket exec is a GET (authorized as get; create too since Kubernetes 1.35)
+                    allowed = {"get", "create"} if res == "pods/exec" else READ
                     if res == "pods/exec" and kind == "ClusterRole":
                         found.append(f"{where}: pods/exec in a ClusterRole (must be per-namespace Roles)")
                     if res == "configmaps" and (
@@ -110,7 +113,9 @@ def expected_grants(overlay: str) -> set[Grant]:
     for scope in read_scopes:
         out |= {(scope, g, r, v, ()) for (g, r), verbs in READ_GRANTS.items() for v in verbs}
     for ns in EXEC_NAMESPACES[overlay]:
-        out |= {(ns, "", "pods/exec", "create", ())} | {(ns, "", "pods", v, ()) for v in READ}
+        out |= {(ns, "", "pods/exec", v, ()) for v in ("get", "create")} | {
+            (ns, "", "pods", v, ()) for v in READ
+        }
     return out
 
 
@@ -205,7 +210,9 @@ def _with(
             id="foreign-subject",
         ),
         pytest.param(
-            _with({"resources": ["pods/exec"], "verbs": ["create", "get"]}), "['get']", id="exec-extra-verb"
+            _with({"resources": ["pods/exec"], "verbs": ["create", "get", "update"]}),
+            "['update']",
+            id="exec-extra-verb",
         ),
     ],
 )
