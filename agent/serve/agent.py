@@ -153,7 +153,7 @@ class Agent:
             ),
             paths=self.scheduler.paths,
             run_path=self.scheduler.run_now,
-            run_adhoc=lambda p: safe_check(self._check, p),
+            run_adhoc=lambda p: safe_check(self._check, p, self.store.record_error),
             settings=api_cfg,
             token=api_cfg.read_token(),
             ready=self.ready,

@@ -69,13 +69,18 @@ def _stage_of(exc: BaseException) -> str:
     return "check"
 
 
-def safe_check(check: CheckFn, path: PathConfig) -> CheckResult:
-    """Run the check; an exception becomes a `probe_failed` result instead of killing the job."""
+def safe_check(
+    check: CheckFn, path: PathConfig, on_error: Callable[[str], None] = lambda stage: None
+) -> CheckResult:
+    """Run the check; an exception becomes a `probe_failed` result (and one `on_error(stage)` count)
+    instead of killing the job. Results the check returns itself are not counted here: the pipeline
+    counts its own agent-side errors where they happen."""
     started = time.time()
     try:
         return check(path)
     except Exception as exc:
         stage = _stage_of(exc)
+        on_error(stage)
         log.warning("check of path %s failed at stage %s: %s", path.name, stage, type(exc).__name__)
         message = str(exc)[:300] if isinstance(exc, MeshproberError) else type(exc).__name__
         return probe_failed_result(
@@ -174,7 +179,7 @@ class ProbeScheduler:
             raise PathBusy(f"a probe of path {name!r} is already running")
         try:
             self._run_policy(path)
-            result = safe_check(self._check, path)
+            result = safe_check(self._check, path, self._store.record_error)
             self._store.record(result)
             return result
         finally:

@@ -17,8 +17,10 @@ from agent.model import Verdict
 from agent.serve.results import CheckResult
 
 DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# Stages exported at 0 from the start; others (e.g. the pipeline's evidence stages) appear when first seen.
 KNOWN_ERROR_STAGES: tuple[str, ...] = (
-    "config", "discovery", "check", "policy", "exec", "api", "parse", "overrun", "missed"
+    "config", "discovery", "check", "policy", "pods", "exec", "exec_timeout", "api", "parse",
+    "overrun", "missed",
 )  # fmt: skip
 
 
@@ -79,8 +81,8 @@ class ResultStore:
                     stats.bucket_counts[i] += 1
             stats.duration_sum += result.duration_s
             stats.duration_count += 1
-            if result.error_stage:
-                self._errors[result.error_stage] = self._errors.get(result.error_stage, 0) + 1
+            # result.error_stage is not counted here: errors are counted once, where they happen
+            # (record_error, called by the pipeline and the scheduler), never twice.
             if result.policy is not None:
                 self._policy[result.path] = result.policy
 

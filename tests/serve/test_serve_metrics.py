@@ -101,7 +101,8 @@ def test_tls_conflict_from_policy_checks(store: ResultStore, view: object, expec
 
 
 def test_errors_build_and_shard_info(store: ResultStore) -> None:
-    store.record(make_result("broken", Verdict.PROBE_FAILED, error_stage="exec"))
+    store.record(make_result("broken", Verdict.PROBE_FAILED, error_stage="exec"))  # not counted twice:
+    store.record_error("exec")  # the pipeline counts its own errors where they happen
     store.record_error("config")
     s = scrape(store, shard=(1, 3))
     assert value(s, "meshprober_errors_total", stage="exec") == 1

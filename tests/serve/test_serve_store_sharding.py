@@ -114,3 +114,14 @@ def test_resolve_shard(
 def test_resolve_shard_errors(cli: tuple[int | None, int | None], hostname: str | None, message: str) -> None:
     with pytest.raises(InputError, match=message):
         resolve_shard(cli[0], cli[1], 0, 1, hostname)
+
+
+def test_store_does_not_count_error_stage_of_results() -> None:
+    # The pipeline counts its own agent-side errors via record_error; counting the result too would double it.
+    store = ResultStore()
+    store.set_paths(["p"])
+    store.record(make_result("p", Verdict.PROBE_FAILED, error_stage="exec"))
+    assert store.errors()["exec"] == 0
+    store.record_error("exec")
+    store.record_error("client_log")  # a stage that is not pre-declared still counts
+    assert store.errors()["exec"] == 1 and store.errors()["client_log"] == 1
