@@ -70,7 +70,7 @@ def test_template_variables() -> None:
         assert variables[name]["includeAll"] and variables[name]["allValue"] == ".*"
         assert "meshprober_" in variables[name]["definition"]
     # every query filters by both variables, except agent-wide and mesh-wide panels
-    agent_wide = {"Agent errors", "Shard health", "Current mTLS conflicts", "mTLS conflicts"}
+    agent_wide = {"Agent errors", "Shard health"}
     for panel in dashboard()["panels"]:
         if panel["title"] in agent_wide:
             continue
