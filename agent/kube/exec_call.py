@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
@@ -21,6 +20,7 @@ from agent.kube.errors_map import handshake_status, map_status, parse_status
 from agent.kube.exec_status import parse_exec_status
 from agent.kube.exec_stream import read_exec_stream
 from agent.kube.live_config import is_transient, tls_error
+from agent.kube.raw_api import RawApi
 from agent.kube.retry import BUDGET, with_retries
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
@@ -51,7 +51,7 @@ def target_program(argv: Sequence[str]) -> str:
 
 
 def exec_in_pod(
-    core: client.CoreV1Api,
+    core: RawApi,
     *,
     server: str,
     namespace: str,

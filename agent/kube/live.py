@@ -30,6 +30,7 @@ from agent.kube.live_config import (
     running_in_cluster,
 )
 from agent.kube.policy_list import list_istio_policy
+from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
 
 MESH_CONFIGMAP = "istio"
@@ -46,7 +47,7 @@ class LiveCluster:
         root_namespace: str = "istio-system",
     ) -> None:
         self._api = api_client
-        self._core = client.CoreV1Api(api_client)
+        self._core = RawApi(api_client)  # not client.CoreV1Api: 2+ s of import (see raw_api)
         self.server: str = str(api_client.configuration.host)
         self._rest = Rest(self.server)
         self.namespace = namespace
@@ -128,10 +129,9 @@ class LiveCluster:
             doc = self._rest.json(what, self._core.read_namespaced_endpoints, service, namespace)
             return objects.endpoints_from_dict(doc)
         except NotFound:
-            discovery = client.DiscoveryV1Api(self._api)
             lst = self._rest.json(
                 what,
-                discovery.list_namespaced_endpoint_slice,
+                self._core.list_namespaced_endpoint_slice,
                 namespace,
                 label_selector=f"kubernetes.io/service-name={service}",
             )
@@ -211,7 +211,7 @@ class LiveCluster:
         exec_api = client.ApiClient(configuration=self._api.configuration)
         try:
             return exec_in_pod(
-                client.CoreV1Api(exec_api),
+                RawApi(exec_api),
                 server=self.server,
                 namespace=namespace,
                 pod=pod,
@@ -227,7 +227,7 @@ class LiveCluster:
         """Raise ClusterUnreachable (after retries) or Unauthorized; any other answer means it is up."""
         # NotFound/Forbidden: the server answered; a trimmed-down server may not serve /version/.
         with contextlib.suppress(NotFound, Forbidden):
-            self._rest.raw("API server version (/version)", client.VersionApi(self._api).get_code)
+            self._rest.raw("API server version (/version)", self._core.get_code)
 
     # --- error helpers ------------------------------------------------------------------------
     def _container_error(

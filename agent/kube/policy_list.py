@@ -12,17 +12,18 @@ from kubernetes import client
 
 from agent.errors import NotFound
 from agent.kube.policy_kinds import POLICY_KINDS, pick_version, served_from_group_list
+from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
 
 
 def served_versions(rest: Rest, api: client.ApiClient) -> dict[str, list[str]]:
     """{group: [versions, preferred first]} from /apis."""
-    return served_from_group_list(rest.json("API discovery (/apis)", client.ApisApi(api).get_api_versions))
+    return served_from_group_list(rest.json("API discovery (/apis)", RawApi(api).get_api_versions))
 
 
 def list_istio_policy(rest: Rest, api: client.ApiClient) -> list[dict[str, Any]]:
     """Every served DestinationRule/PeerAuthentication/(legacy) Policy/MeshPolicy, cluster-wide."""
-    custom = client.CustomObjectsApi(api)
+    custom = RawApi(api)
     try:
         served: dict[str, list[str]] | None = served_versions(rest, api)
     except NotFound:
