@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_proc import kubectl, lab, meshprober_argv  # noqa: E402 - bench/ is not a package
+from lab_proc import kubectl, lab, meshprober_argv
 
 SOURCE = ("load-test", "traffic-generator")
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
@@ -51,7 +51,9 @@ def meshprober_side(env: dict[str, str]) -> tuple[float, str]:
     try:
         verdict = str(json.loads(proc.stdout).get("verdict"))
     except ValueError:
-        raise SystemExit(f"meshprober probe failed (exit {proc.returncode}): {proc.stderr.decode()[-500:]}") from None
+        raise SystemExit(
+            f"meshprober probe failed (exit {proc.returncode}): {proc.stderr.decode()[-500:]}"
+        ) from None
     return elapsed, verdict
 
 
@@ -78,7 +80,9 @@ def manual_side(env: dict[str, str], steps: list[list[str]]) -> tuple[float, int
 
 def find_pod(k: str, env: dict[str, str]) -> str:
     ns, app = SOURCE
-    proc = _run([k, "get", "pods", "-n", ns, "-l", f"app={app}", "-o", "jsonpath={.items[0].metadata.name}"], env)
+    proc = _run(
+        [k, "get", "pods", "-n", ns, "-l", f"app={app}", "-o", "jsonpath={.items[0].metadata.name}"], env
+    )
     if proc.returncode != 0 or not proc.stdout.strip():
         raise SystemExit(f"no {ns}/{app} pod: {proc.stderr.decode()[-300:]}")
     return proc.stdout.decode().strip()
@@ -110,14 +114,21 @@ def main() -> int:
                     else:
                         elapsed, out_bytes = manual_side(env, steps)
                         manual.append(elapsed)
-                print(f"round {i + 1}: meshprober {mesh[-1]:.2f}s ({verdict})  manual {manual[-1]:.2f}s", flush=True)
+                print(
+                    f"round {i + 1}: meshprober {mesh[-1]:.2f}s ({verdict})  manual {manual[-1]:.2f}s",
+                    flush=True,
+                )
     m_mesh, m_manual = statistics.median(mesh), statistics.median(manual)
-    print(f"meshprober probe: median {m_mesh:.2f}s  min {min(mesh):.2f}s  max {max(mesh):.2f}s  verdict {verdict}")
+    print(
+        f"meshprober probe: median {m_mesh:.2f}s  min {min(mesh):.2f}s  max {max(mesh):.2f}s  verdict {verdict}"
+    )
     print(
         f"manual sequence ({len(steps)} kubectl commands, {out_bytes} bytes of output to read): "
         f"median {m_manual:.2f}s  min {min(manual):.2f}s  max {max(manual):.2f}s"
     )
-    print(f"diagnose_vs_manual: ratio={m_mesh / m_manual:.2f} meshprober_s={m_mesh:.2f} manual_s={m_manual:.2f}")
+    print(
+        f"diagnose_vs_manual: ratio={m_mesh / m_manual:.2f} meshprober_s={m_mesh:.2f} manual_s={m_manual:.2f}"
+    )
     return 0
 
 
