@@ -64,6 +64,23 @@ def allocate_subnet(state_dir: Path) -> str:
     raise LabError("no free 127.X.Y subnet found for the lab")
 
 
+def _envoy_exit_reason(pod: LabPod, log_path: Path) -> str:
+    """Why a sidecar died at start, with the one cause a user can fix named plainly."""
+    reason = f"envoy of {pod.namespace}/{pod.name} exited; see {log_path}"
+    try:
+        text = log_path.read_text(errors="replace")[-20_000:]
+    except OSError:
+        return reason
+    if "inotify" in text:
+        # Each Envoy watches its xDS files with a few inotify instances; the per-user limit is
+        # machine-wide (default 128), so many labs or Envoys at once can exhaust it.
+        reason += (
+            " (out of inotify instances: run fewer labs at once or raise"
+            " fs.inotify.max_user_instances)"
+        )
+    return reason
+
+
 class Lab:
     def __init__(
         self, scenario: Scenario, state_dir: Path, extra_objects: Iterable[dict[str, Any]] = ()
@@ -86,6 +103,8 @@ class Lab:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
+        """Start everything; returns once every sidecar is ready. Call from a long-lived thread:
+        children get PR_SET_PDEATHSIG, which fires when the *thread* that started them exits."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start()
@@ -306,7 +325,7 @@ class Lab:
             while time.monotonic() < deadline:
                 child = self.supervisor.get(f"envoy:{pod.namespace}/{pod.name}")
                 if child is not None and not child.alive:
-                    raise LabError(f"envoy of {pod.namespace}/{pod.name} exited; see {child.log_path}")
+                    raise LabError(_envoy_exit_reason(pod, child.log_path))
                 try:
                     status, body = admin_get(pod.ip, ADMIN_PORT, "ready", timeout=1.0)
                     if status == 200 and body.strip() == "LIVE":

@@ -6,7 +6,6 @@ behaviour it promises cannot drift apart. Labs are module-scoped and started onc
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import subprocess
@@ -43,32 +42,40 @@ TLS_503 = ("UF", "URX")
 CASES: list[tuple[str, str, Expect]] = [
     ("healthy", "load-test-to-productpage", OK),
     ("healthy", "productpage-to-reviews", OK),
-    ("no-sidecar-client", "legacy-to-productpage", RESET),
-    ("no-sidecar-client", "load-test-to-productpage", OK),
     ("mtls-to-no-sidecar", "load-test-to-legacy-api", Expect(http="503", flags=TLS_503, reason=("WRONG_VERSION_NUMBER",))),
     ("mtls-to-no-sidecar", "load-test-to-productpage", OK),
     ("bad-certs", "to-ratings-other-ca", Expect(http="503", flags=TLS_503, reason=("CERTIFICATE_VERIFY_FAILED", "unable to get local issuer certificate"))),
     ("bad-certs", "to-reviews-wrong-san", Expect(http="503", flags=TLS_503, reason=("CERTIFICATE_VERIFY_FAILED", "SAN matcher", "sa/impostor"))),
     ("bad-certs", "to-details-expired", Expect(http="503", flags=TLS_503, reason=("CERTIFICATE_VERIFY_FAILED", "certificate has expired"))),
     ("bad-certs", "to-productpage-ok", OK),
+    ("no-sidecar-client", "legacy-to-productpage", RESET),
+    ("no-sidecar-client", "load-test-to-productpage", OK),
 ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], RunningLab]]:
-    """Start each scenario's lab on first use; stop them all when the module is done."""
-    stack = contextlib.ExitStack()
-    running: dict[str, RunningLab] = {}
+    """The lab of a scenario ("NAME" or "NAME:tag" for a separate one), started on first use.
 
-    def get(name: str) -> RunningLab:
-        if name not in running:
-            gen = start_lab(name, tmp_path_factory.mktemp(name))
-            running[name] = next(gen)
-            stack.callback(lambda: next(gen, None))
-        return running[name]
+    Only one lab runs at a time (switching stops the previous one): every Envoy takes a few of the
+    machine-wide inotify instances (default 128 per user), and other suites run labs too.
+    """
+    current: list[tuple[str, RunningLab, Iterator[RunningLab]]] = []
 
-    with stack:
+    def get(key: str) -> RunningLab:
+        if current and current[0][0] == key:
+            return current[0][1]
+        if current:
+            next(current.pop()[2], None)
+        gen = start_lab(key.split(":")[0], tmp_path_factory.mktemp(key.replace(":", "-")))
+        current.append((key, next(gen), gen))
+        return current[0][1]
+
+    try:
         yield get
+    finally:
+        if current:
+            next(current.pop()[2], None)
 
 
 @pytest.mark.parametrize("scenario", sorted({c[0] for c in CASES}))
@@ -126,58 +133,6 @@ def test_official_python_client_exec(
     assert result.stdout == (b"200" if exit_code == 0 else b"000")
 
 
-REVIEWS_TWO_PORTS = """\
-apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: bookinfo, labels: {app: reviews, service: reviews}}
-spec:
-  selector: {app: reviews}
-  ports:
-    - {name: http, port: 9080, targetPort: 9080, protocol: TCP}
-    - {name: http-admin, port: 9090, targetPort: 9090, protocol: TCP}
-"""
-
-
-def _poll(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:  # bounded: the lab reconciles within about a second
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
-
-
-def test_runtime_follows_service_port_changes_and_pod_deletion(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    """A Service gaining a port starts an app behind the sidecar; `kubectl delete pod` stops the
-    pod's processes and the Python client no longer lists it (its own lab: it mutates the mesh)."""
-    tmp = tmp_path_factory.mktemp("changes")
-    gen = start_lab("healthy", tmp)
-    lab = next(gen)
-    try:
-        src, reviews = "bookinfo/productpage", lab.pod("bookinfo", "reviews")
-        (tmp / "svc.yaml").write_text(REVIEWS_TWO_PORTS)
-        assert lab.k("apply", "-f", str(tmp / "svc.yaml")).returncode == 0
-        url = "http://reviews.bookinfo.svc.cluster.local:9090/reviews/0"
-        assert _poll(lambda: lab.curl(src, url, "rid-new-port").stdout == "200")
-
-        pids = {n: p for n, p in lab.lab.supervisor.pids().items() if reviews in n}
-        assert len(pids) == 3, pids  # envoy + app on two ports
-        r = lab.k("delete", "pod", "-n", "bookinfo", reviews, "--wait=false")
-        assert r.returncode == 0, r.stderr
-        assert _poll(lambda: not any(pid_alive(p) for p in pids.values())), pids
-        live = LiveCluster.from_kubeconfig(str(lab.lab.kubeconfig))
-        try:
-            assert reviews not in {p.name for p in live.list_pods("bookinfo")}
-        finally:
-            live.close()
-        gone = lab.curl(src, "http://reviews.bookinfo.svc.cluster.local:9080/reviews/0", "rid-gone")
-        assert gone.stdout == "503"  # no endpoint left: the client sidecar answers itself
-    finally:
-        next(gen, None)
-
-
 PP_FQDN = "productpage.bookinfo.svc.cluster.local"
 
 
@@ -226,7 +181,7 @@ def _pilot_agent(lab: RunningLab, source: str, path: str) -> subprocess.Complete
 def test_pilot_agent_request_per_pod(
     labs: Callable[[str], RunningLab], source: str, path: str, check: Callable[[str, str], bool]
 ) -> None:
-    lab = labs("healthy")
+    lab = labs("no-sidecar-client")
     r = _pilot_agent(lab, source, path)
     assert r.returncode == 0, r.stderr
     ns, workload = source.split("/")
@@ -235,7 +190,7 @@ def test_pilot_agent_request_per_pod(
 
 
 def test_logs_since_filters_by_the_access_log_time(labs: Callable[[str], RunningLab]) -> None:
-    lab = labs("healthy")
+    lab = labs("no-sidecar-client")
     src = "load-test/traffic-generator"
     assert lab.curl(src, f"http://{PP_FQDN}:9080/productpage", "rid-since").stdout == "200"
     line = lab.proxy_log_lines(src, "rid-since")[-1]
@@ -247,3 +202,61 @@ def test_logs_since_filters_by_the_access_log_time(labs: Callable[[str], Running
     later = lab.k("logs", "-n", "load-test", pod, "-c", "istio-proxy", f"--since-time={after}")
     assert later.returncode == 0, later.stderr
     assert "rid-since" not in later.stdout
+
+
+REVIEWS_TWO_PORTS = """\
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: bookinfo, labels: {app: reviews, service: reviews}}
+spec:
+  selector: {app: reviews}
+  ports:
+    - {name: http, port: 9080, targetPort: 9080, protocol: TCP}
+    - {name: http-admin, port: 9090, targetPort: 9090, protocol: TCP}
+"""
+
+REVIEWS_ONE_PORT = REVIEWS_TWO_PORTS.split("    - {name: http-admin")[0]
+
+
+def _poll(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # bounded: the lab reconciles within about a second
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
+def test_runtime_follows_service_port_changes_and_pod_deletion(
+    labs: Callable[[str], RunningLab], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A Service gaining a port starts an app behind the sidecar; `kubectl delete pod` stops the
+    pod's processes and the Python client no longer lists it (its own lab, last: it mutates the mesh)."""
+    tmp = tmp_path_factory.mktemp("changes-yaml")
+    lab = labs("healthy:changes")
+    src, reviews = "bookinfo/productpage", lab.pod("bookinfo", "reviews")
+    (tmp / "svc.yaml").write_text(REVIEWS_TWO_PORTS)
+    assert lab.k("apply", "-f", str(tmp / "svc.yaml")).returncode == 0
+    url = "http://reviews.bookinfo.svc.cluster.local:9090/reviews/0"
+    assert _poll(lambda: lab.curl(src, url, "rid-new-port").stdout == "200")
+
+    pids = {n: p for n, p in lab.lab.supervisor.pids().items() if reviews in n}
+    assert len(pids) == 3, pids  # envoy + app on two ports
+    (tmp / "svc.yaml").write_text(REVIEWS_ONE_PORT)
+    assert lab.k("apply", "-f", str(tmp / "svc.yaml")).returncode == 0
+    extra = next(p for n, p in pids.items() if n.endswith(":29090"))
+    assert _poll(lambda: not pid_alive(extra))  # the port went away: its app stops
+    pids = {n: p for n, p in lab.lab.supervisor.pids().items() if reviews in n}
+    assert len(pids) == 2, pids
+    r = lab.k("delete", "pod", "-n", "bookinfo", reviews, "--wait=false")
+    assert r.returncode == 0, r.stderr
+    assert _poll(lambda: not any(pid_alive(p) for p in pids.values())), pids
+    live = LiveCluster.from_kubeconfig(str(lab.lab.kubeconfig))
+    try:
+        assert reviews not in {p.name for p in live.list_pods("bookinfo")}
+    finally:
+        live.close()
+    r = lab.k("exec", "-n", "bookinfo", reviews, "--", "true")
+    assert r.returncode != 0 and "not found" in r.stderr
+    gone = lab.curl(src, "http://reviews.bookinfo.svc.cluster.local:9080/reviews/0", "rid-gone")
+    assert gone.stdout == "503"  # no endpoint left: the client sidecar answers itself

@@ -1,5 +1,6 @@
 """PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and an approximation of strategic
-merge patch (merge patch, with lists of named items merged by `name`).
+merge patch (merge patch, with lists of objects merged by a merge key such as `name` or `port`,
+`$patch: delete` and `$setElementOrder` honoured, as `kubectl apply` sends them).
 
 Pure; no I/O. Errors raise ApiError 422/400 with the reason, never a traceback.
 """
@@ -17,33 +18,52 @@ STRATEGIC = "application/strategic-merge-patch+json"
 APPLY = "application/apply-patch+yaml"
 
 
+# List merge keys of the built-in types a lab user patches (containers/env/volumes by name,
+# Service ports by port, container ports by containerPort); tried in this order.
+_MERGE_KEYS = ("name", "port", "containerPort", "ip", "mountPath")
+
+
 def merge_patch(target: Any, patch: Any, strategic: bool = False) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     out = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if key.startswith("$"):
-            continue  # strategic-merge directives ($patch, $retainKeys...): ignored
+            continue  # other strategic-merge directives ($retainKeys...): ignored
         if value is None:
             out.pop(key, None)
-        elif (
-            strategic
-            and isinstance(value, list)
-            and isinstance(out.get(key), list)
-            and _named(value)
-            and _named(out[key])
-        ):
-            merged = {item["name"]: item for item in out[key]}
-            for item in value:
-                merged[item["name"]] = merge_patch(merged.get(item["name"], {}), item, True)
-            out[key] = list(merged.values())
+        elif strategic and isinstance(value, list) and isinstance(out.get(key), list):
+            order = patch.get(f"$setElementOrder/{key}")
+            out[key] = _merge_list(out[key], value, order if isinstance(order, list) else None)
         else:
             out[key] = merge_patch(out.get(key), value, strategic)
     return out
 
 
-def _named(items: list[Any]) -> bool:
-    return all(isinstance(i, dict) and "name" in i for i in items)
+def _merge_key(items: list[Any]) -> str | None:
+    for key in _MERGE_KEYS:
+        if items and all(isinstance(i, dict) and key in i for i in items):
+            return key
+    return None
+
+
+def _merge_list(current: list[Any], patch: list[Any], order: list[Any] | None) -> list[Any]:
+    """Strategic merge of a list of objects by its merge key: `$patch: delete` items remove,
+    others merge or append; `$setElementOrder` (what `kubectl apply` sends) sets the order."""
+    # kubectl names each item by its real merge key in $patch/$setElementOrder entries.
+    key = _merge_key(current + patch + (order or []))
+    if key is None:
+        return copy.deepcopy(patch)  # primitives / unkeyed objects: the patch replaces the list
+    merged = {item[key]: item for item in current}
+    for item in patch:
+        if item.get("$patch") == "delete":
+            merged.pop(item[key], None)
+        else:
+            merged[item[key]] = merge_patch(merged.get(item[key], {}), item, True)
+    if order and (wanted := [o[key] for o in order if isinstance(o, dict) and key in o]):
+        rank = {k: i for i, k in enumerate(wanted)}
+        return sorted(merged.values(), key=lambda item: rank.get(item[key], len(rank)))
+    return list(merged.values())
 
 
 def _pointer(path: str) -> list[str]:
