@@ -386,7 +386,7 @@ def test_logs_follow_streams_appends_and_is_bounded(
     log = tmp_path / "follow.log"
     log.write_text("before\n")
     old_limit, old_path = emu.backend.follow_limit, emu.backend.log_path
-    emu.backend.follow_limit, emu.backend.log_path = 2.0, lambda ns, pod, c: log
+    emu.backend.follow_limit, emu.backend.log_path = 1.5, lambda ns, pod, c: log
     timer = threading.Timer(0.7, lambda: log.open("a").write("after\n"))
     timer.start()
     try:
@@ -401,7 +401,7 @@ def test_logs_follow_streams_appends_and_is_bounded(
 
 def test_get_watch_prints_new_pods(kubectl: KubectlRunner, emu: Emulator) -> None:
     old = emu.backend.follow_limit
-    emu.backend.follow_limit = 2.0
+    emu.backend.follow_limit = 1.5
     new_pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -451,3 +451,21 @@ def test_spdy_fallback_is_a_clear_400(kubectl: KubectlRunner) -> None:
         "exec", PRODUCTPAGE, "-n", NS, "--", "true", extra_env={"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
     )
     assert res.rc == 1 and "SPDY is not supported by this emulator" in res.err, res
+
+
+def test_exec_ends_when_background_child_holds_stdout(kubectl: KubectlRunner, emu: Emulator) -> None:
+    before = child_pids()
+    started = time.monotonic()
+    res = kubectl("exec", PRODUCTPAGE, "-n", NS, "--", "sh", "-c", "sleep 31.25 & echo started")
+    assert (res.rc, res.out) == (0, "started\n"), res
+    assert time.monotonic() - started < 10
+    assert not (child_pids() - before) and not emu.backend.procs
+    # the orphaned background child was reparented away from us: find it by its command line
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if _cmdline(p) == b"sleep\x0031.25\x00"]
+
+
+def _cmdline(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""

@@ -121,7 +121,7 @@ class Emulator:
             ctx.load_cert_chain(self.tls.server_cert, self.tls.server_key)
             self.backend.stopping = asyncio.Event()
             runner = web.AppRunner(
-                make_app(self.backend), handle_signals=False, access_log=None, shutdown_timeout=2.0
+                make_app(self.backend), handle_signals=False, access_log=None, shutdown_timeout=1.0
             )
             await runner.setup()
             site = web.TCPSite(runner, host, port, ssl_context=ctx)
@@ -145,6 +145,8 @@ class Emulator:
                 return
             ready.set()
             loop.run_forever()
+            # let transports closed during shutdown run their callbacks before the loop goes away
+            loop.run_until_complete(asyncio.sleep(0.05))
             loop.close()
 
         thread = threading.Thread(target=run, name=f"kube-emulator-{port}", daemon=True)

@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
 CHUNK = 32 * 1024
 _CLOSE_TIMEOUT = 5.0
+DRAIN_GRACE = 2.0  # seconds a background child may keep stdout open after the command exits
 
 
 @dataclass
@@ -126,8 +127,10 @@ async def _reader(s: ExecSession) -> None:
         s.gone.set()
 
 
-def kill_group(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
+def kill_group(proc: asyncio.subprocess.Process, *, after_exit: bool = False) -> None:
+    """SIGKILL the command's process group (its own session). `after_exit`: the leader is gone but
+    members still hold its pipes open, which keeps the group id from being reused."""
+    if proc.returncode is None or after_exit:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
 
@@ -146,6 +149,13 @@ async def _pump_out(
             if fault and fault.after_bytes and s.sent >= fault.after_bytes:
                 trip.set()
                 return
+
+
+async def _exit_of(proc: asyncio.subprocess.Process) -> int:
+    """The command's exit, as soon as it happens: proc.wait() would also wait for every pipe to close."""
+    while proc.returncode is None:
+        await asyncio.sleep(0.02)
+    return proc.returncode
 
 
 async def _pump_in(s: ExecSession, proc: asyncio.subprocess.Process) -> None:
@@ -216,24 +226,32 @@ async def serve_exec(
         if proc.stderr is not None:
             pumps.append(asyncio.create_task(_pump_out(s, proc.stderr, 2, flags["stderr"], fault, trip)))
         feeder = asyncio.create_task(_pump_in(s, proc)) if flags["stdin"] else None
-        done_task: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(proc.wait(), *pumps))
+        exited: asyncio.Future[Any] = asyncio.ensure_future(_exit_of(proc))
+        drained: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*pumps))
         gone_task: asyncio.Future[Any] = asyncio.ensure_future(s.gone.wait())
         trip_task: asyncio.Future[Any] = asyncio.ensure_future(trip.wait())
-        await asyncio.wait({done_task, gone_task, trip_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop = {gone_task, trip_task}
+        await asyncio.wait({exited, *stop}, return_when=asyncio.FIRST_COMPLETED)
+        if exited.done() and not s.gone.is_set() and not trip.is_set():
+            # The output pipes close at EOF; a background child still holding them gets a short grace,
+            # then its process group is killed so the exec always ends.
+            await asyncio.wait({drained, *stop}, timeout=DRAIN_GRACE, return_when=asyncio.FIRST_COMPLETED)
+            if not drained.done() and not any(t.done() for t in stop):
+                kill_group(proc, after_exit=True)
+                await asyncio.wait({drained, *stop}, timeout=DRAIN_GRACE, return_when=asyncio.FIRST_COMPLETED)
         for t in (gone_task, trip_task, feeder):
             if t is not None:
                 t.cancel()
         if trip.is_set() and fault is not None:
             kill_group(proc)
             await _finish(s, None, fault, request)
-        elif done_task.done() and not s.gone.is_set():
+        elif exited.done() and not s.gone.is_set():
             rc = proc.returncode or 0
-            await _finish(
-                s, exit_status(128 - rc if rc < 0 else rc), fault, request
-            )  # like a runtime: 128+signal
-        if not done_task.done():
-            kill_group(proc)
-            done_task.cancel()
+            # like a container runtime: a signal-killed command reports 128+signal
+            await _finish(s, exit_status(128 - rc if rc < 0 else rc), fault, request)
+        if not drained.done():
+            kill_group(proc, after_exit=True)
+            drained.cancel()
         return ws
     finally:
         if proc is not None:
