@@ -106,8 +106,19 @@ def kubectl_bin() -> Path:
         pytest.skip(str(exc))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_stray_children() -> Iterator[None]:
+    """After each module (and its emulator) is torn down, nothing it started may still run."""
+    before = child_pids()
+    yield
+    deadline = time.monotonic() + 10
+    while child_pids() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (child_pids() - before), f"stray child processes: {child_pids() - before}"
+
+
 @pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+def emu(tmp_path_factory: pytest.TempPathFactory, no_stray_children: None) -> Iterator[Emulator]:
     state = tmp_path_factory.mktemp("emu")
     log = state / "istio-proxy.log"
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())

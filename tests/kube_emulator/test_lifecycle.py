@@ -173,3 +173,15 @@ def test_subprocess_mode_bad_arguments_exit_2(tmp_path: Path, args: list[str], m
     )
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_custom_users_table(tmp_path: Path) -> None:
+    with Emulator(OBJECTS, state_dir=tmp_path / "s", users={"fixed-token": "alice"}) as emu:
+        assert emu.token_for("alice") == "fixed-token"
+        cfg = client.Configuration()
+        cfg.host, cfg.ssl_ca_cert = emu.url, str(emu.ca_path)
+        cfg.api_key = {"BearerToken": "Bearer fixed-token"}
+        with client.ApiClient(cfg) as api:
+            assert PRODUCTPAGE in [
+                p.metadata.name for p in client.CoreV1Api(api).list_namespaced_pod(NS).items
+            ]
