@@ -159,12 +159,19 @@ def test_subprocess_mode_ready_line_and_sigterm(tmp_path: Path) -> None:
         pytest.param(["--objects", "/nonexistent/dir"], "/nonexistent/dir", id="missing-objects"),
         pytest.param(["--host", "10.0.0.1"], "loopback", id="non-loopback-host"),
         pytest.param(["--objects", "BAD"], "not a Kubernetes object", id="bad-manifest"),
+        pytest.param(
+            ["--objects", "UNKNOWN"],
+            "object 1 (Gadget 'g') cannot be loaded: no kind 'Gadget'",
+            id="unknown-kind",
+        ),
     ],
 )
 def test_subprocess_mode_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("just: a mapping\n")
-    args = [str(bad) if a == "BAD" else a for a in args]
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\n")
+    args = [{"BAD": str(bad), "UNKNOWN": str(unknown)}.get(a, a) for a in args]
     proc = subprocess.run(
         [sys.executable, "-m", "agent.lab.apiserver", "--state-dir", str(tmp_path / "s"), *args],
         capture_output=True,

@@ -143,6 +143,8 @@ class Store:
                     "BadRequest",
                 )
         meta = obj.setdefault("metadata", {})
+        if isinstance(meta, dict) and not meta.get("name") and meta.get("generateName"):
+            meta["name"] = str(meta["generateName"]) + uuid.uuid4().hex[:5]
         if not isinstance(meta, dict) or not meta.get("name"):
             raise ApiError(400, f"{rt.kind}: metadata.name: Required value: name is required", "BadRequest")
         if rt.namespaced:
@@ -269,8 +271,14 @@ class Store:
                 yield ep
 
     def load(self, objects: Iterable[dict[str, Any]]) -> None:
-        for obj in objects:
-            self.apply(obj)
+        """Apply initial objects; a bad one is a ValueError naming it (position, kind, name)."""
+        for i, obj in enumerate(objects):
+            try:
+                self.apply(obj)
+            except (ApiError, AttributeError, TypeError) as exc:
+                name = (obj.get("metadata") or {}).get("name") if isinstance(obj, dict) else None
+                kind = obj.get("kind") if isinstance(obj, dict) else type(obj).__name__
+                raise ValueError(f"object {i + 1} ({kind} {name!r}) cannot be loaded: {exc}") from None
 
 
 def load_manifests(path: Path) -> list[dict[str, Any]]:
