@@ -101,6 +101,17 @@ def up(
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
         )
+    try:
+        _wait_ready(proc, state_dir, scenario)
+    except KeyboardInterrupt:
+        # Ctrl-C while waiting: do not leave a half-started lab behind.
+        proc.terminate()
+        proc.wait(15)
+        typer.echo("interrupted; lab stopped", err=True)
+        raise typer.Exit(130) from None
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], state_dir: Path, scenario: str) -> None:
     deadline = time.monotonic() + UP_TIMEOUT_S
     while time.monotonic() < deadline:
         state = _state(state_dir)

@@ -73,6 +73,9 @@ class Supervisor:
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
                 preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+                # Own process group: a terminal's Ctrl-C reaches the lab, which stops children in
+                # order, instead of killing Envoys and apps mid-flight.
+                process_group=0,
             )
         child = Child(name, tuple(argv), proc, log_path)
         with self._lock:

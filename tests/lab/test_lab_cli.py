@@ -153,6 +153,8 @@ def test_two_labs_side_by_side_then_down_and_sigkill(tmp_path: Path, state_dirs:
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda args: lab_cli(*args), ups))
     assert time.monotonic() - started < 30  # startup stays a few seconds (generous for slow CI)
+    again = lab_cli("up", "--scenario", "healthy", "--state-dir", str(healthy))
+    assert again.returncode == 2 and "already runs" in again.stderr
     for r, d in zip(results, state_dirs, strict=True):
         assert r.returncode == 0, r.stderr
         assert f"export KUBECONFIG={d.resolve() / 'kubeconfig'}" in r.stdout
@@ -195,6 +197,7 @@ def test_ctrl_c_on_a_foreground_lab_cleans_up(state_dirs: list[Path]) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group, like a shell job in a terminal
     )
     try:
         deadline = time.monotonic() + 30
@@ -202,7 +205,7 @@ def test_ctrl_c_on_a_foreground_lab_cleans_up(state_dirs: list[Path]) -> None:
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.1)
         assert status(d)["running"] is True
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
