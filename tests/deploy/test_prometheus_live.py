@@ -61,7 +61,8 @@ def render_fixture(text: str, scrape: int, now: float) -> str:
         line = line.replace("__NOW__", f"{now:.3f}")
         m = COUNTER_SAMPLE.match(line)
         if m:
-            line = f"{m.group(1)}{m.group(2) or ''} {float(m.group(3)) * (1 + scrape):g}"
+            # steep enough that 3 scrapes push the errors counter past MeshproberErrorsRising's threshold
+            line = f"{m.group(1)}{m.group(2) or ''} {float(m.group(3)) * (1 + 3 * scrape):g}"
         out.append(line)
     return "\n".join(out) + "\n"
 
@@ -187,7 +188,7 @@ def query(base: str, expr: str) -> tuple[str, list[Any], str]:
 def _enough_samples(base: str) -> bool:
     # rate()/increase() need a few samples in the window; 1s scrapes make this quick.
     status, result, _ = query(base, "count_over_time(meshprober_build_info[1m])")
-    return status == "success" and bool(result) and float(result[0]["value"][1]) >= 5
+    return status == "success" and bool(result) and float(result[0]["value"][1]) >= 3
 
 
 def evaluate_everything(
@@ -231,7 +232,7 @@ def test_fixture_is_valid_exposition_format() -> None:
 
 def test_queries_against_static_seed_exposition(tmp_path: Path) -> None:
     with static_metrics_server() as target, prometheus(target, tmp_path) as base:
-        _wait("5 scrapes of the seed exposition", lambda: _enough_samples(base), 30)
+        _wait("3 scrapes of the seed exposition", lambda: _enough_samples(base), 30)
         problems = evaluate_everything(
             base, may_be_empty=(), firing=SEED_FIRING | {"MeshproberErrorsRising"}, quiet=SEED_QUIET
         )
@@ -274,7 +275,7 @@ def test_queries_against_meshprober_demo(tmp_path: Path) -> None:
                 pytest.skip("meshprober demo not available yet")
             raise AssertionError(f"{exc}\n--- demo output ---\n{out}") from None
         with prometheus(f"127.0.0.1:{port}", tmp_path) as base:
-            _wait("5 scrapes of the demo", lambda: _enough_samples(base), 60)
+            _wait("3 scrapes of the demo", lambda: _enough_samples(base), 60)
             problems = evaluate_everything(
                 base, may_be_empty=DEMO_MAY_BE_EMPTY, firing=SEED_FIRING, quiet=SEED_QUIET
             )
