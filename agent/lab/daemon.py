@@ -67,8 +67,9 @@ def run(
             extra = load_user_resources(resources) if resources else []
             lab = Lab(load_scenario(scenario), state_dir, extra_objects=extra)
             lab.start()
-        except (MeshproberError, OSError, ValueError) as exc:
-            write_state(state_dir, {**base, "running": False, "phase": "failed", "error": str(exc)})
+        except Exception as exc:  # whatever it was, `lab up` must be told why (details in lab.log)
+            reason = str(exc) if isinstance(exc, (MeshproberError, OSError, ValueError)) else repr(exc)
+            write_state(state_dir, {**base, "running": False, "phase": "failed", "error": reason})
             logging.exception("lab failed to start")
             return 1
         state = {**base, **lab.describe(), "phase": "ready"}

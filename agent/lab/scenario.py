@@ -135,6 +135,7 @@ def load_user_resources(directory: Path) -> list[dict[str, Any]]:
     InputError naming the file, so the lab never starts with half of a user's policy.
     """
     from agent.istio.load import SOURCE_KEY, load_objects_from_dir
+    from agent.lab.apiserver.resources import by_api_version_kind
 
     if not directory.is_dir():
         raise InputError(f"--resources {directory}: not a directory")
@@ -149,6 +150,11 @@ def load_user_resources(directory: Path) -> list[dict[str, Any]]:
             raise InputError(f"--resources {directory}: {where}: needs apiVersion and kind")
         if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
             raise InputError(f"--resources {directory}: {where}: needs metadata.name")
+        if by_api_version_kind(str(obj["apiVersion"]), str(obj["kind"])) is None:
+            raise InputError(
+                f"--resources {directory}: {where}: the lab does not serve kind {obj['kind']!r}"
+                f" in apiVersion {obj['apiVersion']!r}"
+            )
         objects.append(obj)
     if not objects:
         raise InputError(f"--resources {directory}: no Kubernetes objects in *.yaml, *.yml or *.json files")

@@ -114,8 +114,9 @@ def state_dirs(tmp_path: Path) -> Iterator[list[Path]]:
         ({"ok.yaml": DISABLE_INTO_STRICT, "nokind.yaml": "metadata: {name: x}\n"}, "nokind.yaml"),
         ({"noname.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"}, "noname.yaml"),
         ({"notes.txt": "not yaml at all"}, "no Kubernetes objects"),
+        ({"crd.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"}, "crd.yaml#1"),
     ],
-    ids=["yaml-syntax-error", "missing-kind", "missing-name", "no-yaml-files"],
+    ids=["yaml-syntax-error", "missing-kind", "missing-name", "no-yaml-files", "kind-not-served"],
 )
 def test_bad_resources_exit_2_and_start_nothing(tmp_path: Path, files: dict[str, str], message: str) -> None:
     res = tmp_path / "res"

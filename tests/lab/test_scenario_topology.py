@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -77,3 +78,17 @@ def test_bad_scenarios_name_the_field(tmp_path: Path, text: str, message: str) -
 def test_unknown_scenario_lists_known_ones() -> None:
     with pytest.raises(InputError, match=r"known: .*seed"):
         load_scenario("nope")
+
+
+@pytest.mark.parametrize("name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs"])
+def test_every_path_targets_a_service_port_of_the_scenario(name: str) -> None:
+    """`meshprober demo` probes these paths: each must name a real source and a served port."""
+    scenario = load_scenario(name)
+    assert scenario.paths, f"{name} has no paths to probe"
+    services = {
+        (w.name, w.namespace): {p.port for p in w.ports} for w in scenario.workloads if w.ports and w.service
+    }
+    for path in scenario.paths:
+        url = urlsplit(path.to)
+        svc, ns = (url.hostname or "").split(".")[:2]
+        assert url.port in services.get((svc, ns), set()), f"{name}/{path.name}: {path.to} is not served"
