@@ -106,9 +106,14 @@ class ExecSession:
     sent: int = 0
 
     async def send(self, channel: int, data: bytes) -> None:
+        """Send on a channel in chunks; a client that went away marks the session gone (no exception)."""
         for i in range(0, len(data), CHUNK):
-            async with self.lock:
-                await self.ws.send_bytes(bytes([channel]) + data[i : i + CHUNK])
+            try:
+                async with self.lock:
+                    await self.ws.send_bytes(bytes([channel]) + data[i : i + CHUNK])
+            except (ConnectionError, RuntimeError):  # aiohttp: reset, or "closing transport"
+                self.gone.set()
+                return
             self.sent += len(data[i : i + CHUNK])
 
 
@@ -178,8 +183,7 @@ async def _finish(
     if fault and fault.mode == "internal_error":
         status = internal_status(fault.message)
     if status is not None and not (fault and fault.mode in ("drop_status", "close_1011")):
-        async with s.lock:
-            await s.ws.send_bytes(b"\x03" + json.dumps(status, separators=(",", ":")).encode())
+        await s.send(3, json.dumps(status, separators=(",", ":")).encode())
     code = 1011 if fault and fault.mode == "close_1011" else 1000
     with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
         await asyncio.wait_for(

@@ -160,6 +160,8 @@ async def _serve_log(
             break
         if path is None or not path.is_file():
             continue
+        if path.stat().st_size < size:  # truncated or rotated: start over, like a new log file
+            size = 0
         with path.open("rb") as f:
             f.seek(size)
             new = f.read()
