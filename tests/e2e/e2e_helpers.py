@@ -89,3 +89,20 @@ def run_lab(scenario: str | Path, tmp: Path, **kwargs: Any) -> Iterator[LabHandl
         yield LabHandle(lab, str(kubectl_path()), env)
     finally:
         lab.stop()
+
+
+def samples(text: str, metric: str) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample named `metric` in a Prometheus exposition."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [
+        (dict(s.labels), s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == metric
+    ]
+
+
+def by_path(text: str, metric: str) -> dict[str, float]:
+    """path label -> value of `metric`."""
+    return {labels["path"]: value for labels, value in samples(text, metric) if "path" in labels}

@@ -1,0 +1,329 @@
+"""The agent on a real lab (in-process build_agent + Agent.start, HTTP API over loopback).
+
+One module-scoped lab (seed + a slow service) and one agent; the tests run in file order, the
+destructive ones last (pod deletion, API-server outage, stale sidecar).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from e2e_helpers import TESTDATA, LabHandle, by_path, cli, run_lab, samples, wait_for
+
+from agent.kube.live import LiveCluster
+from agent.pipeline import CheckContext
+from agent.serve.agent import Agent
+from agent.serve.results import CheckResult
+from agent.wiring import build_agent, prime_policy
+
+pytestmark = pytest.mark.lab
+
+PRODUCTPAGE = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
+BROKEN, HEALTHY, SLOW = "bookinfo-to-productpage", "traffic-generator-to-productpage", "slow"
+TOKEN = "e2e-secret-token-0123456789"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def path(name: str, source: str, url: str, **extra: Any) -> dict[str, Any]:
+    namespace, workload = source.split("/")
+    return {"name": name, "from": {"namespace": namespace, "workload": workload}, "to": {"url": url}, **extra}
+
+
+BASE_PATHS = [
+    path(BROKEN, "bookinfo/traffic-generator", PRODUCTPAGE),
+    path(HEALTHY, "traffic-generator/traffic-generator", PRODUCTPAGE),
+    path(SLOW, "traffic-generator/traffic-generator", "http://slow.bookinfo.svc.cluster.local:9080/",
+         interval="3s", timeout="2s"),
+]  # fmt: skip
+
+
+def config(tmp: Path, paths: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "defaults": {"interval": "2s", "timeout": "2s"},
+        "limits": {"min_interval": "1s", "max_concurrent_probes": 4},
+        "paths": paths,
+        "api": {"token_file": str(tmp / "token"), "rate_limit": {"requests": 3, "window": "600s"}},
+        "evidence": {"dir": str(tmp / "evidence"), "keep_per_path": 2, "max_bytes": 200_000},
+    }
+
+
+@dataclass
+class RunningAgent:
+    agent: Agent
+    ctx: CheckContext
+    config_path: Path
+    tmp: Path
+    url: str
+
+    def get(self, route: str, token: str | None = TOKEN, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(self.url + route, headers=headers, timeout=30, **kw)
+
+    def post(self, route: str, body: Any, token: str | None = TOKEN) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(self.url + route, json=body, headers=headers, timeout=60)
+
+    def metrics(self) -> str:
+        return self.get("/metrics", token=None).text
+
+    def write_config(self, paths: list[dict[str, Any]] | None = None, raw: str | None = None) -> None:
+        text = raw if raw is not None else yaml.safe_dump(config(self.tmp, paths or BASE_PATHS))
+        tmp = self.config_path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.config_path)  # atomic, as a ConfigMap update is
+
+    def history(self, name: str) -> list[CheckResult]:
+        return self.agent.store.history(name)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    yield from run_lab(TESTDATA / "e2e.yaml", tmp_path_factory.mktemp("e2e-lab"))
+
+
+@pytest.fixture(scope="module")
+def running(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
+    tmp = tmp_path_factory.mktemp("e2e-agent")
+    (tmp / "token").write_text(TOKEN + "\n")
+    config_path = tmp / "agent.yaml"
+    config_path.write_text(yaml.safe_dump(config(tmp, BASE_PATHS)))
+    assert lab.lab.kubeconfig is not None
+    cluster = LiveCluster.from_kubeconfig(str(lab.lab.kubeconfig))
+    agent, ctx = build_agent(config_path, cluster, reload_interval=0.5)
+    agent.start(listen="127.0.0.1:0")
+    try:
+        prime_policy(agent, ctx)
+        assert agent.url is not None
+        yield RunningAgent(agent, ctx, config_path, tmp, agent.url)
+    finally:
+        agent.stop()
+        cluster.close()
+
+
+def test_policy_conflict_is_exported_before_any_probe(running: RunningAgent) -> None:
+    # prime_policy ran at start; the first scheduled probe may or may not have finished yet.
+    conflict = by_path(running.metrics(), "meshprober_tls_conflict")
+    assert conflict[BROKEN] == 1.0
+    assert conflict[HEALTHY] == 0.0
+
+
+def test_scheduler_runs_every_path_on_its_interval(running: RunningAgent) -> None:
+    def enough() -> bool:
+        return all(len(running.history(n)) >= 2 for n in (BROKEN, HEALTHY, SLOW))
+
+    wait_for("two scheduled runs of every path", enough, timeout=30)
+    healthy = running.history(HEALTHY)
+    gaps = [b.started_at - a.started_at for a, b in itertools.pairwise(healthy)]
+    assert all(0.5 < gap < 10 for gap in gaps), gaps  # interval 2s + jitter, never a burst
+    assert running.agent.store.latest(BROKEN).diagnosis.verdict.value == "mtls_plaintext_to_strict"  # type: ignore[union-attr]
+    assert running.agent.store.latest(HEALTHY).diagnosis.verdict.value == "ok"  # type: ignore[union-attr]
+
+
+def test_slow_target_gets_a_verdict_within_its_deadline_and_others_keep_their_schedule(
+    running: RunningAgent,
+) -> None:
+    slow = wait_for("a result of the slow path", lambda: running.agent.store.latest(SLOW), timeout=30)
+    assert slow.diagnosis.verdict.value in {"probe_timeout", "probe_failed"}, slow.diagnosis.summary
+    # Two probes of curl --max-time 2 (each exec bounded at 2 + 5 s) plus evidence: well under 20 s.
+    assert slow.duration_s < 20, slow.duration_s
+    window = (slow.started_at, slow.finished_at)
+    during = [r for r in running.history(HEALTHY) if window[0] <= r.started_at <= window[1]]
+    assert during or slow.duration_s < 3, "the healthy path did not run while the slow one did"
+
+
+def test_api_token_adhoc_and_paths(running: RunningAgent) -> None:
+    assert running.get("/api/v1/paths", token=None).status_code == 401
+    assert running.get("/api/v1/paths", token="wrong").status_code == 401
+    assert running.get("/metrics", token=None).status_code == 200
+    assert running.get("/healthz", token=None).status_code == 200
+    adhoc = running.post("/api/v1/probe", {"from": "bookinfo/traffic-generator", "to": PRODUCTPAGE})
+    assert adhoc.status_code == 403 and "allow_adhoc" in adhoc.json()["error"]
+    items = {item["path"]: item for item in running.get("/api/v1/paths").json()}
+    assert set(items) == {BROKEN, HEALTHY, SLOW}
+    assert items[BROKEN]["verdict"] == "mtls_plaintext_to_strict"
+    assert items[BROKEN]["policy"]["status"] == "CONFLICT"
+    assert items[HEALTHY]["verdict"] == "ok"
+
+
+def test_probe_api_is_rate_limited(running: RunningAgent) -> None:
+    codes = [running.post("/api/v1/probe", {"path": HEALTHY}).status_code for _ in range(3)]
+    assert set(codes) <= {200, 409}, codes  # 409: a scheduled run of the path was in flight
+    limited = running.post("/api/v1/probe", {"path": HEALTHY})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert running.get("/probe?path=" + HEALTHY).status_code == 429  # same bucket
+
+
+def test_evidence_bundle_replays_and_is_bounded_and_clean(running: RunningAgent, tmp_path: Path) -> None:
+    def enough_failures() -> bool:
+        return sum(1 for r in running.history(BROKEN) if r.bundle_dir) >= 3
+
+    wait_for("three failed runs with bundles", enough_failures, timeout=30)
+    files = running.get(f"/api/v1/paths/{BROKEN}/evidence").json()
+    assert {"probe.json", "diagnosis.json"} <= set(files), sorted(files)
+    replay = tmp_path / "bundle"
+    for name, text in files.items():
+        (replay / name).parent.mkdir(parents=True, exist_ok=True)
+        (replay / name).write_text(text)
+    out = cli("diagnose", str(replay), "--json", timeout=60)
+    assert out.returncode in (0, 1), out.stderr
+    assert json.loads(out.stdout)["verdict"] == "mtls_plaintext_to_strict"
+    assert json.loads(out.stdout)["verdict"] == json.loads(files["diagnosis.json"])["verdict"]
+
+    root = running.tmp / "evidence" / BROKEN
+    wait_for("pruning to keep_per_path", lambda: len(list(root.iterdir())) <= 2, timeout=5)
+    everything = "".join(
+        p.read_text(errors="replace") for p in (running.tmp / "evidence").rglob("*") if p.is_file()
+    )
+    assert "PRIVATE KEY" not in everything
+    assert TOKEN not in everything
+    assert "Bearer " not in everything and "bearer " not in everything
+
+
+def test_config_reload_good_then_bad(running: RunningAgent) -> None:
+    before = len(running.history(BROKEN))
+    extra = path("productpage-to-reviews", "bookinfo/productpage", "http://reviews.bookinfo:9080/reviews/0")
+    running.write_config([*BASE_PATHS, extra])
+
+    def added() -> dict[str, Any] | None:
+        items = {i["path"]: i for i in running.get("/api/v1/paths").json()}
+        return items if items.get("productpage-to-reviews", {}).get("verdict") == "ok" else None
+
+    wait_for("the new path probed after a reload", added, timeout=20)
+    assert len(running.history(BROKEN)) >= before  # results of unchanged paths were kept
+
+    errors_before = dict(running.agent.store.errors()).get("config", 0)
+    running.write_config(raw="paths:\n  - name: broken\n    from: {namespace: bookinfo}\n")
+
+    def rejected() -> dict[str, Any] | None:
+        body = running.get("/readyz", token=None).json()
+        return body if body["config"]["last_reload_error"] else None
+
+    body = wait_for("the bad reload to be reported", rejected, timeout=10)
+    assert "rejected" in body["detail"] and "paths" in body["config"]["last_reload_error"]
+    errors = {labels["stage"]: v for labels, v in samples(running.metrics(), "meshprober_errors_total")}
+    assert errors["config"] >= errors_before + 1
+    names = {i["path"] for i in running.get("/api/v1/paths").json()}
+    assert "productpage-to-reviews" in names and BROKEN in names  # the running config was kept
+    running.write_config()  # back to the base paths
+    wait_for(
+        "the good config back",
+        lambda: running.get("/readyz", token=None).json()["config"]["last_reload_error"] is None,
+        timeout=10,
+    )
+
+
+def test_status_page_in_headless_chromium(running: RunningAgent, tmp_path: Path) -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is not installed")
+    argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", running.url + "/"]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=90, check=False)
+    dom = proc.stdout
+    assert proc.returncode == 0 and "<table" in dom, proc.stderr[-2000:]
+    assert dom.count('class="path-row"') == 3
+    for name in (BROKEN, HEALTHY, SLOW):
+        assert name in dom
+    assert '<svg id="graph"' in dom and dom.count('class="edge"') >= 3
+
+
+def test_pod_deleted_then_probed_is_probe_failed_and_the_agent_keeps_going(
+    running: RunningAgent, lab: LabHandle
+) -> None:
+    doomed = path("doomed", "load-test/traffic-generator", PRODUCTPAGE, interval="30s", timeout="2s")
+    running.write_config([*BASE_PATHS, doomed])
+    wait_for("the doomed path scheduled", lambda: "doomed" in running.agent.scheduler.paths(), timeout=10)
+    pod = lab.pod("load-test", "traffic-generator")
+    gone = lab.k("delete", "pod", "-n", "load-test", pod)
+    assert gone.returncode == 0, gone.stderr
+    result = wait_for(
+        "a run of the doomed path after the deletion",
+        lambda: _run_now(running.agent, "doomed"),
+        timeout=20,
+    )
+    assert result.diagnosis.verdict.value == "probe_failed"
+    summary = result.diagnosis.summary
+    assert ("no pods" in summary or "no Ready pod" in summary) and "load-test/traffic-generator" in summary
+    count = len(running.history(HEALTHY))
+    wait_for("the healthy path still scheduled", lambda: len(running.history(HEALTHY)) > count, timeout=15)
+    running.write_config()
+
+
+def _run_now(agent: Agent, name: str) -> CheckResult | None:
+    try:
+        return agent.run_path(name)
+    except Exception:  # PathBusy: the scheduled run holds it; try again
+        return None
+
+
+def test_api_server_goes_away_and_comes_back(running: RunningAgent, lab: LabHandle) -> None:
+    emulator = lab.lab.emulator
+    assert emulator is not None
+    port = emulator.port
+    errors_before = sum(running.agent.store.errors().values())
+    emulator.stop()
+    try:
+        stopped_at = time.time()
+
+        def counted() -> bool:
+            latest = running.agent.store.latest(HEALTHY)
+            fresh = latest is not None and latest.started_at >= stopped_at
+            return fresh and sum(running.agent.store.errors().values()) > errors_before
+
+        wait_for("a run during the outage, its error counted", counted, timeout=30)
+        assert running.get("/metrics", token=None).status_code == 200
+        page = running.get("/", token=None)
+        assert page.status_code == 200 and "path-row" in page.text
+        ready = running.get("/readyz", token=None)
+        assert ready.status_code == 503 and "unreachable" in ready.json()["detail"]
+        latest = running.agent.store.latest(HEALTHY)
+        assert latest.diagnosis.verdict.value == "probe_failed"
+        stages = {labels["stage"] for labels, v in samples(running.metrics(), "meshprober_errors_total") if v}
+        assert stages & {"api", "pods", "exec", "policy"}, stages
+    finally:
+        emulator.start(port=port)
+    back_at = time.time()
+
+    def resumed() -> bool:
+        latest = running.agent.store.latest(HEALTHY)
+        return bool(latest and latest.started_at >= back_at and latest.diagnosis.verdict.value == "ok")
+
+    wait_for("the schedule to resume without an agent restart", resumed, timeout=40)
+    assert running.get("/readyz", token=None).status_code == 200
+
+
+def test_stale_sidecar_is_reported_as_config_mismatch(running: RunningAgent, lab: LabHandle) -> None:
+    emulator = lab.lab.emulator
+    assert emulator is not None
+    # Freeze the lab's sidecars: stop its reconcile from following the emulator (no public knob in
+    # agent/lab yet), then change the DestinationRule only in the API server.
+    unsubscribe = lab.lab._unsubscribe
+    assert unsubscribe is not None
+    unsubscribe()
+    lab.lab._unsubscribe = None
+    dr = emulator.store.get("destinationrules", "bookinfo", "destrule-productpage")
+    assert dr is not None
+    dr = json.loads(json.dumps(dr))
+    dr["spec"]["trafficPolicy"]["tls"]["mode"] = "ISTIO_MUTUAL"
+    emulator.store.apply(dr)
+    running.ctx.policy.invalidate()
+
+    def stale_result() -> CheckResult | None:
+        result = _run_now(running.agent, BROKEN)
+        return result if result and "config mismatch" in result.diagnosis.summary else None
+
+    result = wait_for("a diagnosis naming the stale sidecar", stale_result, timeout=20)
+    assert not result.healthy
+    assert "has not received the current config" in result.diagnosis.summary
+    assert result.diagnosis.confidence.value != "high"
