@@ -288,7 +288,8 @@ def test_api_server_goes_away_and_comes_back(running: RunningAgent, lab: LabHand
         ready = running.get("/readyz", token=None)
         assert ready.status_code == 503 and "unreachable" in ready.json()["detail"]
         latest = running.agent.store.latest(HEALTHY)
-        assert latest.diagnosis.verdict.value == "probe_failed"
+        assert latest is not None and latest.diagnosis.verdict.value == "probe_failed", latest
+        assert "unreachable" in latest.diagnosis.summary, latest.diagnosis.summary
         stages = {labels["stage"] for labels, v in samples(running.metrics(), "meshprober_errors_total") if v}
         assert stages & {"api", "pods", "exec", "policy"}, stages
     finally:
