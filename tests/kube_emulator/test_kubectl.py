@@ -441,9 +441,44 @@ def test_apply_builtin_pod_then_label(kubectl: KubectlRunner, emu: Emulator, tmp
         emu.store.delete("pods", NS, "applied")
 
 
-def test_typed_create_explains_protobuf_limit(kubectl: KubectlRunner) -> None:
-    res = kubectl("create", "configmap", "typed", "-n", NS, "--from-literal=a=b")
-    assert res.rc == 1 and "kubectl apply -f" in res.err
+@pytest.mark.parametrize(
+    ("args", "user", "rc", "out"),
+    [
+        pytest.param(
+            ["create", "namespace", "typed-ns"], "admin", 0, "namespace/typed-ns created", id="create-ns"
+        ),
+        pytest.param(
+            ["create", "configmap", "typed-cm", "-n", "typed-ns", "--from-literal=a=b"],
+            "admin",
+            0,
+            "configmap/typed-cm created",
+            id="create-configmap",
+        ),
+        pytest.param(
+            ["get", "cm", "typed-cm", "-n", "typed-ns", "-o", "jsonpath={.data.a}"],
+            "admin",
+            0,
+            "b",
+            id="read-back-configmap",
+        ),
+        pytest.param(["auth", "can-i", "create", "pods/exec", "-n", NS], "admin", 0, "yes", id="can-i-admin"),
+        pytest.param(
+            ["auth", "can-i", "create", "pods/exec", "-n", NS],
+            RESTRICTED,
+            1,
+            "no",
+            id="can-i-restricted-exec",
+        ),
+        pytest.param(
+            ["auth", "can-i", "list", "pods", "-n", NS], RESTRICTED, 0, "yes", id="can-i-restricted-list"
+        ),
+    ],
+)
+def test_typed_commands_send_protobuf(
+    kubectl: KubectlRunner, args: list[str], user: str, rc: int, out: str
+) -> None:
+    res = kubectl(*args, user=user)
+    assert (res.rc, res.out.strip()) == (rc, out), res
 
 
 def test_spdy_fallback_is_a_clear_400(kubectl: KubectlRunner) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.lab.apiserver import logs, patch
+from agent.lab.apiserver import logs, patch, protobuf
 from agent.lab.apiserver.auth import Authenticator, RbacRule
 from agent.lab.apiserver.defaults import derive_endpoints
 from agent.lab.apiserver.resources import by_plural, resolve
@@ -370,3 +370,84 @@ def test_registry_knows_istio_versions() -> None:
     )
     assert dr is not None and dr.versions == ("v1", "v1beta1", "v1alpha3")
     assert pa is not None and pa.versions == ("v1", "v1beta1")
+
+
+def _pb_varint(n: int) -> bytes:
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _pb(num: int, value: bytes | str) -> bytes:
+    data = value.encode() if isinstance(value, str) else value
+    return _pb_varint(num << 3 | 2) + _pb_varint(len(data)) + data
+
+
+def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+    return protobuf.MAGIC + _pb(1, _pb(1, api_version) + _pb(2, kind)) + _pb(2, raw)
+
+
+_META = _pb(1, "cm1") + _pb(3, "ns1") + _pb(11, _pb(1, "app") + _pb(2, "x"))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            _envelope("v1", "ConfigMap", _pb(1, _META) + _pb(2, _pb(1, "k") + _pb(2, "v"))),
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "data": {"k": "v"},
+                "metadata": {"name": "cm1", "namespace": "ns1", "labels": {"app": "x"}},
+            },
+            id="configmap",
+        ),
+        pytest.param(
+            _envelope("v1", "Namespace", _pb(1, _pb(1, "n1"))),
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n1"}},
+            id="namespace",
+        ),
+        pytest.param(
+            _envelope(
+                "authorization.k8s.io/v1",
+                "SelfSubjectAccessReview",
+                _pb(2, _pb(1, _pb(1, "ns") + _pb(2, "create") + _pb(5, "pods") + _pb(6, "exec"))),
+            ),
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "metadata": {},
+                "spec": {
+                    "resourceAttributes": {
+                        "namespace": "ns",
+                        "verb": "create",
+                        "resource": "pods",
+                        "subresource": "exec",
+                    }
+                },
+            },
+            id="access-review",
+        ),
+    ],
+)
+def test_protobuf_decode(body: bytes, expected: dict[str, Any]) -> None:
+    assert protobuf.decode(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(b"\x0a\x01", "missing the k8s", id="no-magic"),
+        pytest.param(protobuf.MAGIC + b"\x0a\x05ab", "truncated field", id="truncated"),
+        pytest.param(
+            _envelope("apps/v1", "Deployment", b""), "kind Deployment are not supported", id="unknown-kind"
+        ),
+    ],
+)
+def test_protobuf_decode_errors(body: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        protobuf.decode(body)

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agent.lab.apiserver import podsub
+from agent.lab.apiserver import podsub, protobuf
 from agent.lab.apiserver.backend import BACKEND, authorize, json_response
 from agent.lab.apiserver.logs import qbool
 from agent.lab.apiserver.patch import apply_patch
@@ -33,25 +33,25 @@ def _wants_table(request: web.Request) -> bool:
     return "as=Table" in request.headers.get("Accept", "")
 
 
-async def _body(request: web.Request) -> Any:
-    if "protobuf" in request.content_type or "cbor" in request.content_type:
-        # client-go retries with JSON after a 415, as it does against servers without protobuf/CBOR.
-        # (kubectl's typed commands such as `create namespace` send protobuf; `apply -f` sends JSON.)
-        raise ApiError(
-            415,
-            f"the lab API-server emulator accepts only JSON/YAML bodies, not "
-            f"{request.content_type}; use `kubectl apply -f FILE` instead of typed `kubectl create`",
-            "UnsupportedMediaType",
-        )
+async def read_body(request: web.Request) -> Any:
+    """The request body as JSON-shaped data: JSON, YAML, or the protobuf kubectl's typed commands send."""
     raw = await request.read()
     if len(raw) > MAX_BODY:
         raise ApiError(413, "request entity too large", "RequestEntityTooLarge")
+    ctype = request.content_type
+    if "protobuf" in ctype or "cbor" in ctype:
+        try:
+            return protobuf.decode(raw) if "protobuf" in ctype else protobuf.decode(b"")
+        except ValueError as exc:
+            raise ApiError(
+                415,
+                f"the lab API-server emulator cannot read this {ctype} body: {exc}",
+                "UnsupportedMediaType",
+            ) from None
     try:
-        return yaml.safe_load(raw) if "yaml" in request.content_type else json.loads(raw or b"null")
+        return yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw or b"null")
     except (ValueError, yaml.YAMLError) as exc:
-        raise ApiError(
-            400, f"the request body is not valid {request.content_type}: {exc}", "BadRequest"
-        ) from None
+        raise ApiError(400, f"the request body is not valid {ctype}: {exc}", "BadRequest") from None
 
 
 async def collection(
@@ -81,7 +81,7 @@ async def collection(
         )
     if request.method == "POST":
         authorize(request, user, "create", rt, ns, None)
-        body = await _body(request)
+        body = await read_body(request)
         if not isinstance(body, dict):
             raise ApiError(400, f"the body of a {rt.kind} create must be an object", "BadRequest")
         if ns is not None and backend.store.get("namespaces", None, ns) is None:
@@ -128,7 +128,7 @@ async def single(
             raise not_found(rt, name)
         deleted = current if dry_run else store.delete(rt, ns, name) or current
         return json_response(_served(deleted, rt, version))
-    body = await _body(request)
+    body = await read_body(request)
     if verb == "update":
         if not isinstance(body, dict):
             raise ApiError(400, f"the body of a {rt.kind} update must be an object", "BadRequest")

@@ -14,7 +14,7 @@ from aiohttp import web
 from agent.lab.apiserver import discovery, openapi, podsub
 from agent.lab.apiserver.backend import BACKEND, Backend, authenticate, json_response
 from agent.lab.apiserver.resources import by_plural
-from agent.lab.apiserver.rest import MAX_BODY, collection, single
+from agent.lab.apiserver.rest import MAX_BODY, collection, read_body, single
 from agent.lab.apiserver.status import ApiError, unknown_path
 
 
@@ -87,6 +87,8 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     ns: str | None = None
     if rest[0] == "namespaces" and len(rest) >= 3:
         ns, rest = rest[1], rest[2:]
+    if group == "authorization.k8s.io" and rest == ["selfsubjectaccessreviews"] and request.method == "POST":
+        return await access_review(request, user)
     rt = by_plural(group, rest[0])
     if rt is None or version not in rt.versions or (ns is not None and not rt.namespaced) or len(rest) > 3:
         raise unknown_path()
@@ -99,6 +101,32 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if name is None:
         return await collection(request, user, rt, version, ns)
     return await single(request, user, rt, version, ns, name)
+
+
+async def access_review(request: web.Request, user: str) -> web.Response:
+    """SelfSubjectAccessReview (`kubectl auth can-i`): the RBAC table's answer for the caller."""
+    body = await read_body(request)
+    spec = (body or {}).get("spec") or {}
+    attrs = spec.get("resourceAttributes")
+    if not isinstance(attrs, dict):
+        allowed = "nonResourceAttributes" in spec  # non-resource URLs (/healthz...) are open in the lab
+    else:
+        resource = attrs.get("resource", "")
+        if attrs.get("subresource"):
+            resource += "/" + attrs["subresource"]
+        allowed = request.app[BACKEND].auth.allowed(
+            user, attrs.get("verb", ""), resource, attrs.get("group", ""), attrs.get("namespace") or None
+        )
+    return json_response(
+        {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {},
+            "spec": spec,
+            "status": {"allowed": allowed},
+        },
+        201,
+    )
 
 
 def make_app(backend: Backend) -> web.Application:
