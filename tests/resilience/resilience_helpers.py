@@ -1,0 +1,62 @@
+"""Shared pieces of the resilience tests: agent configs for the seed lab, bounded waits, loopback GETs.
+
+Every lab is module-scoped and stopped in a finally; every agent is stopped in a finally; every
+wait is bounded. Only loopback addresses are used.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+T = TypeVar("T")
+URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
+
+
+def wait_for(what: str, fn: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:
+    """Poll fn until it returns something truthy; AssertionError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # loopback only (the agent's API)
+        return int(resp.status), resp.read().decode("utf-8", "replace")
+
+
+def write_config(path: Path, paths: list[dict[str, object]], interval: str = "1s", **extra: object) -> Path:
+    doc: dict[str, object] = {
+        "defaults": {"interval": interval, "timeout": "1s"},
+        "limits": {"min_interval": "1s", "max_concurrent_probes": 4},
+        "api": {"listen": "127.0.0.1:0"},
+        "evidence": {"dir": str(path.parent / "evidence"), "keep_per_path": 1},
+        "paths": paths,
+        **extra,
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+SEED_PATHS: list[dict[str, object]] = [
+    {
+        "name": "healthy",
+        "from": {"namespace": "traffic-generator", "workload": "traffic-generator"},
+        "to": {"url": URL},
+    },
+    {
+        "name": "broken",
+        "from": {"namespace": "load-test", "workload": "traffic-generator"},
+        "to": {"url": URL},
+    },
+]
