@@ -206,6 +206,7 @@ async def serve_exec(
     s = ExecSession(ws)
     reader = asyncio.create_task(_reader(s))
     proc: asyncio.subprocess.Process | None = None
+    drained: asyncio.Future[Any] | None = None
     try:
         await asyncio.sleep(0.05)  # kubectl <=1.33 drops frames that beat its stream creation
         cause = resolve_binary(argv, ctx) if argv else "error executing command in container: empty command"
@@ -231,7 +232,7 @@ async def serve_exec(
             pumps.append(asyncio.create_task(_pump_out(s, proc.stderr, 2, flags["stderr"], fault, trip)))
         feeder = asyncio.create_task(_pump_in(s, proc)) if flags["stdin"] else None
         exited: asyncio.Future[Any] = asyncio.ensure_future(_exit_of(proc))
-        drained: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*pumps))
+        drained = asyncio.ensure_future(asyncio.gather(*pumps))
         gone_task: asyncio.Future[Any] = asyncio.ensure_future(s.gone.wait())
         trip_task: asyncio.Future[Any] = asyncio.ensure_future(trip.wait())
         stop = {gone_task, trip_task}
@@ -243,7 +244,7 @@ async def serve_exec(
             if not drained.done() and not any(t.done() for t in stop):
                 kill_group(proc, after_exit=True)
                 await asyncio.wait({drained, *stop}, timeout=DRAIN_GRACE, return_when=asyncio.FIRST_COMPLETED)
-        for t in (gone_task, trip_task, feeder):
+        for t in (gone_task, trip_task, feeder, exited):
             if t is not None:
                 t.cancel()
         if trip.is_set() and fault is not None:
@@ -259,7 +260,8 @@ async def serve_exec(
         return ws
     finally:
         if proc is not None:
-            kill_group(proc)
+            # pipes still open after the leader exited means group members are alive: kill them too
+            kill_group(proc, after_exit=drained is not None and not drained.done())
             with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
                 await asyncio.wait_for(proc.wait(), 5)
             procs.discard(proc)
