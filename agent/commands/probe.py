@@ -31,6 +31,18 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
     typer.echo(render(Diagnosis.from_json(result)))
 
 
+_FIELD_FLAGS = (("from", "--from"), ("to", "--to"), ("expect", "--expect"))
+
+
+def _as_flags(message: str) -> str:
+    """The ad-hoc validator speaks of API body fields; on the command line they are flags."""
+    message = message.removeprefix("request body: ")
+    for field, flag in _FIELD_FLAGS:
+        if message.startswith((f"{field}:", f"{field}.", f"{field}[")):
+            return flag + message[len(field) :]
+    return message
+
+
 def _via_agent(
     agent_url: str, body: dict[str, Any], token_file: Path | None, timeout: float
 ) -> dict[str, Any]:
@@ -83,7 +95,7 @@ def probe(
                 update={"source": path.source.model_copy(update={"require_sidecar": False})}
             )
     except MeshproberError as exc:
-        typer.echo(f"meshprober probe: {exc}", err=True)
+        typer.echo(f"meshprober probe: {_as_flags(str(exc))}", err=True)
         raise typer.Exit(2) from None
     try:
         if agent:
