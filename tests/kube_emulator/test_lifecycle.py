@@ -192,3 +192,28 @@ def test_custom_users_table(tmp_path: Path) -> None:
             assert PRODUCTPAGE in [
                 p.metadata.name for p in client.CoreV1Api(api).list_namespaced_pod(NS).items
             ]
+
+
+def test_failing_exec_context_is_a_500_status_not_a_traceback(tmp_path: Path) -> None:
+    def broken(ns: str, pod: str, container: str) -> ContainerContext:
+        raise RuntimeError("lab callback exploded")
+
+    with Emulator(OBJECTS, state_dir=tmp_path / "s", exec_context=broken) as emu:
+        kc = emu.write_kubeconfig(tmp_path / "kc")
+        with config.new_client_from_config(config_file=str(kc)) as api:
+            core = client.CoreV1Api(api)
+            with pytest.raises(Exception) as exc:
+                stream(
+                    core.connect_get_namespaced_pod_exec,
+                    PRODUCTPAGE,
+                    NS,
+                    command=["true"],
+                    container="productpage",
+                    stdout=True,
+                    stderr=True,
+                    stdin=False,
+                    tty=False,
+                    _preload_content=False,
+                )
+            assert "Handshake status 500" in str(exc.value)
+            assert "Internal error occurred: lab callback exploded" in str(exc.value)

@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
+# set once a handler has sent its headers (websocket, streamed log/watch): errors can no longer be a Status
+STREAMING: web.RequestKey[bool] = web.RequestKey("streaming", bool)
 CHUNK = 32 * 1024
 _CLOSE_TIMEOUT = 5.0
 DRAIN_GRACE = 2.0  # seconds a background child may keep stdout open after the command exits
@@ -202,6 +204,7 @@ async def serve_exec(
 ) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(protocols=(V5, V4), autoping=True, compress=False, max_msg_size=0)
     await ws.prepare(request)
+    request[STREAMING] = True
     sockets.add(ws)
     s = ExecSession(ws)
     reader = asyncio.create_task(_reader(s))

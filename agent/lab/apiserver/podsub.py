@@ -18,7 +18,7 @@ from aiohttp import web
 
 from agent.lab.apiserver import logs
 from agent.lab.apiserver.backend import BACKEND, Backend, authorize
-from agent.lab.apiserver.execws import ContainerContext, serve_exec
+from agent.lab.apiserver.execws import STREAMING, ContainerContext, serve_exec
 from agent.lab.apiserver.resources import ResourceType
 from agent.lab.apiserver.selectors import object_fields, parse_field_selector, parse_selector
 from agent.lab.apiserver.status import ApiError, bad_request, not_found
@@ -151,6 +151,7 @@ async def _serve_log(
         return web.Response(body=body, content_type="text/plain")
     resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
     await resp.prepare(request)
+    request[STREAMING] = True
     await resp.write(body)
     deadline = asyncio.get_running_loop().time() + backend.follow_limit
     follow_opts = logs.LogOptions(timestamps=opts.timestamps)
@@ -201,6 +202,7 @@ async def watch(
     try:
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)
+        request[STREAMING] = True
         if q.get("resourceVersion", "") in ("", "0"):
             for obj in backend.store.list(rt, ns):
                 queue.put_nowait(("ADDED", obj))

@@ -6,6 +6,8 @@ Runs on whatever loop the caller provides; owns no threads.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +15,12 @@ from aiohttp import web
 
 from agent.lab.apiserver import discovery, openapi, podsub
 from agent.lab.apiserver.backend import BACKEND, Backend, authenticate, json_response
+from agent.lab.apiserver.execws import STREAMING
 from agent.lab.apiserver.resources import by_plural
 from agent.lab.apiserver.rest import MAX_BODY, collection, read_body, single
-from agent.lab.apiserver.status import ApiError, unknown_path
+from agent.lab.apiserver.status import ApiError, status_body, unknown_path
+
+log = logging.getLogger(__name__)
 
 
 @web.middleware
@@ -23,13 +28,23 @@ async def errors_middleware(
     request: web.Request, handler: Callable[[web.Request], Any]
 ) -> web.StreamResponse:
     try:
-        return await handler(request)  # type: ignore[no-any-return]
+        response: web.StreamResponse = await handler(request)
     except ApiError as err:
-        return json_response(err.body, err.code)
+        response = json_response(err.body, err.code)
     except web.HTTPException as exc:
-        if exc.status == 404:
-            return json_response(unknown_path().body, 404)
+        if exc.status != 404:
+            raise
+        response = json_response(unknown_path().body, 404)
+    except (asyncio.CancelledError, ConnectionError):
         raise
+    except Exception as exc:  # a bug or a failing lab callback: a Status body, never an HTML traceback
+        log.exception("%s %s failed", request.method, request.path)
+        if request.get(STREAMING):  # headers already sent: nothing better to do than drop it
+            raise
+        response = json_response(status_body(500, f"Internal error occurred: {exc}", "InternalError"), 500)
+    # method, path and status only: never headers (bearer tokens) or bodies
+    log.debug("%s %s -> %s", request.method, request.path_qs, response.status)
+    return response
 
 
 async def handle_version(request: web.Request) -> web.Response:
