@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,15 @@ def probe_once(cluster: Cluster, pod: PodInfo, container: str, path: PathConfig)
     return Attempt(request_id, started, result, parse_curl(result.stdout, result.stderr, result.exit_code))
 
 
+def _probe_again(ctx: CheckContext, pod: PodInfo, container: str, path: PathConfig) -> Attempt | None:
+    """The confirming probe; None when it could not run (the first probe's verdict stands)."""
+    try:
+        return probe_once(ctx.cluster, pod, container, path)
+    except MeshproberError as exc:
+        log.info("confirming probe of %s could not run: %s", path.name, exc)
+        return None
+
+
 def _same_failure(first: Diagnosis, second: Diagnosis) -> bool:
     return not second.healthy and second.category == first.category
 
@@ -169,8 +178,14 @@ def _server_pods(cluster: Cluster, path: PathConfig) -> list[PodInfo]:
     return [p for p in cluster.list_pods(namespace, selector) if p.has_sidecar][:3]
 
 
-def gather(ctx: CheckContext, path: PathConfig, pod: PodInfo) -> Gathered:
-    """Cross-check evidence, fetched in parallel; each piece is optional and failures become notes."""
+def gather(
+    ctx: CheckContext, path: PathConfig, pod: PodInfo, logs_after: Future[Any] | None = None
+) -> Gathered:
+    """Cross-check evidence, fetched in parallel; each piece is optional and failures become notes.
+
+    The config dump and the policy view start at once; the access logs wait for `logs_after` (the
+    confirming second probe) so they are read after it, when the first probe's line has been flushed.
+    """
     out = Gathered()
     service, namespace, port = path.destination()
     fqdn = f"{service}.{namespace}.svc.cluster.local" if service and namespace else None
@@ -181,11 +196,17 @@ def gather(ctx: CheckContext, path: PathConfig, pod: PodInfo) -> Gathered:
             out.dump = fetch_clusters_config_dump(cluster, pod.namespace, pod.name, fqdn, port, timeout=10)
             out.cluster_info = find_cluster(parse_clusters(out.dump), fqdn, port)
 
+    def after_probe() -> None:
+        if logs_after is not None:
+            wait([logs_after])  # bounded: the probe's exec has its own deadline
+
     def client_log() -> None:
+        after_probe()
         if pod.has_sidecar:
             out.client_log = cluster.logs(pod.namespace, pod.name, SIDECAR, since_seconds=LOG_WINDOW_S)
 
     def server_log() -> None:
+        after_probe()
         logs = [
             cluster.logs(p.namespace, p.name, SIDECAR, since_seconds=LOG_WINDOW_S)
             for p in _server_pods(cluster, path)
@@ -301,14 +322,14 @@ def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
             destination,
             first.curl.http_status,
         )
-    try:
-        second: Attempt | None = probe_once(ctx.cluster, pod, container, path)
-    except MeshproberError:
-        second = None
+    # The confirming probe runs while the config dump and the policy view are fetched.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
+        confirming = pool.submit(_probe_again, ctx, pod, container, path)
+        gathered = gather(ctx, path, pod, logs_after=confirming)
+        second = confirming.result()
     repeatable = (
         None if second is None else _same_failure(quick, diagnose_attempt(second, path, pod, None, None))
     )
-    gathered = gather(ctx, path, pod)
     diagnosis = _with_drift(diagnose_attempt(first, path, pod, gathered, repeatable), gathered)
     result = CheckResult(
         path.name,
