@@ -14,6 +14,10 @@ from typing import TypeVar
 
 import yaml
 
+from agent.config import PathConfig
+from agent.model import Confidence, Diagnosis, Verdict
+from agent.serve.results import CheckResult, DestinationRef, SourceRef
+
 T = TypeVar("T")
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 
@@ -60,3 +64,39 @@ SEED_PATHS: list[dict[str, object]] = [
         "to": {"url": URL},
     },
 ]
+
+
+def many_paths(count: int, interval: str = "60s") -> list[dict[str, object]]:
+    """`count` distinct paths over the seed lab's sources and services (names are unique)."""
+    sources = [("bookinfo", "traffic-generator"), ("load-test", "traffic-generator"), ("bookinfo", "reviews")]
+    services = ["productpage", "reviews", "details"]
+    return [
+        {
+            "name": f"p{i:05d}",
+            "from": {"namespace": sources[i % 3][0], "workload": sources[i % 3][1]},
+            "to": {
+                "service": services[(i // 3) % 3],
+                "namespace": "bookinfo",
+                "port": 9080,
+                "path": f"/r/{i}",
+            },
+            "interval": interval,
+        }
+        for i in range(count)
+    ]
+
+
+def ok_result(path: PathConfig, now: Callable[[], float] = time.time) -> CheckResult:
+    """What a healthy run_check returns, without a cluster (a stand-in for the scheduler's check)."""
+    started = now()
+    service, namespace, port = path.destination()
+    return CheckResult(
+        path=path.name,
+        source=SourceRef(path.source.namespace, path.source.label, f"{path.source.label}-abc-12345", "app"),
+        target=path.to.target_url,
+        diagnosis=Diagnosis(Verdict.OK, Confidence.HIGH, "HTTP 200 as expected.", http_status=200),
+        started_at=started,
+        finished_at=started + 0.05,
+        destination=DestinationRef(service, namespace, port) if service and namespace and port else None,
+        http_status=200,
+    )
