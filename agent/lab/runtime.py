@@ -9,76 +9,38 @@ and Envoys, and then follows the emulator: a changed DestinationRule or PeerAuth
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import socket
-import sys
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from agent.errors import MeshproberError
 from agent.lab.apiserver import ContainerContext, Emulator
 from agent.lab.ca import LabCA
-from agent.lab.envoy_proc import admin_get, envoy_binary, write_files
+from agent.lab.envoy_proc import write_files
 from agent.lab.mesh import MeshModel
-from agent.lab.podenv import ADMIN_PORT, container_env, pod_dir, write_app_env, write_proxy_env
+from agent.lab.pod_processes import (
+    READY_TIMEOUT_S,
+    LabError,
+    allocate_subnet,
+    app_argv,
+    envoy_argv,
+    wait_sidecars_ready,
+    write_xds,
+)
+from agent.lab.podenv import container_env, pod_dir, write_app_env, write_proxy_env
 from agent.lab.processes import Supervisor
 from agent.lab.scenario import Scenario
 from agent.lab.sidecar import render_sidecar
-from agent.lab.sidecar.render import CDS_FILE, LDS_FILE
 from agent.lab.topology import LabPod, plan_pods, scenario_objects
 
 log = logging.getLogger(__name__)
 WATCHED = ("pods", "services", "configmaps", "destinationrules", "peerauthentications")
 RECONCILE_DEBOUNCE_S = 0.2
-READY_TIMEOUT_S = 30.0
-
-
-class LabError(MeshproberError):
-    """The lab could not start or stay in sync."""
-
-
-def _port_free(ip: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((ip, port))
-        except OSError:
-            return False
-    return True
-
-
-def allocate_subnet(state_dir: Path) -> str:
-    """A 127.X.Y subnet for this lab, stable per state dir, skipping ones another lab uses."""
-    seed = int(hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest(), 16)
-    for attempt in range(64):
-        x = 20 + (seed >> (attempt * 3)) % 200
-        y = (seed >> (attempt * 5 + 7)) % 250
-        subnet = f"127.{x}.{y}"
-        if _port_free(f"{subnet}.10", ADMIN_PORT):
-            return subnet
-    raise LabError("no free 127.X.Y subnet found for the lab")
-
-
-def _envoy_exit_reason(pod: LabPod, log_path: Path) -> str:
-    """Why a sidecar died at start, with the one cause a user can fix named plainly."""
-    reason = f"envoy of {pod.namespace}/{pod.name} exited; see {log_path}"
-    try:
-        text = log_path.read_text(errors="replace")[-20_000:]
-    except OSError:
-        return reason
-    if "inotify" in text:
-        # Each Envoy watches its xDS files with a few inotify instances; the per-user limit is
-        # machine-wide (default 128), so many labs or Envoys at once can exhaust it.
-        reason += (
-            " (out of inotify instances: run fewer labs at once or raise"
-            " fs.inotify.max_user_instances)"
-        )
-    return reason
+# Re-exported: callers catch agent.lab.runtime.LabError and may read these.
+__all__ = ["READY_TIMEOUT_S", "Lab", "LabError", "allocate_subnet"]
 
 
 class Lab:
@@ -128,7 +90,7 @@ class Lab:
         self.emulator.start(host="127.0.0.1", port=0)
         self.kubeconfig = self.emulator.write_kubeconfig(self.state_dir / "kubeconfig")
         self.reconcile()
-        self._wait_sidecars_ready()
+        wait_sidecars_ready(self.supervisor, self.pods)
         self._unsubscribe = self.emulator.store.subscribe(self._on_change)
         self._reconciler = threading.Thread(target=self._reconcile_loop, name="lab-reconcile", daemon=True)
         self._reconciler.start()
@@ -262,8 +224,7 @@ class Lab:
 
     def _ensure_app(self, pod: LabPod, key: str, ports: tuple[int, ...]) -> None:
         """Run one app server per listen port; ports that went away (a Service changed) stop."""
-        app = pod.workload.app
-        if app.behaviour == "not-listening":
+        if pod.workload.app.behaviour == "not-listening":
             ports = ()
         old = self._apps.get(key, ())
         if old == ports:
@@ -274,13 +235,11 @@ class Lab:
         for port in ports:
             if port in old and self.supervisor.get(f"app:{key}:{port}") is not None:
                 continue
-            argv = [sys.executable, "-m", "agent.lab.app_server", "--addr", pod.ip, "--port", str(port)]
-            argv += ["--status", str(app.status), "--delay-ms", str(app.delay_ms)]
-            if app.behaviour == "close":
-                argv.append("--close")
             base = self.pod_dir(pod)
             # cwd = the app container's dir, like a container's workdir (and findable via /proc).
-            self.supervisor.start(f"app:{key}:{port}", argv, log_path=base / "app-server.out", cwd=base / "app")
+            self.supervisor.start(
+                f"app:{key}:{port}", app_argv(pod, port), log_path=base / "app-server.out", cwd=base / "app"
+            )
 
     def _render_sidecar(self, pod: LabPod, key: str, model: MeshModel) -> None:
         base = self.pod_dir(pod)
@@ -294,49 +253,11 @@ class Lab:
         self._rendered[key] = fingerprint
         xds = base / "xds"
         bootstrap = {"bootstrap.json": files.pop("bootstrap.json")}
-        # Envoy validates references on load: EDS files must exist before the CDS naming them, and
-        # clusters before the LDS routing to them (else a new cluster is rejected: 503 NC).
-        order = {CDS_FILE: 1, LDS_FILE: 2}
-        write_files(xds, dict(sorted(files.items(), key=lambda item: order.get(item[0], 0))))
+        write_xds(xds, files)
         if self.supervisor.get(f"envoy:{key}") is None:
             write_files(base, bootstrap)
-            argv = [
-                envoy_binary(),
-                "-c",
-                str(base / "bootstrap.json"),
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "--log-level",
-                "warning",
-                "--drain-time-s",
-                "1",
-                # Flush access logs quickly so `kubectl logs` shows a request's line at once.
-                "--file-flush-interval-msec",
-                "100",
-            ]
+            argv = envoy_argv(base / "bootstrap.json")
             self.supervisor.start(f"envoy:{key}", argv, log_path=base / "envoy.out", cwd=base / "proxy")
-
-    def _wait_sidecars_ready(self) -> None:
-        sidecars = [p for p in self.pods if p.has_sidecar]
-
-        def wait(pod: LabPod) -> None:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while time.monotonic() < deadline:
-                child = self.supervisor.get(f"envoy:{pod.namespace}/{pod.name}")
-                if child is not None and not child.alive:
-                    raise LabError(_envoy_exit_reason(pod, child.log_path))
-                try:
-                    status, body = admin_get(pod.ip, ADMIN_PORT, "ready", timeout=1.0)
-                    if status == 200 and body.strip() == "LIVE":
-                        return
-                except OSError:
-                    pass
-                time.sleep(0.05)
-            raise LabError(f"envoy of {pod.namespace}/{pod.name} not ready after {READY_TIMEOUT_S:.0f}s")
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(wait, sidecars))
 
     def describe(self) -> dict[str, Any]:
         assert self.emulator is not None

@@ -1,0 +1,122 @@
+"""How a lab pod's processes are run: loopback subnet, app and Envoy argv, xDS file order, readiness.
+
+The lab runtime decides *when* a pod's processes start or stop; this module knows *how*. It makes
+no policy decisions (that is agent.lab.mesh) and renders no config (agent.lab.sidecar).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from agent.errors import MeshproberError
+from agent.lab.envoy_proc import admin_get, envoy_binary, write_files
+from agent.lab.podenv import ADMIN_PORT
+from agent.lab.processes import Supervisor
+from agent.lab.sidecar.render import CDS_FILE, LDS_FILE
+from agent.lab.topology import LabPod
+
+READY_TIMEOUT_S = 30.0
+
+
+class LabError(MeshproberError):
+    """The lab could not start or stay in sync."""
+
+
+def _port_free(ip: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
+def allocate_subnet(state_dir: Path) -> str:
+    """A 127.X.Y subnet for this lab, stable per state dir, skipping ones another lab uses."""
+    seed = int(hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest(), 16)
+    for attempt in range(64):
+        x = 20 + (seed >> (attempt * 3)) % 200
+        y = (seed >> (attempt * 5 + 7)) % 250
+        subnet = f"127.{x}.{y}"
+        if _port_free(f"{subnet}.10", ADMIN_PORT):
+            return subnet
+    raise LabError("no free 127.X.Y subnet found for the lab")
+
+
+def app_argv(pod: LabPod, port: int) -> list[str]:
+    app = pod.workload.app
+    argv = [sys.executable, "-m", "agent.lab.app_server", "--addr", pod.ip, "--port", str(port)]
+    argv += ["--status", str(app.status), "--delay-ms", str(app.delay_ms)]
+    if app.behaviour == "close":
+        argv.append("--close")
+    return argv
+
+
+def envoy_argv(bootstrap: Path) -> list[str]:
+    return [
+        envoy_binary(),
+        "-c",
+        str(bootstrap),
+        "--concurrency",
+        "1",
+        # No shared memory: several lab Envoys run side by side without base-id clashes.
+        "--disable-hot-restart",
+        "--log-level",
+        "warning",
+        "--drain-time-s",
+        "1",
+        # Flush access logs quickly so `kubectl logs` shows a request's line at once.
+        "--file-flush-interval-msec",
+        "100",
+    ]
+
+
+def write_xds(xds_dir: Path, files: dict[str, dict[str, Any]]) -> None:
+    """Write a sidecar's xDS files in the order Envoy can accept them.
+
+    Envoy validates references on load: EDS files must exist before the CDS naming them, and
+    clusters before the LDS routing to them (else a new cluster is rejected: 503 NC)."""
+    order = {CDS_FILE: 1, LDS_FILE: 2}
+    write_files(xds_dir, dict(sorted(files.items(), key=lambda item: order.get(item[0], 0))))
+
+
+def envoy_exit_reason(pod: LabPod, log_path: Path) -> str:
+    """Why a sidecar died at start, with the one cause a user can fix named plainly."""
+    reason = f"envoy of {pod.namespace}/{pod.name} exited; see {log_path}"
+    try:
+        text = log_path.read_text(errors="replace")[-20_000:]
+    except OSError:
+        return reason
+    if "inotify" in text:
+        # Each Envoy watches its xDS files with a few inotify instances; the per-user limit is
+        # machine-wide (default 128), so many labs or Envoys at once can exhaust it.
+        reason += " (out of inotify instances: run fewer labs at once or raise fs.inotify.max_user_instances)"
+    return reason
+
+
+def wait_sidecars_ready(supervisor: Supervisor, pods: list[LabPod]) -> None:
+    """Block until every sidecar's admin says LIVE; LabError naming the first that cannot."""
+
+    def wait(pod: LabPod) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            child = supervisor.get(f"envoy:{pod.namespace}/{pod.name}")
+            if child is not None and not child.alive:
+                raise LabError(envoy_exit_reason(pod, child.log_path))
+            try:
+                status, body = admin_get(pod.ip, ADMIN_PORT, "ready", timeout=1.0)
+                if status == 200 and body.strip() == "LIVE":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise LabError(f"envoy of {pod.namespace}/{pod.name} not ready after {READY_TIMEOUT_S:.0f}s")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(wait, [p for p in pods if p.has_sidecar]))
