@@ -20,7 +20,7 @@ from agent.envoy.access_log import find_by_request_id, parse_log
 from agent.envoy.config_dump import cluster_name_regex
 from agent.kube.live import LiveCluster
 from agent.lab.processes import pid_alive
-from agent.lab.scenario import load_scenario
+from agent.lab.scenario import available_scenarios, load_scenario
 from tests.lab.conftest import RunningLab, start_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
@@ -39,7 +39,12 @@ class Expect:
 OK = Expect()
 RESET = Expect(curl_exit=(52, 56), http="000")  # STRICT server drops plaintext: reset / empty reply
 TLS_503 = ("UF", "URX")
+UC_503 = Expect(http="503", flags=("UC",))  # plaintext into a STRICT server: connection termination
 CASES: list[tuple[str, str, Expect]] = [
+    ("seed", "bookinfo-to-productpage", UC_503),
+    ("seed", "traffic-generator-to-productpage", OK),
+    ("seed", "load-test-to-productpage", UC_503),
+    ("seed", "productpage-to-reviews", OK),
     ("healthy", "load-test-to-productpage", OK),
     ("healthy", "productpage-to-reviews", OK),
     ("mtls-to-no-sidecar", "load-test-to-legacy-api", Expect(http="503", flags=TLS_503, reason=("WRONG_VERSION_NUMBER",))),
@@ -78,7 +83,7 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], R
             next(current.pop()[2], None)
 
 
-@pytest.mark.parametrize("scenario", sorted({c[0] for c in CASES}))
+@pytest.mark.parametrize("scenario", available_scenarios())
 def test_table_covers_every_path_of_the_scenario(scenario: str) -> None:
     paths = {p.name for p in load_scenario(scenario).paths}
     assert paths == {c[1] for c in CASES if c[0] == scenario}
