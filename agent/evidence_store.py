@@ -23,7 +23,8 @@ from agent.model import Diagnosis
 
 if TYPE_CHECKING:
     from agent.config import PathConfig
-    from agent.pipeline import Attempt, CheckContext, Gathered
+    from agent.gather import Gathered
+    from agent.pipeline import Attempt, CheckContext
 
 POLICY_KINDS = {"DestinationRule", "PeerAuthentication", "Policy", "MeshPolicy"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

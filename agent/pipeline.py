@@ -1,10 +1,11 @@
 """run_check: one probe of one path, top to bottom (used by the scheduler, the API and the CLI).
 
 pick a Ready source pod (rotating) -> exec curl in its app container -> parse -> classify.
-On failure: probe once more (flaky or deterministic?), gather the cross-check evidence in
-parallel (the source sidecar's cluster for the target, access-log lines of both probes' request
-ids from the source and destination istio-proxy, the policy engine's view of the live resources),
-classify again with all of it, check for proxy drift, and keep an evidence bundle.
+On failure: probe once more (flaky or deterministic?) while agent.gather fetches the cross-check
+evidence in parallel (the source sidecar's cluster for the target, the access-log line of the
+request id from the source and destination istio-proxy, the policy engine's view of the live
+resources), classify again with all of it, check for proxy drift, and keep an evidence bundle.
+A source pod deleted mid-probe makes the result `probe_failed` (its sidecar vanished with it).
 Agent-side failures become `probe_failed` results with the stage that failed; nothing raises.
 """
 
@@ -16,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,18 @@ from agent.config import PathConfig
 from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.ladder import classify
 from agent.drift import proxy_drift
-from agent.envoy.access_log import find_by_request_id, parse_log
-from agent.envoy.config_dump import find_cluster, parse_clusters
-from agent.errors import ClusterError, CommandNotFound, ExecTimeout, InputError, MeshproberError, NotFound
-from agent.evidence import AccessLogEntry, ClusterInfo, CurlResult, PolicyView
+from agent.errors import (
+    ClusterError,
+    ClusterUnreachable,
+    CommandNotFound,
+    ExecTimeout,
+    InputError,
+    MeshproberError,
+    NotFound,
+)
+from agent.evidence import CurlResult, PolicyView
+from agent.gather import Gathered, gather, log_entry
 from agent.kube.cluster import Cluster, ExecResult, PodInfo
-from agent.kube.proxy import fetch_clusters_config_dump
 from agent.model import Confidence, Diagnosis, Verdict
 from agent.probe.argv import build_curl_argv
 from agent.probe.curl_output import parse_curl
@@ -38,9 +45,7 @@ from agent.serve.results import CheckResult, DestinationRef, SourceRef, probe_fa
 
 log = logging.getLogger(__name__)
 EXEC_GRACE_S = 5.0  # the exec deadline is curl's own --max-time plus this
-LOG_WINDOW_S = 120
 POLICY_TTL_S = 5.0
-SIDECAR = "istio-proxy"
 
 
 class PolicySource:
@@ -143,104 +148,32 @@ def probe_once(cluster: Cluster, pod: PodInfo, container: str, path: PathConfig)
     return Attempt(request_id, started, result, parse_curl(result.stdout, result.stderr, result.exit_code))
 
 
-def _probe_again(ctx: CheckContext, pod: PodInfo, container: str, path: PathConfig) -> Attempt | None:
-    """The confirming probe; None when it could not run (the first probe's verdict stands)."""
+def _probe_again(
+    ctx: CheckContext, pod: PodInfo, container: str, path: PathConfig
+) -> tuple[Attempt | None, MeshproberError | None]:
+    """The confirming probe, or why it could not run (then the first probe's verdict stands)."""
     try:
-        return probe_once(ctx.cluster, pod, container, path)
+        return probe_once(ctx.cluster, pod, container, path), None
     except MeshproberError as exc:
         log.info("confirming probe of %s could not run: %s", path.name, exc)
-        return None
+        return None, exc
+
+
+def _pod_gone(cluster: Cluster, pod: PodInfo, error: MeshproberError | None) -> bool:
+    """Was the source pod deleted while it was being probed? (Only asked when the re-probe failed.)"""
+    if not isinstance(error, NotFound):
+        return False
+    try:
+        cluster.get_pod(pod.namespace, pod.name)
+    except NotFound:
+        return True
+    except MeshproberError:
+        return False
+    return False
 
 
 def _same_failure(first: Diagnosis, second: Diagnosis) -> bool:
     return not second.healthy and second.category == first.category
-
-
-@dataclass
-class Gathered:
-    cluster_info: ClusterInfo | None = None
-    dump: bytes | None = None
-    client_log: str | None = None
-    server_log: str | None = None
-    policy: PolicyView | None = None
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def _server_pods(cluster: Cluster, path: PathConfig) -> list[PodInfo]:
-    service, namespace, _ = path.destination()
-    if not service or not namespace:
-        return []
-    svc = next((s for s in cluster.list_services(namespace) if s.name == service), None)
-    if svc is None or not svc.selector:
-        return []
-    selector = ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
-    return [p for p in cluster.list_pods(namespace, selector) if p.has_sidecar][:3]
-
-
-def gather(
-    ctx: CheckContext, path: PathConfig, pod: PodInfo, logs_after: Future[Any] | None = None
-) -> Gathered:
-    """Cross-check evidence, fetched in parallel; each piece is optional and failures become notes.
-
-    The config dump and the policy view start at once; the access logs wait for `logs_after` (the
-    confirming second probe) so they are read after it, when the first probe's line has been flushed.
-    """
-    out = Gathered()
-    service, namespace, port = path.destination()
-    fqdn = f"{service}.{namespace}.svc.cluster.local" if service and namespace else None
-    cluster = ctx.cluster
-
-    def dump() -> None:
-        if fqdn and port and pod.has_sidecar:
-            out.dump = fetch_clusters_config_dump(cluster, pod.namespace, pod.name, fqdn, port, timeout=10)
-            out.cluster_info = find_cluster(parse_clusters(out.dump), fqdn, port)
-
-    def after_probe() -> None:
-        if logs_after is not None:
-            wait([logs_after])  # bounded: the probe's exec has its own deadline
-
-    def client_log() -> None:
-        after_probe()
-        if pod.has_sidecar:
-            out.client_log = cluster.logs(pod.namespace, pod.name, SIDECAR, since_seconds=LOG_WINDOW_S)
-
-    def server_log() -> None:
-        after_probe()
-        logs = [
-            cluster.logs(p.namespace, p.name, SIDECAR, since_seconds=LOG_WINDOW_S)
-            for p in _server_pods(cluster, path)
-        ]
-        out.server_log = "".join(logs) if logs else None
-
-    def policy() -> None:
-        if not (service and namespace and port):
-            return
-        objects, engine = ctx.policy.get()
-        out.objects = objects
-        out.policy = engine.check(pod.namespace, pod.name, fqdn, port)
-
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="gather") as pool:
-        jobs: dict[str, Future[None]] = {
-            "config_dump": pool.submit(dump),
-            "client_log": pool.submit(client_log),
-            "server_log": pool.submit(server_log),
-            "policy": pool.submit(policy),
-        }
-        for stage, job in jobs.items():
-            try:
-                job.result()
-            except (MeshproberError, OSError, ValueError, KeyError) as exc:
-                out.notes.append(f"{stage}: {exc}")
-                ctx.errors(stage)
-    return out
-
-
-def _entry(text: str | None, request_id: str) -> AccessLogEntry | None:
-    if not text:
-        return None
-    found = find_by_request_id(parse_log(text), request_id)
-    return found[-1] if found else None
 
 
 def diagnose_attempt(
@@ -250,8 +183,8 @@ def diagnose_attempt(
     inp = DiagnoseInput(
         curl=attempt.curl,
         expected_status=expected,
-        client_entry=_entry(g.client_log, attempt.request_id) if g else None,
-        server_entry=_entry(g.server_log, attempt.request_id) if g else None,
+        client_entry=log_entry(g.client_log, attempt.request_id) if g else None,
+        server_entry=log_entry(g.server_log, attempt.request_id) if g else None,
         client_log_present=bool(g and g.client_log is not None),
         server_log_present=bool(g and g.server_log is not None),
         client_cluster=g.cluster_info if g else None,
@@ -291,25 +224,35 @@ def _with_drift(diagnosis: Diagnosis, g: Gathered) -> Diagnosis:
     )
 
 
+def _exec_stage(exc: MeshproberError) -> str:
+    if isinstance(exc, ExecTimeout):
+        return "exec_timeout"
+    return "api" if isinstance(exc, ClusterUnreachable) else "exec"
+
+
+def _failed(
+    ctx: CheckContext, path: PathConfig, source: SourceRef, stage: str, message: str, started: float
+) -> CheckResult:
+    """An agent-side failure: counted once here (the store does not count results), as probe_failed."""
+    ctx.errors(stage)
+    return probe_failed_result(
+        path.name, source, path.to.target_url, stage, message, started, destination_ref(path)
+    )
+
+
 def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
     started = time.time()
     destination = destination_ref(path)
     try:
         pod, container = pick_source(ctx.cluster, path, ctx.next_index(path.name))
     except ClusterError as exc:
-        ctx.errors("pods")
-        return probe_failed_result(
-            path.name, source_ref(path), path.to.target_url, "pods", str(exc), started, destination
-        )
+        stage = "api" if isinstance(exc, ClusterUnreachable) else "pods"
+        return _failed(ctx, path, source_ref(path), stage, str(exc), started)
     source = source_ref(path, pod, container)
     try:
         first = probe_once(ctx.cluster, pod, container, path)
     except (CommandNotFound, ExecTimeout, ClusterError, InputError) as exc:
-        stage = "exec_timeout" if isinstance(exc, ExecTimeout) else "exec"
-        ctx.errors(stage)
-        return probe_failed_result(
-            path.name, source, path.to.target_url, stage, str(exc), started, destination
-        )
+        return _failed(ctx, path, source, _exec_stage(exc), str(exc), started)
     quick = diagnose_attempt(first, path, pod, None, None)
     if quick.healthy:
         return CheckResult(
@@ -326,7 +269,14 @@ def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
         confirming = pool.submit(_probe_again, ctx, pod, container, path)
         gathered = gather(ctx, path, pod, logs_after=confirming)
-        second = confirming.result()
+        second, second_error = confirming.result()
+    if _pod_gone(ctx.cluster, pod, second_error):
+        # The sidecar went away with the pod: what the first probe saw says nothing about the path.
+        message = (
+            f"source pod {pod.namespace}/{pod.name} was deleted during the probe; "
+            f"its result ({quick.verdict.value}) is not trusted; the next run picks another pod."
+        )
+        return _failed(ctx, path, source, "pods", message, started)
     repeatable = (
         None if second is None else _same_failure(quick, diagnose_attempt(second, path, pod, None, None))
     )
