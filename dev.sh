@@ -30,6 +30,16 @@ setup_system() {
   fi
 }
 
+raise_inotify_limit() {
+  # Every lab Envoy watches its xDS files; parallel labs in the test suite can exceed the default
+  # 128 inotify instances per user. Best effort: only root can raise it, and a container may refuse.
+  local cur
+  cur=$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)
+  if [ "$cur" -lt 1024 ] && [ "$(id -u)" = 0 ]; then
+    sysctl -qw fs.inotify.max_user_instances=1024 2>/dev/null || true
+  fi
+}
+
 cmd=${1:-test}
 shift || true
 case "$cmd" in
@@ -38,6 +48,7 @@ case "$cmd" in
   test)
     setup_system
     setup_python
+    raise_inotify_limit
     echo "== ruff" && "$PY" -m ruff check agent tests bench && "$PY" -m ruff format --check agent tests bench
     echo "== mypy" && "$PY" -m mypy
     echo "== pytest" && exec "$PY" -m pytest "$@"
