@@ -143,6 +143,54 @@ def test_slow_target_gets_a_verdict_within_its_deadline_and_others_keep_their_sc
     assert during or slow.duration_s < 3, "the healthy path did not run while the slow one did"
 
 
+class HangingExecCluster:
+    """The lab's real cluster, except that curl execs from `hung_pod` run `sleep 60` instead: an exec
+    that never finishes on its own (what a wedged container runtime looks like to the agent)."""
+
+    def __init__(self, inner: LiveCluster, hung_pod: str) -> None:
+        self.inner = inner
+        self.hung_pod = hung_pod
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def exec(self, namespace: str, pod: str, container: str, argv: Any, timeout: float) -> Any:
+        if pod == self.hung_pod and argv and argv[0] == "curl":
+            argv = ["sleep", "60"]
+        return self.inner.exec(namespace, pod, container, argv, timeout)
+
+
+def test_hung_exec_is_bounded_and_other_paths_keep_their_schedule(lab: LabHandle, tmp_path: Path) -> None:
+    hung_pod = lab.pod("load-test", "traffic-generator")
+    cfg = {
+        "defaults": {"interval": "2s", "timeout": "1s"},
+        "limits": {"min_interval": "1s"},
+        "paths": [path("hung", "load-test/traffic-generator", PRODUCTPAGE, interval="30s"), BASE_PATHS[1]],
+        "evidence": {"dir": str(tmp_path / "evidence")},
+    }
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
+    assert lab.lab.kubeconfig is not None
+    live = LiveCluster.from_kubeconfig(str(lab.lab.kubeconfig))
+    agent, _ = build_agent(tmp_path / "agent.yaml", HangingExecCluster(live, hung_pod))  # type: ignore[arg-type]
+    agent.start(serve=False)
+    # Run it now rather than after its initial schedule offset (a scheduled run may win the race).
+    threading.Thread(target=_run_now, args=(agent, "hung"), daemon=True).start()
+    try:
+        hung = wait_for("a verdict for the hung path", lambda: agent.store.latest("hung"), timeout=30)
+        assert hung.diagnosis.verdict.value == "probe_failed", hung.diagnosis.summary
+        assert hung.error_stage == "exec_timeout"
+        assert hung.duration_s < 1 + 5 + 4  # curl's 1 s + the exec grace, with slack for a busy CI
+        during = [
+            r for r in agent.store.history(HEALTHY) if hung.started_at <= r.started_at <= hung.finished_at
+        ]
+        assert during, "the healthy path did not run while the exec hung"
+        assert all(r.healthy for r in during)
+        assert agent.store.errors().get("exec_timeout", 0) >= 1
+    finally:
+        agent.stop()
+        live.close()
+
+
 def test_api_token_adhoc_and_paths(running: RunningAgent) -> None:
     assert running.get("/api/v1/paths", token=None).status_code == 401
     assert running.get("/api/v1/paths", token="wrong").status_code == 401
