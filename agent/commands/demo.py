@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -82,6 +83,7 @@ def demo(
     root = Path(tempfile.mkdtemp(prefix="meshprober-demo-")) if state_dir is None else state_dir.resolve()
     lab = Lab(scen, root / "lab")
     agent = None
+    cluster = None
     exit_code = 0
     try:
         with console.status(f"starting the lab ({scen.name}: real Envoy sidecars, API-server emulator) ..."):
@@ -121,17 +123,29 @@ def demo(
     except MeshproberError as exc:
         typer.echo(f"meshprober demo: {exc}", err=True)
         exit_code = 2
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # Ctrl-C before serving started (lab start, first round)
+        exit_code = 130
     except typer.Exit as done:
         exit_code = done.exit_code
     finally:
-        if agent is not None:
-            agent.stop()
-        lab.stop()
-        if own_dir:
-            shutil.rmtree(root, ignore_errors=True)
+        # A second Ctrl-C must not cut the teardown short and leave Envoys behind.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+        try:
+            if agent is not None:
+                agent.stop()
+            if cluster is not None:
+                cluster.close()
+            lab.stop()
+            if own_dir:
+                shutil.rmtree(root, ignore_errors=True)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
     raise typer.Exit(exit_code)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _check_port_free(host: str, port: int, listen: str) -> None:
@@ -140,6 +154,8 @@ def _check_port_free(host: str, port: int, listen: str) -> None:
         return
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As aiohttp binds: a port in TIME_WAIT is free, one with a listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

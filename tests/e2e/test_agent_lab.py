@@ -229,8 +229,15 @@ def test_evidence_bundle_replays_and_is_bounded_and_clean(running: RunningAgent,
     assert json.loads(out.stdout)["verdict"] == "mtls_plaintext_to_strict"
     assert json.loads(out.stdout)["verdict"] == json.loads(files["diagnosis.json"])["verdict"]
 
+    # The latest bundle (a newer failure may have landed since the request: allow the last two).
+    recent = [r.bundle_dir.name for r in running.history(BROKEN) if r.bundle_dir][-2:]
+    assert any(name.endswith(json.loads(files["probe.json"])["request_id"][:8]) for name in recent)
+
     root = running.tmp / "evidence" / BROKEN
     wait_for("pruning to keep_per_path", lambda: len(list(root.iterdir())) <= 2, timeout=5)
+    for bundle in root.iterdir():  # max_bytes bounds the captured data; small JSON files come on top
+        size = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file())
+        assert size <= 200_000 + 20_000, (bundle, size)
     everything = "".join(
         p.read_text(errors="replace") for p in (running.tmp / "evidence").rglob("*") if p.is_file()
     )
