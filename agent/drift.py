@@ -3,11 +3,15 @@
 Pure. When the DestinationRule named in the client cluster's metadata, or its TLS origination,
 differs from the engine's view of the live resources, the sidecar has not received the current
 config (or something else configures it); the diagnosis says so instead of guessing.
+No I/O here.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.evidence import ClusterInfo, PolicyView, TlsOrigination
+from agent.model import Confidence, Diagnosis, Remedy
 
 # What each origination means as a client mode; AUTO depends on the endpoint, so either fits.
 _MODES: dict[TlsOrigination, frozenset[str]] = {
@@ -44,3 +48,37 @@ def proxy_drift(cluster: ClusterInfo | None, policy: PolicyView | None) -> str |
     if not problems:
         return None
     return "config mismatch: " + "; ".join(problems) + " (this sidecar has not received the current config)"
+
+
+SYNC_REMEDY = (
+    "The current resources already differ from what this sidecar runs: get the current config to it. "
+    "Check its xDS connection to istiod (`istioctl proxy-status`: STALE or NOT SENT), then restart "
+    "the pod if it stays stale. No resource change is needed for this mismatch."
+)
+
+
+def with_drift(diagnosis: Diagnosis, cluster: ClusterInfo | None, policy: PolicyView | None) -> Diagnosis:
+    """A failing diagnosis, led by the config mismatch when the sidecar is stale (unchanged otherwise).
+
+    What the sidecar does is still described, but as the effect of its stale config, not as the
+    cause in the current resources; confidence drops to medium. The remedy becomes "sync the
+    sidecar" unless the current resources conflict too (then their fix stays, with the sync note).
+    """
+    drift = proxy_drift(cluster, policy)
+    if drift is None or diagnosis.healthy:
+        return diagnosis
+    confidence = Confidence.MEDIUM if diagnosis.confidence is Confidence.HIGH else diagnosis.confidence
+    summary = f"{drift[0].upper()}{drift[1:]}. With that stale config: {diagnosis.summary}"
+    if policy is not None and policy.status == "CONFLICT" and diagnosis.remedy is not None:
+        remedy = replace(
+            diagnosis.remedy, text=f"{diagnosis.remedy.text} Then make sure this sidecar receives it."
+        )
+    else:
+        remedy = Remedy(SYNC_REMEDY)
+    return replace(
+        diagnosis,
+        confidence=confidence,
+        summary=summary,
+        evidence=(*diagnosis.evidence, drift),
+        remedy=remedy,
+    )

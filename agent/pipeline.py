@@ -25,7 +25,7 @@ from typing import Any
 from agent.config import PathConfig
 from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.ladder import classify
-from agent.drift import proxy_drift
+from agent.drift import with_drift
 from agent.errors import (
     ClusterError,
     ClusterUnreachable,
@@ -211,19 +211,6 @@ def diagnose_attempt(
     return diagnosis
 
 
-def _with_drift(diagnosis: Diagnosis, g: Gathered) -> Diagnosis:
-    drift = proxy_drift(g.cluster_info, g.policy)
-    if drift is None or diagnosis.healthy:
-        return diagnosis
-    confidence = Confidence.MEDIUM if diagnosis.confidence is Confidence.HIGH else diagnosis.confidence
-    return replace(
-        diagnosis,
-        confidence=confidence,
-        summary=f"{diagnosis.summary} Note: {drift}.",
-        evidence=(*diagnosis.evidence, drift),
-    )
-
-
 def _exec_stage(exc: MeshproberError) -> str:
     if isinstance(exc, ExecTimeout):
         return "exec_timeout"
@@ -280,7 +267,9 @@ def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
     repeatable = (
         None if second is None else _same_failure(quick, diagnose_attempt(second, path, pod, None, None))
     )
-    diagnosis = _with_drift(diagnose_attempt(first, path, pod, gathered, repeatable), gathered)
+    diagnosis = with_drift(
+        diagnose_attempt(first, path, pod, gathered, repeatable), gathered.cluster_info, gathered.policy
+    )
     result = CheckResult(
         path.name,
         source,

@@ -397,9 +397,11 @@ def test_stale_sidecar_is_reported_as_config_mismatch(running: RunningAgent, lab
 
     def stale_result() -> CheckResult | None:
         result = _run_now(running.agent, BROKEN)
-        return result if result and "config mismatch" in result.diagnosis.summary else None
+        return result if result and "config mismatch" in result.diagnosis.summary.lower() else None
 
     result = wait_for("a diagnosis naming the stale sidecar", stale_result, timeout=20)
     assert not result.healthy
     assert "has not received the current config" in result.diagnosis.summary
     assert result.diagnosis.confidence.value != "high"
+    assert result.diagnosis.summary.startswith("Config mismatch")  # leads with it, no guess first
+    assert result.diagnosis.remedy is not None and "proxy-status" in result.diagnosis.remedy.text
