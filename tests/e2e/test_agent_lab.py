@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -26,6 +27,7 @@ from agent.kube.live import LiveCluster
 from agent.pipeline import CheckContext
 from agent.serve.agent import Agent
 from agent.serve.results import CheckResult
+from agent.serve.status_page import COLORS
 from agent.wiring import build_agent, prime_policy
 
 pytestmark = pytest.mark.lab
@@ -292,7 +294,9 @@ def test_status_page_in_headless_chromium(running: RunningAgent, tmp_path: Path)
     assert dom.count('class="path-row"') == 3
     for name in (BROKEN, HEALTHY, SLOW):
         assert name in dom
-    assert '<svg id="graph"' in dom and dom.count('class="edge"') >= 3
+    assert '<svg id="graph"' in dom and dom.count('class="edge"') == 3  # one per source -> target
+    strokes = set(re.findall(r'class="edge"[^>]*stroke="(#[0-9a-f]{6})"', dom))
+    assert {COLORS["ok"], COLORS["fail"]} <= strokes, strokes  # colored by health
 
 
 def test_pod_deleted_mid_probe_is_probe_failed_and_the_agent_keeps_going(
