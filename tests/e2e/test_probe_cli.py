@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
-from e2e_helpers import LabHandle, cli, run_lab
+from e2e_helpers import MESHPROBER, LabHandle, by_path, cli, free_port, run_lab, wait_for
 
 from agent.kube.live import LiveCluster
 from agent.serve.agent import Agent
@@ -35,7 +38,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
 def _agent(lab: LabHandle, tmp: Path, allow_adhoc: bool) -> Agent:
     (tmp / "token").write_text(TOKEN)
     cfg: dict[str, Any] = {
-        "paths": [{"name": "lt", "from": {"namespace": "load-test", "workload": "traffic-generator"},
+        "paths": [{"name": "first", "from": {"namespace": "load-test", "workload": "traffic-generator"},
                    "to": {"url": TARGET}}],
         "api": {"token_file": str(tmp / "token"), "allow_adhoc": allow_adhoc},
         "evidence": {"dir": str(tmp / "evidence")},
@@ -106,3 +109,35 @@ def test_probe_via_agent(
 def test_probe_bad_input_is_exit_2(lab: LabHandle) -> None:
     proc = cli("probe", "--from", "no-slash", "--to", TARGET, env=lab.env, timeout=30)
     assert proc.returncode == 2 and "--from" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_serves_the_policy_conflict_at_start_and_stops_on_sigterm(lab: LabHandle, tmp_path: Path) -> None:
+    port = free_port()
+    cfg = {
+        "paths": [{"name": "first", "from": {"namespace": "load-test", "workload": "traffic-generator"},
+                   "to": {"url": TARGET}, "interval": "600s"}],
+        "evidence": {"dir": str(tmp_path / "evidence")},
+    }  # fmt: skip
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
+    argv = [*MESHPROBER, "run", "--config", str(tmp_path / "agent.yaml"), "--listen", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(argv, env=lab.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+
+        def metrics() -> str | None:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except httpx.HTTPError:
+                return None
+
+        # The path's first probe is 6.5 s away (its stable schedule offset): the policy check is not.
+        def primed() -> str | None:
+            text = metrics()
+            return text if text and "first" in by_path(text, "meshprober_tls_conflict") else None
+
+        text = wait_for("the policy check in /metrics", primed, timeout=20, every=0.1)
+        assert by_path(text, "meshprober_tls_conflict")["first"] == 1.0
+        assert "first" not in by_path(text, "meshprober_probe_success")  # no probe has run yet
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out[-2000:]
