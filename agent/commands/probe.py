@@ -25,9 +25,10 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
     from agent.commands.diagnose import render
     from agent.model import Diagnosis
 
-    typer.echo(
-        f"{result['path']}: {result['source'].get('namespace')}/{result['source'].get('pod')} -> {result['target']}"
-    )
+    src = result.get("source") or {}
+    line = f"{src.get('namespace')}/{src.get('pod') or src.get('workload')} -> {result.get('target')}"
+    named = result.get("path") not in (None, "adhoc")  # an ad-hoc probe has no configured name
+    typer.echo(f"{result['path']}: {line}" if named else line)
     typer.echo(render(Diagnosis.from_json(result)))
 
 
