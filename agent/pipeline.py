@@ -228,6 +228,8 @@ def _failed(
 
 
 def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
+    """Probe `path` once, diagnose it (cross-checked when it fails) and keep its evidence. Never raises
+    for cluster trouble: that becomes a `probe_failed` result naming the stage."""
     started = time.time()
     destination = destination_ref(path)
     try:
