@@ -94,7 +94,8 @@ def keep_bundle(
     g: Gathered,
     d: Diagnosis,
 ) -> Path | None:
-    if ctx.evidence_dir is None or ctx.keep_per_path <= 0:
+    evidence_dir = ctx.evidence_dir  # read once: `demo` clears it while it tears down
+    if evidence_dir is None or ctx.keep_per_path <= 0:
         return None
     ids = [attempt.request_id]
     optional: dict[str, str] = {}
@@ -125,7 +126,7 @@ def keep_bundle(
         "path": path.name,
         "notes": g.notes,
     }  # fmt: skip
-    root = ctx.evidence_dir / _UNSAFE.sub("_", path.name)
+    root = evidence_dir / _UNSAFE.sub("_", path.name)
     target = write_bundle(
         root / bundle_name(attempt.started, attempt.request_id),
         probe=probe,

@@ -84,6 +84,7 @@ def demo(
     lab = Lab(scen, root / "lab")
     agent = None
     cluster = None
+    ctx = None
     exit_code = 0
     try:
         with console.status(f"starting the lab ({scen.name}: real Envoy sidecars, API-server emulator) ..."):
@@ -131,6 +132,9 @@ def demo(
         # A second Ctrl-C must not cut the teardown short and leave Envoys behind.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
         try:
+            if ctx is not None:
+                # A check still in flight must not write a bundle into the dir removed below.
+                ctx.evidence_dir = None
             if agent is not None:
                 agent.stop()
             if cluster is not None:

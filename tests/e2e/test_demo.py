@@ -12,7 +12,7 @@ import re
 import signal
 import socket
 import subprocess
-import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +91,9 @@ def _samples(text: str, metric: str) -> dict[str, float]:
 def test_demo_serves_and_heals_after_the_remedy(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    state = Path(tempfile.mkdtemp(prefix="mp-e2e-demo-", dir=tmp_path))
     log = (tmp_path / "demo.out").open("w+")
-    env = dict(os.environ, MESHPROBER_DEMO_INTERVAL="2", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
-    argv = [*MESHPROBER, "demo", "--listen", f"127.0.0.1:{port}", "--state-dir", str(state)]
+    env = dict(os.environ, MESHPROBER_DEMO_INTERVAL="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
+    argv = [*MESHPROBER, "demo", "--listen", f"127.0.0.1:{port}"]  # its own temporary state dir
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
     try:
 
@@ -123,6 +122,7 @@ def test_demo_serves_and_heals_after_the_remedy(tmp_path: Path) -> None:
         printed = Path(log.name).read_text()
         kubeconfig = re.search(r"export KUBECONFIG=(\S+)", printed)
         assert kubeconfig, printed[:1000]
+        state = Path(kubeconfig.group(1)).parent.parent  # <state>/lab/kubeconfig
         paths = httpx.get(f"{base}/api/v1/paths", timeout=5).json()
         patch = next(p for p in paths if p["path"] == BROKEN[0])["remedy"]["patch"]
         (tmp_path / "fix.yaml").write_text(patch)
@@ -161,3 +161,5 @@ def test_demo_serves_and_heals_after_the_remedy(tmp_path: Path) -> None:
     assert all("agent/lab/apiserver/" in block for block in blocks), output[-3000:]
     # Envoys and app servers are started with the state dir in their argv: none may survive.
     wait_for("no process mentioning the demo's state dir", lambda: not processes_mentioning(str(state)), 10)
+    time.sleep(1.0)  # a late evidence write of an in-flight check would re-create the dir by now
+    assert not state.exists(), sorted(str(p) for p in state.rglob("*"))[:10]
