@@ -32,6 +32,9 @@ def agent_config(scenario: Any, evidence_dir: Path, interval: float = DEMO_INTER
         source: dict[str, Any] = {"namespace": ns, "workload": workload}
         if container:
             source["container"] = container[0]
+        workload_spec = scenario.workload(ns, workload)
+        if workload_spec is not None and not workload_spec.sidecar:
+            source["require_sidecar"] = False  # the scenario's point is a client without a sidecar
         paths.append({"name": p.name, "from": source, "to": {"url": p.to}, "expect": list(p.expect)})
     timeout = min(5.0, interval)
     return {

@@ -236,6 +236,8 @@ async def serve_exec(
         feeder = asyncio.create_task(_pump_in(s, proc)) if flags["stdin"] else None
         exited: asyncio.Future[Any] = asyncio.ensure_future(_exit_of(proc))
         drained = asyncio.ensure_future(asyncio.gather(*pumps))
+        # A pump fails when the client went away mid-write; that is expected, not worth a traceback.
+        drained.add_done_callback(lambda f: f.cancelled() or f.exception())
         gone_task: asyncio.Future[Any] = asyncio.ensure_future(s.gone.wait())
         trip_task: asyncio.Future[Any] = asyncio.ensure_future(trip.wait())
         stop = {gone_task, trip_task}
