@@ -17,10 +17,12 @@ from typing import Any
 
 import yaml
 
+from tests.shared_data import DOCS
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 OVERLAYS = ("single-namespace", "cluster-wide", "sharded")
-DESIGN = Path("/work/shared/docs/DESIGN.md")
+DESIGN = DOCS / "DESIGN.md"
 DASHBOARD = DEPLOY / "base" / "grafana" / "meshprober-dashboard.json"
 RULES = DEPLOY / "prometheus" / "meshprober.rules.yaml"
 RULE_TESTS = DEPLOY / "tests"

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.envoy.access_log import find_by_request_id, parse_line, parse_log, readable_reason, tokenize
+from tests.shared_data import REAL
 
-FIXTURE = Path("/work/shared/fixtures/istio-real/access_logs/istio_access_log_samples.txt")
+FIXTURE = REAL / "access_logs" / "istio_access_log_samples.txt"
 ENVOY140 = Path(__file__).parent / "testdata" / "envoy-1.40"
 
 SEED = (

@@ -19,8 +19,9 @@ from agent.envoy.config_dump import (
 )
 from agent.errors import InputError
 from agent.evidence import ClusterInfo, TlsOrigination
+from tests.shared_data import REAL
 
-REAL = Path("/work/shared/fixtures/istio-real")
+REAL = REAL
 DUMPS = REAL / "config_dumps"
 V11 = DUMPS / "sidecar_istio1.1_productpage_meshwide-dr-istio-mutual_v2api.json"
 V19 = DUMPS / "sidecar_istio1.9_bookinfo-productpage_dr-subsets.json"

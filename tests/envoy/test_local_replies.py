@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from agent.envoy.local_replies import KINDS, LocalReply, parse_local_reply
+from tests.shared_data import REAL
 
-FIXTURE = Path("/work/shared/fixtures/istio-real/access_logs/istio_access_log_samples.txt")
+FIXTURE = REAL / "access_logs" / "istio_access_log_samples.txt"
 CURL = Path(__file__).parent.parent / "probe" / "testdata" / "curl"
 PREFIX = "upstream connect error or disconnect/reset before headers."
 R = "upstream_reset_before_headers"

@@ -14,8 +14,9 @@ from istio_builders import mesh, pod, svc
 
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_dir
+from tests.shared_data import REAL
 
-SHARED = Path("/work/shared/fixtures/istio-real/policy_scenarios")
+SHARED = REAL / "policy_scenarios"
 if not SHARED.is_dir():
     SHARED = Path(__file__).resolve().parents[3] / "shared/fixtures/istio-real/policy_scenarios"
 ANALYZER = SHARED / "istio_analyzer_1.5_mtls"

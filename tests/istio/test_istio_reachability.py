@@ -18,8 +18,9 @@ from istio_builders import pod, svc
 from agent.istio import verdict
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_text
+from tests.shared_data import REAL
 
-FIXTURES = Path("/work/shared/fixtures/istio-real/policy_scenarios/istio_reachability")
+FIXTURES = REAL / "policy_scenarios" / "istio_reachability"
 if not FIXTURES.is_dir():  # the fixtures travel with the repo's shared tree
     FIXTURES = (
         Path(__file__).resolve().parents[3] / "shared/fixtures/istio-real/policy_scenarios/istio_reachability"

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.commands.tls_check import render_table
 from agent.evidence import PolicyView
+from tests.shared_data import REAL
 
 SEED = str(Path(__file__).resolve().parents[1] / "testdata/policy/seed")
 LOAD = "load-test/load-test-client-84d6b9c7f-q4w8z"
@@ -128,7 +129,7 @@ def test_tls_check_notes_go_to_stderr(tmp_path: Path) -> None:
     assert "x.yaml#1: PeerAuthentication ns/p: invalid: spec.mtls.mode 'NOPE'" in result.stderr
 
 
-GOLDEN = Path("/work/shared/fixtures/istio-real/istioctl_golden")
+GOLDEN = REAL / "istioctl_golden"
 if not GOLDEN.is_dir():
     GOLDEN = Path(__file__).resolve().parents[3] / "shared/fixtures/istio-real/istioctl_golden"
 

@@ -19,11 +19,12 @@ import pytest
 from agent.envoy.access_log import find_by_request_id, parse_line, parse_log
 from agent.envoy.config_dump import find_cluster, parse_clusters
 from agent.errors import InputError
+from tests.shared_data import REAL
 
 REPO = Path(__file__).resolve().parents[2]
 ENVOY_DUMP = REPO / "tests/envoy/testdata/envoy-1.40/config_dump.json"
 ENVOY_LOG = REPO / "tests/envoy/testdata/envoy-1.40/access.log"
-ISTIO_LOG = Path("/work/shared/fixtures/istio-real/access_logs/istio_access_log_samples.txt")
+ISTIO_LOG = REAL / "access_logs" / "istio_access_log_samples.txt"
 BIG_DUMP_MB = float(os.environ.get("MESHPROBER_BIG_DUMP_MB", "200"))
 
 # --- config dumps ------------------------------------------------------------------------------
@@ -52,6 +53,7 @@ def test_whole_real_dump_parses() -> None:  # the healthy row
 
 CHILD = r"""
 import json, resource, sys
+from tests.shared_data import REAL
 sys.path.insert(0, sys.argv[1])
 side, path = sys.argv[2], sys.argv[3]
 data = open(path, "rb").read()
