@@ -53,7 +53,6 @@ def test_whole_real_dump_parses() -> None:  # the healthy row
 
 CHILD = r"""
 import json, resource, sys
-from tests.shared_data import REAL
 sys.path.insert(0, sys.argv[1])
 side, path = sys.argv[2], sys.argv[3]
 data = open(path, "rb").read()
