@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from agent.config import PathConfig, load_config
-from agent.errors import ClusterError
+from pydantic import ValidationError
+
+from agent.config import AgentConfig, PathConfig, load_config
+from agent.config.schema import ScopeConfig, scope_gaps
+from agent.errors import ClusterError, ConfigError
 from agent.kube.cluster import Cluster
 from agent.pipeline import CheckContext, policy_check, run_check
 from agent.serve.agent import Agent
@@ -37,9 +41,13 @@ def build_agent(
     shard: tuple[int | None, int | None] = (None, None),
     evidence_dir: Path | None = None,
     reload_interval: float = 5.0,
+    namespaces: Sequence[str] | None = None,
 ) -> tuple[Agent, CheckContext]:
-    """An Agent whose checks run the real pipeline against `cluster` (not started)."""
+    """An Agent whose checks run the real pipeline against `cluster` (not started).
+
+    `namespaces` (e.g. `run --namespace`) overrides the config's `scope.namespaces`."""
     config = load_config(config_path)  # fail fast, before anything runs; the agent re-reads it
+    scope = apply_scope(config, namespaces, cluster, source=str(config_path))
     ctx = CheckContext.for_cluster(
         cluster,
         evidence_dir=evidence_dir or config.evidence.dir,
@@ -56,7 +64,39 @@ def build_agent(
         reload_interval=reload_interval,
     )
     ctx.errors = agent.store.record_error
+    set_counter = getattr(cluster, "set_error_counter", None)
+    if scope is not None and set_counter is not None:
+        set_counter(agent.store.record_error)  # namespaces skipped in scoped lists, by stage
     return agent, ctx
+
+
+def apply_scope(
+    config: AgentConfig, override: Sequence[str] | None, cluster: Cluster, *, source: str = "config"
+) -> tuple[str, ...] | None:
+    """Scope the cluster's lists to namespaces (the override, else `scope.namespaces`); None: cluster-wide.
+
+    The scope is read at start; a changed `scope:` takes effect after a restart."""
+    configured = config.scope.namespaces if config.scope else None
+    scope = _checked_override(override) if override else configured
+    if scope is None:
+        return None
+    if override:  # the config was only checked against its own scope
+        for loc, ns in scope_gaps(config, scope)[:1]:
+            raise ConfigError(f"{source}: {loc}: namespace {ns!r} is outside --namespace {', '.join(scope)}")
+    set_scope = getattr(cluster, "set_scope", None)  # LiveCluster; fakes and the lab list everything
+    if set_scope is not None:
+        set_scope(scope)
+    log.info("listing in namespaces %s only (plus the mesh root namespace for policy)", ", ".join(scope))
+    return scope
+
+
+def _checked_override(override: Sequence[str]) -> tuple[str, ...]:
+    """`--namespace` values validated like scope.namespaces (duplicates dropped)."""
+    try:
+        return ScopeConfig(namespaces=tuple(dict.fromkeys(override))).namespaces
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"--namespace: {reason}") from None
 
 
 def prime_policy(agent: Agent, ctx: CheckContext) -> None:

@@ -28,6 +28,13 @@ def run(
         Path | None, typer.Option(help="Where evidence bundles go (overrides evidence.dir).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--namespace",
+            help="List only in this namespace (repeatable; overrides scope.namespaces in the config).",
+        ),
+    ] = None,
 ) -> None:
     """Run the agent: scheduled probes, metrics, API and status page, until SIGTERM/Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -36,7 +43,13 @@ def run(
 
     try:
         cluster = LiveCluster.auto(kubeconfig, context)
-        agent, ctx = build_agent(config, cluster, shard=(shard_index, shard_count), evidence_dir=evidence_dir)
+        agent, ctx = build_agent(
+            config,
+            cluster,
+            shard=(shard_index, shard_count),
+            evidence_dir=evidence_dir,
+            namespaces=namespace or None,
+        )
         agent.start(listen=listen)
         prime_policy(agent, ctx)  # meshprober_tls_conflict before the first probe of each path
     except MeshproberError as exc:

@@ -202,6 +202,41 @@ class ShardConfig(_Model):
         return self
 
 
+class ScopeConfig(_Model):
+    """The namespaces the agent lists in (one list per namespace instead of cluster-wide lists), for
+    installs whose RBAC is namespaced only (deploy/overlays/single-namespace). The mesh root
+    namespace is read as well for mesh-wide DestinationRules/PeerAuthentications and the mesh config."""
+
+    namespaces: tuple[Namespace, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        seen: set[str] = set()
+        for i, ns in enumerate(self.namespaces):
+            if ns in seen:
+                raise FieldError(f"scope.namespaces[{i}]", f"duplicate namespace {ns!r}")
+            seen.add(ns)
+        return self
+
+
+def scope_gaps(config: AgentConfig, scope: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(field path, namespace) for each namespace the config probes from/to or discovers in that lies
+    outside `scope`: the policy view would miss its DestinationRules, PeerAuthentications and pods."""
+    inside = set(scope)
+    gaps: list[tuple[str, str]] = []
+    for i, p in enumerate(config.paths):
+        if p.source.namespace not in inside:
+            gaps.append((f"paths[{i}].from.namespace", p.source.namespace))
+        target_ns = p.destination()[1]
+        if target_ns is not None and target_ns not in inside:
+            gaps.append((f"paths[{i}].to", target_ns))
+    for i, r in enumerate(config.discovery):
+        if r.source.namespace not in inside:
+            gaps.append((f"discovery[{i}].from.namespace", r.source.namespace))
+        gaps.extend((f"discovery[{i}].namespaces", ns) for ns in r.namespaces if ns not in inside)
+    return gaps
+
+
 class AgentConfig(_Model):
     paths: tuple[PathConfig, ...] = ()
     defaults: Defaults = Defaults()
@@ -210,6 +245,7 @@ class AgentConfig(_Model):
     api: ApiConfig = ApiConfig()
     evidence: EvidenceConfig = EvidenceConfig()
     shard: ShardConfig = ShardConfig()
+    scope: ScopeConfig | None = None  # None: cluster-wide lists (the default)
 
     @model_validator(mode="before")
     @classmethod
@@ -257,6 +293,9 @@ class AgentConfig(_Model):
             raise FieldError(
                 "paths", f"{len(self.paths)} paths exceed limits.max_paths {self.limits.max_paths}"
             )
+        if self.scope is not None:
+            for loc, ns in scope_gaps(self, self.scope.namespaces)[:1]:
+                raise FieldError(loc, f"namespace {ns!r} is outside scope.namespaces; add it there")
         return self
 
 

@@ -3,12 +3,16 @@
 Each instance owns its own Configuration/ApiClient (never the process-wide default). REST calls read
 raw JSON through `rest.Rest` (retries + error mapping); exec lives in `exec_call`, the Istio CR
 listing in `policy_list`. Every client exception leaves this package as an agent.errors exception.
+
+With a namespace scope (`namespaces=` or `set_scope`), lists that would be cluster-wide (all-namespace
+pods and services, the policy objects) are made per namespace instead (`scope`), so namespaced RBAC
+suffices; without one, behaviour is unchanged (cluster-wide lists).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kubernetes import client
@@ -32,6 +36,7 @@ from agent.kube.live_config import (
 from agent.kube.policy_list import list_istio_policy
 from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
+from agent.kube.scope import ErrorCounter, list_each, normalize_scope, with_root
 
 MESH_CONFIGMAP = "istio"
 
@@ -45,6 +50,7 @@ class LiveCluster:
         *,
         namespace: str = "default",
         root_namespace: str = "istio-system",
+        namespaces: Iterable[str] | None = None,
     ) -> None:
         self._api = api_client
         self._core = RawApi(api_client)  # not client.CoreV1Api: 2+ s of import (see raw_api)
@@ -52,6 +58,16 @@ class LiveCluster:
         self._rest = Rest(self.server)
         self.namespace = namespace
         self.root_namespace = root_namespace
+        self.scope: tuple[str, ...] | None = normalize_scope(namespaces)
+        self._count_error: ErrorCounter = lambda stage: None
+
+    def set_scope(self, namespaces: Iterable[str] | None) -> None:
+        """List only in these namespaces (+ the mesh root namespace for policy); None: cluster-wide."""
+        self.scope = normalize_scope(namespaces)
+
+    def set_error_counter(self, count: ErrorCounter) -> None:
+        """Where a namespace skipped in a scoped list is counted (e.g. meshprober_errors_total)."""
+        self._count_error = count
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -119,6 +135,7 @@ class LiveCluster:
         return objects.ready_first(pods)
 
     def list_services(self, namespace: str | None = None) -> list[ServiceInfo]:
+        """Services in a namespace; None: all namespaces, or each scoped namespace when scoped."""
         return [objects.service_from_dict(i) for i in self._list_raw("services", namespace)]
 
     def service_endpoints(self, namespace: str, service: str) -> list[objects.Endpoint]:
@@ -142,6 +159,11 @@ class LiveCluster:
     ) -> list[dict[str, Any]]:
         kind = {"pods": "Pod", "services": "Service"}[plural]
         kwargs: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
+        if not namespace and self.scope is not None:
+            # All-namespace services are listed for service discovery (the `discovery:` rules).
+            return self._list_scoped(
+                plural, "discovery" if plural == "services" else "policy", label_selector
+            )
         if namespace:
             objects.validate_name("namespace", namespace)
             method = getattr(self._core, f"list_namespaced_{kind.lower()}")
@@ -155,14 +177,32 @@ class LiveCluster:
             item.setdefault("kind", kind)
         return items
 
+    def _list_scoped(
+        self, plural: str, stage: str, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """One list per scoped namespace; a forbidden namespace is skipped and counted under `stage`."""
+        assert self.scope is not None
+
+        def one(namespace: str) -> list[dict[str, Any]]:
+            return self._list_raw(plural, namespace, label_selector)
+
+        what = f"list {plural} in scope"
+        return list_each(self.scope, one, what=what, stage=stage, on_error=self._count_error)
+
     # --- Istio policy -------------------------------------------------------------------------
     def list_policy_objects(self) -> list[dict[str, Any]]:
-        out = list_istio_policy(self._rest, self._api)
+        """Cluster-wide; when scoped, DRs/PAs in the scope + root namespace, Services/Pods in the scope."""
+        policy_namespaces = None if self.scope is None else with_root(self.scope, self.root_namespace)
+        out = list_istio_policy(self._rest, self._api, policy_namespaces, self._count_error)
         mesh = self.mesh_configmap()
         if mesh is not None:
             out.append(mesh)
-        out.extend(self._list_raw("services", None))
-        out.extend(self._list_raw("pods", None))
+        if self.scope is None:
+            out.extend(self._list_raw("services", None))
+            out.extend(self._list_raw("pods", None))
+            return out
+        out.extend(self._list_scoped("services", "policy"))
+        out.extend(self._list_scoped("pods", "policy"))
         return out
 
     def mesh_configmap(self) -> dict[str, Any] | None:

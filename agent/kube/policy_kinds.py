@@ -17,6 +17,7 @@ class PolicyKind:
     plural: str
     kind: str
     versions: tuple[str, ...]  # versions we can read, newest first
+    namespaced: bool = True  # False: cluster-scoped, not listed when the agent is namespace-scoped
 
 
 POLICY_KINDS: tuple[PolicyKind, ...] = (
@@ -24,7 +25,7 @@ POLICY_KINDS: tuple[PolicyKind, ...] = (
     PolicyKind("security.istio.io", "peerauthentications", "PeerAuthentication", ("v1", "v1beta1")),
     # Istio <= 1.5 legacy authentication API, listed only when a (very old) server still serves it.
     PolicyKind("authentication.istio.io", "policies", "Policy", ("v1alpha1",)),
-    PolicyKind("authentication.istio.io", "meshpolicies", "MeshPolicy", ("v1alpha1",)),
+    PolicyKind("authentication.istio.io", "meshpolicies", "MeshPolicy", ("v1alpha1",), namespaced=False),
 )
 
 

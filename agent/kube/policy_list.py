@@ -2,18 +2,21 @@
 
 Discovers served versions via /apis; when the server gives no usable discovery document it probes the
 versions we know, newest first. One version per kind (all versions expose the same objects).
+Cluster-wide by default; given namespaces, one list per namespace (see agent.kube.scope).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubernetes import client
 
 from agent.errors import NotFound
-from agent.kube.policy_kinds import POLICY_KINDS, pick_version, served_from_group_list
+from agent.kube.policy_kinds import POLICY_KINDS, PolicyKind, pick_version, served_from_group_list
 from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
+from agent.kube.scope import ErrorCounter, list_each
 
 
 def served_versions(rest: Rest, api: client.ApiClient) -> dict[str, list[str]]:
@@ -21,8 +24,32 @@ def served_versions(rest: Rest, api: client.ApiClient) -> dict[str, list[str]]:
     return served_from_group_list(rest.json("API discovery (/apis)", RawApi(api).get_api_versions))
 
 
-def list_istio_policy(rest: Rest, api: client.ApiClient) -> list[dict[str, Any]]:
-    """Every served DestinationRule/PeerAuthentication/(legacy) Policy/MeshPolicy, cluster-wide."""
+def _in_namespace(
+    rest: Rest, custom: RawApi, kind: PolicyKind, version: str, what: str
+) -> Callable[[str], list[Any]]:
+    def one(namespace: str) -> list[Any]:
+        doc = rest.json(
+            f"{what} in namespace {namespace}",
+            custom.list_namespaced_custom_object,
+            kind.group,
+            version,
+            namespace,
+            kind.plural,
+        )
+        return list(doc.get("items") or [])
+
+    return one
+
+
+def list_istio_policy(
+    rest: Rest,
+    api: client.ApiClient,
+    namespaces: Sequence[str] | None = None,
+    on_error: ErrorCounter = lambda stage: None,
+) -> list[dict[str, Any]]:
+    """Every served DestinationRule/PeerAuthentication/(legacy) Policy/MeshPolicy, cluster-wide; or,
+    given `namespaces`, the namespaced kinds in each of them (a forbidden namespace is skipped and
+    counted under stage "policy"; cluster-scoped MeshPolicy is not listed)."""
     custom = RawApi(api)
     try:
         served: dict[str, list[str]] | None = served_versions(rest, api)
@@ -30,16 +57,25 @@ def list_istio_policy(rest: Rest, api: client.ApiClient) -> list[dict[str, Any]]
         served = None  # no usable /apis/ document: probe each known version instead
     out: list[dict[str, Any]] = []
     for kind in POLICY_KINDS:
+        if namespaces is not None and not kind.namespaced:
+            continue
         candidates = [pick_version(kind, served)] if served is not None else list(kind.versions)
         for version in candidates:
             if version is None:
                 continue
             what = f"list {kind.plural}.{kind.group}/{version}"
             try:
-                doc = rest.json(what, custom.list_cluster_custom_object, kind.group, version, kind.plural)
+                if namespaces is None:
+                    doc = rest.json(what, custom.list_cluster_custom_object, kind.group, version, kind.plural)
+                    items = list(doc.get("items") or [])
+                else:
+                    one = _in_namespace(rest, custom, kind, version, what)
+                    items = list_each(namespaces, one, what=what, stage="policy", on_error=on_error)
             except NotFound:  # this version (or the resource) is not served
                 continue
-            for item in doc.get("items") or []:
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
                 item.setdefault("apiVersion", f"{kind.group}/{version}")
                 item.setdefault("kind", kind.kind)
                 out.append(item)

@@ -130,6 +130,12 @@ class RawApi:
         params = {"group": group, "version": version, "plural": plural}
         return self._get("/apis/{group}/{version}/{plural}", params, **kw)
 
+    def list_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, **kw: Any
+    ) -> Any:
+        params = {"group": group, "version": version, "namespace": namespace, "plural": plural}
+        return self._get("/apis/{group}/{version}/namespaces/{namespace}/{plural}", params, **kw)
+
     def list_namespaced_endpoint_slice(
         self, namespace: str, label_selector: str | None = None, **kw: Any
     ) -> Any:
