@@ -83,13 +83,17 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (0 when it is gone)."""
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """utime + stime of one process (0 when it is gone); `children` adds its reaped children's
+    (cutime + cstime: the short-lived curl/pilot-agent processes an exec starts)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:

@@ -170,7 +170,7 @@ def main() -> int:
         f"{cpu_ms:.1f} ms per probe; RSS {rss:.0f} MB (peak {peak:.0f} MB)"
     )
     print(
-        f"lab (emulator, {len(lab_tree)} processes incl. Envoys and apps, same cores): "
+        f"lab ({len(lab_tree)} processes: emulator, Envoys, apps, + the curl/pilot-agent each exec starts; same cores): "
         f"{lab1 - lab0:.1f} CPU s ({(lab1 - lab0) / (t1 - t0) * 100:.0f}% of one core)"
     )
     print(f"agent-side errors in the window by stage: {errors or 'none'}")
@@ -181,7 +181,7 @@ def main() -> int:
 
 
 def _cpu(pids: list[int]) -> float:
-    return sum(cpu_seconds(p) for p in pids)
+    return sum(cpu_seconds(p, children=True) for p in pids)
 
 
 if __name__ == "__main__":
