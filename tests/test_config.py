@@ -88,6 +88,15 @@ BAD = [
     ("discovery-no-namespaces", "discovery:\n  - {from: {namespace: a, workload: b}, namespaces: []}\n", "discovery[0].namespaces: must not be empty"),
     ("discovery-below-min-interval", "discovery:\n  - {from: {namespace: a, workload: b}, namespaces: [x], interval: 1s}\n", "discovery[0].interval: is below limits.min_interval"),
     ("evidence-unknown", "evidence: {keep: 3}\n", "evidence.keep: unknown field"),
+    ("scope-empty", "scope: {namespaces: []}\n", "scope.namespaces: must not be empty"),
+    ("scope-missing-namespaces", "scope: {}\n", "scope.namespaces: required field is missing"),
+    ("scope-bad-namespace", "scope: {namespaces: [bookinfo, Prod]}\n", "scope.namespaces[1]: 'Prod' is not a valid namespace"),
+    ("scope-duplicate", "scope: {namespaces: [a, b, a]}\n", "scope.namespaces[2]: duplicate namespace 'a'"),
+    ("scope-unknown-field", "scope: {namespaces: [a], root: istio-system}\n", "scope.root: unknown field"),
+    ("scope-not-a-list", "scope: {namespaces: bookinfo}\n", "scope.namespaces: Input should be a valid tuple"),
+    ("scope-misses-source", "scope: {namespaces: [n]}\n" + path_yaml(to="{service: s, namespace: n, port: 80}"), "paths[0].from.namespace: namespace 'ns' is outside scope.namespaces"),
+    ("scope-misses-target", "scope: {namespaces: [ns]}\n" + path_yaml(to="{service: s, namespace: n, port: 80}"), "paths[0].to: namespace 'n' is outside scope.namespaces"),
+    ("scope-misses-discovery", "scope: {namespaces: [a]}\ndiscovery:\n  - {from: {namespace: a, workload: b}, namespaces: [a, x]}\n", "discovery[0].namespaces: namespace 'x' is outside scope.namespaces"),
     ("top-level-list", "- a\n- b\n", "the top level must be a mapping"),
     ("duplicate-yaml-key", "limits: {}\nlimits: {}\n", "line 2, column 1: invalid YAML: duplicate key 'limits'"),
     ("broken-yaml", "paths: [\n", "line 2, column 1: invalid YAML"),
@@ -150,6 +159,20 @@ def test_example_config_is_valid() -> None:
     assert cfg.paths and cfg.discovery and cfg.api.allow_adhoc is False
 
 
+@pytest.mark.parametrize(
+    ("text", "scope"),
+    [
+        pytest.param(GOOD, None, id="no-scope-is-cluster-wide"),
+        pytest.param("scope: {namespaces: [load-test, bookinfo]}\n" + GOOD, ("load-test", "bookinfo"), id="scope-covers-sources-and-targets"),
+        pytest.param("scope: {namespaces: [ns]}\n" + path_yaml(to="{url: 'http://example.com/'}"), ("ns",), id="external-target-needs-no-namespace"),
+        pytest.param("scope:\n  namespaces:\n    - istio-system\n", ("istio-system",), id="block-style-no-paths"),
+    ],
+)  # fmt: skip
+def test_scope(text: str, scope: tuple[str, ...] | None) -> None:
+    cfg = parse_config_text(text, "agent.yaml")
+    assert (cfg.scope.namespaces if cfg.scope else None) == scope
+
+
 SERVICES = [
     ServiceInfo("bookinfo", "productpage", (ServicePort(9080, name="http"),)),
     ServiceInfo("bookinfo", "reviews", (ServicePort(9080), ServicePort(9443))),
@@ -204,6 +227,12 @@ def test_discovery_follows_services_coming_and_going() -> None:
     ("content", "code", "output"),
     [
         (GOOD, 0, "2 paths"),
+        ("scope: {namespaces: [load-test, bookinfo]}\n" + GOOD, 0, "2 paths"),
+        (
+            "scope: {namespaces: [bookinfo]}\n" + GOOD,
+            2,
+            "paths[0].from.namespace: namespace 'load-test' is outside",
+        ),
         (path_yaml(to="{url: 'http://a/$(id)'}"), 2, "paths[0].to.url"),
         (
             "api: {token_env: MESHPROBER_TEST_UNSET_TOKEN}\n",
@@ -211,7 +240,7 @@ def test_discovery_follows_services_coming_and_going() -> None:
             "MESHPROBER_TEST_UNSET_TOKEN is empty or unset",
         ),
     ],
-    ids=["valid", "invalid-url", "token-env-unset"],
+    ids=["valid", "valid-scoped", "scope-misses-source", "invalid-url", "token-env-unset"],
 )
 def test_config_validate_command(tmp_path: Path, content: str, code: int, output: str) -> None:
     file = tmp_path / "agent.yaml"

