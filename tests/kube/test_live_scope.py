@@ -218,3 +218,63 @@ def test_namespace_override(
             apply_scope(config, override, live, source="agent.yaml")
         return
     assert apply_scope(config, override, live) == scope and live.scope == scope
+
+
+@pytest.mark.parametrize(
+    ("scope_line", "override", "conflict", "errors"),
+    [
+        pytest.param("", ["bookinfo"], "CONFLICT", {}, id="run-namespace-flag"),
+        pytest.param("scope: {namespaces: [bookinfo]}\n", None, "CONFLICT", {}, id="config-scope"),
+        pytest.param("scope: {namespaces: [bookinfo, locked]}\n", None, "CONFLICT", {"policy": 4, "discovery": 1}, id="locked-namespace-counted"),
+        pytest.param("", None, None, {"policy": 1, "discovery": 1}, id="no-scope-forbidden-as-before"),
+    ],
+)  # fmt: skip
+def test_build_agent_scopes_the_cluster(
+    live: LiveCluster,
+    tmp_path: Path,
+    scope_line: str,
+    override: list[str] | None,
+    conflict: str | None,
+    errors: dict[str, int],
+) -> None:
+    """build_agent passes the scope (or --namespace) to the cluster and wires the error counter, so
+    prime_policy (meshprober_tls_conflict at start) works with namespaced RBAC. (The agent lists
+    services once at start, discovery rules or not: the `discovery` count.)"""
+    from agent.wiring import build_agent, prime_policy
+
+    config_path = tmp_path / "agent.yaml"
+    config_path.write_text(scope_line + AGENT_YAML.split("\n", 1)[1])
+    agent, ctx = build_agent(config_path, live, evidence_dir=tmp_path / "evidence", namespaces=override)
+    agent.start(serve=False, schedule=False)
+    try:
+        prime_policy(agent, ctx)
+        [snap] = agent.store.snapshot()
+        assert (snap.policy.status if snap.policy else None) == conflict
+        assert {k: v for k, v in agent.store.errors().items() if v} == errors
+    finally:
+        agent.stop()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        pytest.param(["--namespace", "Nope"], "--namespace: 'Nope' is not a valid namespace", id="invalid"),
+        pytest.param(["--namespace", "other"], "paths[0].from.namespace: namespace 'bookinfo' is outside --namespace other", id="misses-source"),
+    ],
+)  # fmt: skip
+def test_run_namespace_flag_usage_errors(emu: Any, tmp_path: Path, flags: list[str], message: str) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from agent.commands import run
+
+    config_path = tmp_path / "agent.yaml"
+    config_path.write_text(AGENT_YAML)
+    kubeconfig = emu.write_kubeconfig(tmp_path / "kc", user=USER)
+    app = typer.Typer()
+    app.command("run")(run.run)
+    app.command("noop")(lambda: None)  # two commands, so `run` is a subcommand as in agent/cli.py
+    args = ["run", "--config", str(config_path), "--kubeconfig", str(kubeconfig), *flags]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
