@@ -161,9 +161,8 @@ class LiveCluster:
         kwargs: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
         if not namespace and self.scope is not None:
             # All-namespace services are listed for service discovery (the `discovery:` rules).
-            return self._list_scoped(
-                plural, "discovery" if plural == "services" else "policy", label_selector
-            )
+            stage = "discovery" if plural == "services" else "policy"
+            return self._list_scoped(self.scope, plural, stage, label_selector)
         if namespace:
             objects.validate_name("namespace", namespace)
             method = getattr(self._core, f"list_namespaced_{kind.lower()}")
@@ -178,16 +177,15 @@ class LiveCluster:
         return items
 
     def _list_scoped(
-        self, plural: str, stage: str, label_selector: str | None = None
+        self, scope: Sequence[str], plural: str, stage: str, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
         """One list per scoped namespace; a forbidden namespace is skipped and counted under `stage`."""
-        assert self.scope is not None
 
         def one(namespace: str) -> list[dict[str, Any]]:
             return self._list_raw(plural, namespace, label_selector)
 
         what = f"list {plural} in scope"
-        return list_each(self.scope, one, what=what, stage=stage, on_error=self._count_error)
+        return list_each(scope, one, what=what, stage=stage, on_error=self._count_error)
 
     # --- Istio policy -------------------------------------------------------------------------
     def list_policy_objects(self) -> list[dict[str, Any]]:
@@ -201,8 +199,8 @@ class LiveCluster:
             out.extend(self._list_raw("services", None))
             out.extend(self._list_raw("pods", None))
             return out
-        out.extend(self._list_scoped("services", "policy"))
-        out.extend(self._list_scoped("pods", "policy"))
+        out.extend(self._list_scoped(self.scope, "services", "policy"))
+        out.extend(self._list_scoped(self.scope, "pods", "policy"))
         return out
 
     def mesh_configmap(self) -> dict[str, Any] | None:
