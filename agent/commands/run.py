@@ -32,6 +32,7 @@ def run(
         list[str] | None,
         typer.Option(
             "--namespace",
+            metavar="NS",
             help="List only in this namespace (repeatable; overrides scope.namespaces in the config).",
         ),
     ] = None,
