@@ -131,6 +131,10 @@ class ConfigWatcher:
         try:
             if data is None:
                 raise ConfigError(f"{self.path}: file not found")
+            if not data.strip():
+                # On reload an empty file is almost always a write in progress (or truncated), not
+                # "probe nothing": dropping every path on it would silence all alerts at once.
+                raise ConfigError(f"{self.path}: the file is empty; to probe nothing write `paths: []`")
             config = self._parse(data)
         except ConfigError as exc:
             message = str(exc)

@@ -72,6 +72,7 @@ def _probed(agent: Agent) -> list[str]:
     "bad_text",
     [
         pytest.param("paths: [\n  {name: a, from: {namespace: x", id="truncated-write"),
+        pytest.param("", id="empty-file-mid-write"),
         pytest.param(
             "paths:\n  - name: a\n    from: {namespace: x, workload: y}\n    to: {url: 'ftp://x'}\n",
             id="bad-url",
