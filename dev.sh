@@ -51,7 +51,8 @@ case "$cmd" in
     raise_inotify_limit
     echo "== ruff" && "$PY" -m ruff check agent tests bench && "$PY" -m ruff format --check agent tests bench
     echo "== mypy" && "$PY" -m mypy
-    echo "== pytest" && exec "$PY" -m pytest "$@"
+    # Two workers: the lab tests wait on real Envoys and subprocesses, so the 2 cores stay busy.
+    echo "== pytest" && exec "$PY" -m pytest -n "${PYTEST_WORKERS:-2}" "$@"
     ;;
   *) echo "usage: ./dev.sh demo|test|setup [ARGS]" >&2; exit 2 ;;
 esac
