@@ -105,8 +105,23 @@ def curl_rung(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding | None
     text = _curl_text(inp)
     if code == 7:
         verdict = classify_connect_reason(text) or Verdict.UPSTREAM_CONNECTION_REFUSED
-        ev.append("curl could not connect, so no client sidecar is in the path (a sidecar always accepts)")
         what = "refused" if verdict is Verdict.UPSTREAM_CONNECTION_REFUSED else "timed out"
+        if inp.client_has_sidecar:
+            # The pod's outbound traffic is captured by its sidecar, and a running sidecar always
+            # accepts: so it is the sidecar that is not there (killed, restarting, not ready), unless
+            # this port or address range is excluded from capture.
+            ev.append(
+                "the source pod has an istio-proxy sidecar, yet curl could not connect: the sidecar is "
+                "not accepting (not running, restarting or not ready), or this traffic bypasses it"
+            )
+            return Finding(
+                verdict,
+                M,
+                f"Connecting {what}: the source pod's own istio-proxy sidecar is not accepting "
+                "connections (not running or not ready), or the traffic is excluded from capture.",
+                tuple(ev),
+            )
+        ev.append("curl could not connect, so no client sidecar is in the path (a sidecar always accepts)")
         return Finding(verdict, H if text else M, f"Connecting to the server {what}.", tuple(ev))
     if code in (35, 60):
         tls = classify_tls_reason(text)

@@ -21,7 +21,7 @@ from resilience_helpers import SEED_PATHS, http_get, wait_for, write_config
 
 from agent.kube.live import LiveCluster
 from agent.lab.runtime import Lab
-from agent.model import Verdict
+from agent.model import Confidence, Verdict
 from agent.pipeline import CheckContext, run_check
 from agent.serve.agent import Agent
 from agent.serve.results import CheckResult
@@ -139,5 +139,6 @@ def test_sidecar_envoy_killed_gives_a_clear_verdict(seed_lab: Lab, tmp_path: Pat
     assert result.error_stage is None, d.summary
     assert d.verdict is Verdict.UPSTREAM_CONNECTION_REFUSED, (d.verdict, d.summary)
     assert any("curl exit 7" in e for e in d.evidence), d.evidence
-    # Known gap (reported): the refusal came from the pod's own dead sidecar (port 15001), yet the
-    # evidence says "no client sidecar is in the path"; the ladder does not yet name a dead sidecar.
+    # The refusal came from the pod's own dead sidecar (port 15001): the diagnosis says so.
+    assert "own istio-proxy sidecar is not accepting" in d.summary, d.summary
+    assert d.confidence is Confidence.MEDIUM
