@@ -10,9 +10,6 @@ from typing import Annotated
 
 import typer
 
-from agent.config import load_config
-from agent.errors import ConfigError
-
 app = typer.Typer(help="Agent configuration.", no_args_is_help=True)
 
 
@@ -21,6 +18,9 @@ def validate(
     file: Annotated[Path, typer.Argument(help="agent configuration YAML", show_default=False)],
 ) -> None:
     """Validate an agent configuration file."""
+    from agent.config import load_config  # pydantic is imported only by the commands that need it
+    from agent.errors import ConfigError
+
     try:
         config = load_config(file)
         config.api.read_token()  # a configured but unreadable token is an error worth catching now

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 
-from agent.bundle import diagnose_bundle, load_bundle
 from agent.errors import MeshproberError
 from agent.model import Diagnosis
 
@@ -47,6 +46,8 @@ def diagnose(
     as_json: Annotated[bool, typer.Option("--json", help="print the Diagnosis JSON")] = False,
 ) -> None:
     """Offline diagnosis of an evidence bundle directory."""
+    from agent.bundle import diagnose_bundle, load_bundle  # only this command pays for the parsers
+
     try:
         bundle = load_bundle(bundle_dir)
         result = diagnose_bundle(bundle)
