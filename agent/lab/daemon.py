@@ -11,13 +11,12 @@ import argparse
 import json
 import logging
 import os
-import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent.errors import MeshproberError
+from agent.signals import SignalLatch
 
 STATE_FILE = "state.json"
 
@@ -54,8 +53,7 @@ def run(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    latch = SignalLatch().__enter__()
 
     from agent.lab.runtime import Lab
     from agent.lab.scenario import load_scenario, load_user_resources
@@ -77,9 +75,7 @@ def run(
         try:
             if on_ready is not None:
                 on_ready(state)
-            # Bounded waits in a loop rather than one endless wait: signals are handled promptly.
-            while not stop.wait(1.0):
-                pass
+            latch.wait()
         finally:
             lab.stop()
             write_state(
@@ -87,8 +83,7 @@ def run(
             )
         return 0
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        latch.__exit__(None, None, None)
 
 
 def main(argv: list[str] | None = None) -> int:

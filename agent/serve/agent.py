@@ -8,12 +8,10 @@ It must not know how a probe is done; it only decides which paths run, when, and
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from agent.config import AgentConfig, PathConfig, expand_discovery
 from agent.errors import InputError
@@ -26,6 +24,7 @@ from agent.serve.reload import ConfigWatcher
 from agent.serve.results import CheckResult
 from agent.serve.scheduler import CheckFn, PolicyFn, ProbeScheduler, safe_check
 from agent.serve.store import ResultStore
+from agent.signals import SignalLatch
 
 log = logging.getLogger(__name__)
 
@@ -229,18 +228,11 @@ class Agent:
 
     def run_until_signalled(self, stop: threading.Event | None = None) -> None:
         """Block until SIGINT/SIGTERM (or `stop` is set), then stop everything. For `meshprober run/demo`."""
-        stop = stop or threading.Event()
-        previous: dict[signal.Signals, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.stop()
+        with SignalLatch() as latch:
+            try:
+                latch.wait(stop)
+            finally:
+                self.stop()
 
     def stop(self) -> None:
         self._stop.set()

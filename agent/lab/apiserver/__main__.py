@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from agent.lab.apiserver.emulator import Emulator
 from agent.lab.apiserver.store import load_manifests
+from agent.signals import SignalLatch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,9 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
+    latch = SignalLatch().__enter__()
     kubeconfig = emu.write_kubeconfig(args.state_dir / "kubeconfig")
     print(
         json.dumps(
@@ -50,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
-        while not done.wait(1.0):
-            pass
+        latch.wait()
     finally:
+        latch.__exit__(None, None, None)
         emu.stop()
     return 0
 
