@@ -40,9 +40,11 @@ def run(
     """Run the agent: scheduled probes, metrics, API and status page, until SIGTERM/Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from agent.kube.live import LiveCluster
+    from agent.config import load_config
     from agent.wiring import build_agent, prime_policy
 
     try:
+        load_config(config)  # a bad config is the first thing to report, before any cluster access
         cluster = LiveCluster.auto(kubeconfig, context)
         agent, ctx = build_agent(
             config,
