@@ -39,8 +39,8 @@ def run(
 ) -> None:
     """Run the agent: scheduled probes, metrics, API and status page, until SIGTERM/Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from agent.kube.live import LiveCluster
     from agent.config import load_config
+    from agent.kube.live import LiveCluster
     from agent.wiring import build_agent, prime_policy
 
     try:
