@@ -1,7 +1,7 @@
 """A tiny bookinfo-like workload app (stdlib threaded HTTP/1.1) whose behaviour scenarios set.
 
 Routes: /productpage, /reviews/<id>, /details/<id>, /ratings/<id>, /health. Knobs: status, delay,
-close without answering, reset (RST). Binds only the loopback address it is given.
+close without answering, reset (RST), garbage (non-HTTP bytes). Binds only the loopback address it is given.
 Run: `python -m agent.lab.app_server --addr 127.0.1.2 --port 9080 [--status 503] [--delay-ms N] [--close]`.
 """
 
@@ -27,6 +27,7 @@ class AppBehaviour:
     delay_ms: int = 0
     close: bool = False  # close the connection without a response
     reset: bool = False  # abort with TCP RST
+    garbage: bool = False  # answer non-HTTP bytes (a TLS alert record, as a TLS-only app would), close
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -50,6 +51,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             return
         if b.close:
+            self.close_connection = True
+            return
+        if b.garbage:
+            # Not an HTTP status line: the sidecar's HTTP/1 codec must reject it.
+            self.wfile.write(b"\x15\x03\x03\x00\x02\x02\x46garbage\r\n\r\n")
             self.close_connection = True
             return
         if not ROUTES.match(self.path):

@@ -32,8 +32,9 @@ from agent.lab.capture_tools import (
     wait_stat_at_least,
 )
 from agent.lab.golden_lab import SERVICE_PORT, GoldenLab
+from agent.lab.golden_more import ALL_SCENARIOS
 from agent.lab.golden_resources import CLIENT_APP, CLIENT_NS, CLIENT_POD, resources
-from agent.lab.golden_scenarios import SCENARIOS, GoldenScenario
+from agent.lab.golden_scenarios import GoldenScenario
 
 FIRST_SUBNET = 100
 
@@ -87,7 +88,7 @@ def capture(sc: GoldenScenario, out_dir: Path, state_dir: Path, subnet: int) -> 
             },
             "target": url,
             "request_id": request_id,
-            "expected_status": 200,
+            "expected_status": sc.expected_status,
             "start_time": start,
         }
         (bundle / "probe.json").write_text(json.dumps(probe, indent=2) + "\n")
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path, help="directory for the bundles")
     p.add_argument("--only", action="append", default=[], help="scenario name (repeatable)")
     args = p.parse_args(argv)
-    known = {sc.name: (i, sc) for i, sc in enumerate(SCENARIOS)}
+    known = {sc.name: (i, sc) for i, sc in enumerate(ALL_SCENARIOS)}
     unknown = [n for n in args.only if n not in known]
     if unknown:
         print(f"--only: unknown scenario(s) {unknown}; known: {sorted(known)}", file=sys.stderr)

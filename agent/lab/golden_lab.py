@@ -61,7 +61,17 @@ class GoldenLab:
         )
         if sc.client_tls in ("SIMPLE", "MUTUAL"):
             svc = replace(svc, ca_cert_path=str(self.client.certs_dir / "root-cert.pem"), sni=svc.default_sni)
+        if sc.client_tls == "MUTUAL":
+            user = self._user_certs_dir
+            svc = replace(
+                svc, client_cert_path=str(user / "cert-chain.pem"), client_key_path=str(user / "key.pem")
+            )
         return svc
+
+    @property
+    def _user_certs_dir(self) -> Path:
+        # DR MUTUAL's clientCertificate/privateKey: files mounted into the client pod, not Istio's certs.
+        return self.client.certs_dir.parent / "user-certs"
 
     def client_spec(self) -> SidecarSpec:
         c = self.client
@@ -82,6 +92,9 @@ class GoldenLab:
     def _issue_certs(self) -> None:
         ca, sc = LabCA(), self.sc
         ca.write_workload(self.client.certs_dir, CLIENT_NS, "default")
+        if sc.client_tls == "MUTUAL":
+            signer = LabCA("some other root") if sc.client_cert == "other_ca" else ca
+            ca.write_workload(self._user_certs_dir, CLIENT_NS, "default", signer=signer)
         other = LabCA("some other root") if sc.server_cert == "other_ca" else None
         san = spiffe_id(SERVER_NS, "other-sa") if sc.server_cert == "wrong_san" else None
         ca.write_workload(

@@ -29,8 +29,13 @@ def service() -> dict[str, Any]:
     }
 
 
-def pod(name: str, ns: str, app: str, sa: str, ip: str, sidecar: bool) -> dict[str, Any]:
+def pod(
+    name: str, ns: str, app: str, sa: str, ip: str, sidecar: bool, stale_label: bool = False
+) -> dict[str, Any]:
     labels = {"app": app, "version": "v1"}
+    if stale_label:
+        # Injected once, then restarted with injection off: the label outlived the sidecar.
+        labels["security.istio.io/tlsMode"] = "istio"
     annotations = {"kubectl.kubernetes.io/default-container": app}
     containers: list[dict[str, Any]] = [
         {"name": app, "image": f"docker.io/istio/examples-bookinfo-{app}-v1:1.20.2"}
@@ -69,8 +74,11 @@ def destination_rule(sc: GoldenScenario) -> dict[str, Any] | None:
     tp: dict[str, Any] = {}
     if sc.dr_tls_mode:
         tp["tls"] = {"mode": sc.dr_tls_mode}
-        if sc.dr_tls_mode == "SIMPLE":
+        if sc.dr_tls_mode in ("SIMPLE", "MUTUAL"):
             tp["tls"]["caCertificates"] = "/etc/certs/root-cert.pem"
+        if sc.dr_tls_mode == "MUTUAL":
+            tp["tls"]["clientCertificate"] = "/etc/user-certs/cert-chain.pem"
+            tp["tls"]["privateKey"] = "/etc/user-certs/key.pem"
     p = sc.traffic_policy
     pool: dict[str, Any] = {}
     if p.max_connections is not None:
@@ -89,6 +97,13 @@ def destination_rule(sc: GoldenScenario) -> dict[str, Any] | None:
         tp["connectionPool"] = pool
     if p.load_balancer:
         tp["loadBalancer"] = {"simple": p.load_balancer}
+    if p.consecutive_5xx_errors is not None:
+        tp["outlierDetection"] = {
+            "consecutive5xxErrors": p.consecutive_5xx_errors,
+            "interval": "1s",
+            "baseEjectionTime": f"{p.base_ejection_time_s or 30:g}s",
+            "maxEjectionPercent": 100,
+        }
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "DestinationRule",
@@ -102,7 +117,18 @@ def peer_authentication(sc: GoldenScenario) -> dict[str, Any]:
         "apiVersion": "security.istio.io/v1",
         "kind": "PeerAuthentication",
         "metadata": _meta("default", SERVER_NS),
-        "spec": {"mtls": {"mode": sc.server_mode}},
+        "spec": _pa_spec(sc),
+    }
+
+
+def _pa_spec(sc: GoldenScenario) -> dict[str, Any]:
+    if sc.namespace_mode is None:
+        return {"mtls": {"mode": sc.server_mode}}
+    # Port-level override: portLevelMtls needs a selector (Istio ignores it on a namespace-wide PA).
+    return {
+        "selector": {"matchLabels": {"app": SERVER_APP}},
+        "mtls": {"mode": sc.namespace_mode},
+        "portLevelMtls": {"9080": {"mode": sc.server_mode}},
     }
 
 
@@ -138,7 +164,7 @@ def resources(sc: GoldenScenario, client_ip: str, server_ip: str) -> dict[str, d
     out: dict[str, dict[str, Any] | None] = {
         "service-productpage.yaml": service(),
         "pod-productpage.yaml": pod(
-            SERVER_POD, SERVER_NS, SERVER_APP, SERVER_SA, server_ip, sc.server_sidecar
+            SERVER_POD, SERVER_NS, SERVER_APP, SERVER_SA, server_ip, sc.server_sidecar, sc.stale_istio_label
         ),
         "pod-loadgen.yaml": pod(CLIENT_POD, CLIENT_NS, CLIENT_APP, "default", client_ip, sc.client_sidecar),
         "peerauthentication-default.yaml": peer_authentication(sc),

@@ -35,10 +35,14 @@ class GoldenScenario:
     traffic_policy: TrafficPolicy = field(default_factory=TrafficPolicy)
     slow_concurrent: int = 0  # slow requests put in flight before probing (circuit breaker)
     warmups: int = 2
+    expected_status: int = 200  # the probe's expected status (probe.json)
+    stale_istio_label: bool = False  # endpoint keeps tlsMode=istio though the pod has no sidecar
+    client_cert: str | None = None  # DR MUTUAL: "other_ca" = a client cert the mesh root did not sign
+    namespace_mode: str | None = None  # set: server_mode is a port-level override of this namespace mode
 
     @property
     def endpoint_tls_label(self) -> str | None:
-        return "istio" if self.server_sidecar else None
+        return "istio" if self.server_sidecar or self.stale_istio_label else None
 
 
 DR = "bookinfo/destrule-productpage"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.lab.golden_scenarios import SCENARIOS
+from agent.lab.golden_more import ALL_SCENARIOS
 from agent.model import Verdict
 
 BUNDLES = Path(__file__).resolve().parent.parent / "testdata" / "bundles"
@@ -35,6 +35,19 @@ OBSERVED = {
     "circuit_breaker_overflow": (0, 503, "UO"),
     "app_returns_503": (0, 503, "URX"),
     "app_closes_connection": (0, 503, "URX"),
+    # agent/lab/golden_more.py
+    "simple_tls_to_permissive": (0, 503, "URX,UF"),
+    "mutual_other_ca_to_strict": (0, 503, "UC"),
+    "plaintext_to_disable": (0, 200, "-"),
+    "mtls_to_port_level_disable": (0, 503, "URX,UF"),
+    "auto_mtls_stale_label_no_sidecar": (0, 503, "URX,UF"),
+    "refused_no_server_sidecar": (0, 503, "URX,UF"),
+    "app_returns_500": (0, 500, "-"),
+    "app_returns_expected_404": (0, 404, "-"),
+    "app_resets_connection": (0, 503, "URX"),
+    "app_speaks_garbage": (0, 502, "-"),
+    "outlier_ejected": (0, 503, "UH"),
+    "route_timeout_slow_app_503": (0, 504, "UT"),
 }
 REQUIRED = ("probe.json", "curl.stdout", "curl.stderr", "curl.exit")
 SECRET = re.compile(r"PRIVATE KEY|BEGIN CERTIFICATE|Authorization: Bearer", re.IGNORECASE)
@@ -42,8 +55,8 @@ SECRET = re.compile(r"PRIVATE KEY|BEGIN CERTIFICATE|Authorization: Bearer", re.I
 
 def test_expected_covers_every_bundle_and_scenario() -> None:
     dirs = {p.name for p in BUNDLES.iterdir() if p.is_dir()}
-    assert dirs == set(EXPECTED) == {s.name for s in SCENARIOS} == set(OBSERVED)
-    assert {s.name: s.expected_verdict for s in SCENARIOS} == EXPECTED
+    assert dirs == set(EXPECTED) == {s.name for s in ALL_SCENARIOS} == set(OBSERVED)
+    assert {s.name: s.expected_verdict for s in ALL_SCENARIOS} == EXPECTED
     assert set(EXPECTED.values()) <= {v.value for v in Verdict}
 
 

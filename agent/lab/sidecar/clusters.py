@@ -77,6 +77,9 @@ def _apply_traffic_policy(cluster: dict[str, Any], tp: TrafficPolicy) -> None:
             "max_ejection_percent": 100,
             "interval": "1s",
         }
+        # Istio's outlierDetection.minHealthPercent defaults to 0: panic routing off, so a cluster
+        # whose hosts are all ejected answers UH instead of sending to ejected hosts anyway.
+        cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": 0}}
 
 
 def outbound_cluster(svc: OutboundService, xds_dir: str) -> dict[str, Any]:
