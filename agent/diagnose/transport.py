@@ -27,6 +27,22 @@ TERMINATION_SUMMARY = (
 )
 
 
+PROTOCOL_SUMMARY = (
+    "The upstream answered in a protocol the sidecar could not parse as the port's declared protocol "
+    "(e.g. TLS or HTTP/2 from an app on an HTTP/1 port)."
+)
+
+
+def _other_tls_origin(inp: DiagnoseInput) -> str | None:
+    """SIMPLE/MUTUAL when the client cluster (or, without a dump, the policy engine) says so."""
+    cluster = inp.client_cluster
+    if cluster is not None and cluster.tls is not TlsOrigination.UNKNOWN:
+        return cluster.tls.value if cluster.tls in (TlsOrigination.SIMPLE, TlsOrigination.MUTUAL) else None
+    if inp.policy is not None and inp.policy.client_mode in ("SIMPLE", "MUTUAL"):
+        return inp.policy.client_mode
+    return None
+
+
 def _relayed(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
     ev.append("the response was relayed from the server side (x-envoy-upstream-service-time / via_upstream)")
     parts = (sig.transport_failure, sig.reset_reason, sig.server_transport_failure, sig.server_reset_reason)
@@ -34,6 +50,9 @@ def _relayed(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
     connect = classify_connect_reason(reason)
     if connect is not None:
         return Finding(connect, H, "The server sidecar could not connect to the application.", tuple(ev))
+    if "protocol error" in reason:
+        # The server sidecar's HTTP codec could not parse the app's reply (TLS, HTTP/2 or junk).
+        return Finding(Verdict.UPSTREAM_PROTOCOL_ERROR, H, PROTOCOL_SUMMARY, tuple(ev))
     if "UF" in sig.server_flags or "connection failure" in reason:
         # The server sidecar's upstream is the app on its own pod: a failed connect there is a refusal.
         return Finding(
@@ -61,16 +80,11 @@ def analyse(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
     tls = classify_tls_reason(tfr)
     if tls is not None:
         verdict = tls.verdict
-        cluster = inp.client_cluster
-        if (
-            verdict is Verdict.MTLS_TO_PLAINTEXT_SERVER
-            and cluster is not None
-            and cluster.tls in (TlsOrigination.SIMPLE, TlsOrigination.MUTUAL)
-            and "closed" in tls.why
-        ):
-            # A STRICT server closes non-Istio TLS (no istio ALPN / no Istio client cert) the same way.
+        other = _other_tls_origin(inp)
+        if verdict is Verdict.MTLS_TO_PLAINTEXT_SERVER and other and "closed" in tls.why:
+            # A sidecar's inbound closes non-Istio TLS (no Istio ALPN / no Istio client cert) the same way.
             verdict = Verdict.TLS_CLIENT_CERT_REJECTED
-            ev.append(f"client cluster originates {cluster.tls.value} TLS, not Istio mTLS")
+            ev.append(f"the client originates {other} TLS, not Istio mTLS")
         ev.append(f"TLS failure: {tls.why}")
         # A close during the handshake is less specific than an explicit reason (WRONG_VERSION, verify).
         vague = verdict is Verdict.TLS_HANDSHAKE_FAILED or "closed" in tls.why or tls.generic
@@ -80,6 +94,8 @@ def analyse(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
     if connect is not None:
         what = "refused" if connect is Verdict.UPSTREAM_CONNECTION_REFUSED else "timed out"
         return Finding(connect, H, f"The client sidecar's connection to the upstream was {what}.", tuple(ev))
+    if "protocol error" in reset:
+        return Finding(Verdict.UPSTREAM_PROTOCOL_ERROR, H, PROTOCOL_SUMMARY, tuple(ev))
     if "termination" in reset or "UC" in sig.flags:
         return Finding(Verdict.TLS_HANDSHAKE_FAILED, L, TERMINATION_SUMMARY, tuple(ev), hedged=True)
     if "remote reset" in reset or "UR" in sig.flags:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from agent.diagnose.finding import Finding, raise_
 from agent.diagnose.inputs import DiagnoseInput, stat_sum
 from agent.diagnose.signals import Signals
+from agent.evidence import TlsOrigination
 from agent.model import Confidence, Verdict
 
 H, M = Confidence.HIGH, Confidence.MEDIUM
@@ -31,6 +32,13 @@ _TRANSPORT = {
 
 def _listener(delta: Mapping[str, int], suffix: str) -> int:
     return sum(v for k, v in delta.items() if k.startswith("listener.") and k.endswith("." + suffix))
+
+
+def _sends_istio_mtls(inp: DiagnoseInput) -> bool:
+    cluster = inp.client_cluster
+    if cluster is not None and cluster.tls is not TlsOrigination.UNKNOWN:
+        return cluster.tls in (TlsOrigination.ISTIO_MUTUAL, TlsOrigination.AUTO)
+    return inp.policy is not None and inp.policy.client_mode == "ISTIO_MUTUAL"
 
 
 def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
@@ -62,7 +70,9 @@ def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
     )
     corroborated = {
         Verdict.MTLS_PLAINTEXT_TO_STRICT: plaintext_rejected,
-        Verdict.MTLS_TO_PLAINTEXT_SERVER: tls_rejected,
+        # TLS matching no chain is also non-Istio TLS (SIMPLE/MUTUAL) reaching a PERMISSIVE sidecar:
+        # it proves mTLS-to-plaintext only when the client is known to send Istio mTLS.
+        Verdict.MTLS_TO_PLAINTEXT_SERVER: tls_rejected and _sends_istio_mtls(inp),
         Verdict.TLS_CLIENT_CERT_REJECTED: cert_rejected,
         Verdict.TLS_SAN_MISMATCH: counts["client ssl.fail_verify_san"],
     }
