@@ -105,6 +105,51 @@ MORE_SCENARIOS: tuple[GoldenScenario, ...] = (
         app=AppBehaviour(delay_ms=1000, status=503),
         warmups=0,
     ),
+    GoldenScenario(
+        "client_ns_dr_shadows_owner_dr",
+        "mtls_plaintext_to_strict",
+        "a DR in the client's namespace (tls DISABLE, FQDN host) shadows the owner's ISTIO_MUTUAL DR in"
+        " bookinfo; the server is STRICT",
+        client_tls="DISABLE",
+        auto=False,
+        destination_rule="load-test/productpage-plaintext",
+        dr_tls_mode="DISABLE",
+        shadowed_dr_tls_mode="ISTIO_MUTUAL",
+        server_mode="STRICT",
+    ),
+    GoldenScenario(
+        "dr_san_mismatch",
+        "tls_san_mismatch",
+        "DR ISTIO_MUTUAL with subjectAltNames naming another service account; the server's cert is right",
+        auto=False,
+        destination_rule=DR,
+        dr_tls_mode="ISTIO_MUTUAL",
+        subject_alt_names=("spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews",),
+        server_mode="STRICT",
+    ),
+    GoldenScenario(
+        "no_sidecar_client_to_permissive",
+        "ok",
+        "client pod without a sidecar curls the PERMISSIVE server pod directly (plaintext accepted)",
+        client_sidecar=False,
+        client_tls="DISABLE",
+        auto=False,
+    ),
+    GoldenScenario(
+        "no_sidecar_client_app_not_listening",
+        "upstream_connection_refused",
+        "client pod without a sidecar to a PERMISSIVE server sidecar whose app is not listening",
+        client_sidecar=False,
+        client_tls="DISABLE",
+        auto=False,
+        app_listening=False,
+    ),
+    GoldenScenario(
+        "app_returns_302",
+        "unexpected_status",
+        "the app answers 302 (a redirect is not an error, but not the expected 200)",
+        app=AppBehaviour(status=302),
+    ),
 )
 
 ALL_SCENARIOS: tuple[GoldenScenario, ...] = SCENARIOS + MORE_SCENARIOS

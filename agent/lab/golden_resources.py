@@ -67,13 +67,29 @@ def pod(
     }
 
 
+def shadowed_destination_rule(sc: GoldenScenario) -> dict[str, Any] | None:
+    """The service owner's DR in bookinfo that a DR in the client's namespace takes precedence over."""
+    if sc.shadowed_dr_tls_mode is None:
+        return None
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": _meta(SERVER_APP, SERVER_NS),
+        "spec": {"host": SERVER_APP, "trafficPolicy": {"tls": {"mode": sc.shadowed_dr_tls_mode}}},
+    }
+
+
 def destination_rule(sc: GoldenScenario) -> dict[str, Any] | None:
     if not sc.destination_rule:
         return None
     ns, _, name = sc.destination_rule.partition("/")
+    # A short host resolves in the DR's own namespace: outside bookinfo it must be the FQDN.
+    host = SERVER_APP if ns == SERVER_NS else f"{SERVER_APP}.{SERVER_NS}.svc.cluster.local"
     tp: dict[str, Any] = {}
     if sc.dr_tls_mode:
         tp["tls"] = {"mode": sc.dr_tls_mode}
+        if sc.dr_tls_mode == "ISTIO_MUTUAL" and sc.subject_alt_names is not None:
+            tp["tls"]["subjectAltNames"] = list(sc.subject_alt_names)
         if sc.dr_tls_mode in ("SIMPLE", "MUTUAL"):
             tp["tls"]["caCertificates"] = "/etc/certs/root-cert.pem"
         if sc.dr_tls_mode == "MUTUAL":
@@ -108,7 +124,7 @@ def destination_rule(sc: GoldenScenario) -> dict[str, Any] | None:
         "apiVersion": "networking.istio.io/v1",
         "kind": "DestinationRule",
         "metadata": _meta(name, ns),
-        "spec": {"host": SERVER_APP, "trafficPolicy": tp},
+        "spec": {"host": host, "trafficPolicy": tp},
     }
 
 
@@ -169,6 +185,7 @@ def resources(sc: GoldenScenario, client_ip: str, server_ip: str) -> dict[str, d
         "pod-loadgen.yaml": pod(CLIENT_POD, CLIENT_NS, CLIENT_APP, "default", client_ip, sc.client_sidecar),
         "peerauthentication-default.yaml": peer_authentication(sc),
         "destinationrule.yaml": destination_rule(sc),
+        "destinationrule-bookinfo.yaml": shadowed_destination_rule(sc),
         "virtualservice.yaml": virtual_service(sc),
         "authorizationpolicy.yaml": authorization_policy(sc),
     }

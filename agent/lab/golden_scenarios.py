@@ -39,6 +39,7 @@ class GoldenScenario:
     stale_istio_label: bool = False  # endpoint keeps tlsMode=istio though the pod has no sidecar
     client_cert: str | None = None  # DR MUTUAL: "other_ca" = a client cert the mesh root did not sign
     namespace_mode: str | None = None  # set: server_mode is a port-level override of this namespace mode
+    shadowed_dr_tls_mode: str | None = None  # a bookinfo DR the (client-namespace) destination_rule shadows
 
     @property
     def endpoint_tls_label(self) -> str | None:

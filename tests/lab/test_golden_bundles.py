@@ -48,6 +48,11 @@ OBSERVED = {
     "app_speaks_garbage": (0, 502, "-"),
     "outlier_ejected": (0, 503, "UH"),
     "route_timeout_slow_app_503": (0, 504, "UT"),
+    "client_ns_dr_shadows_owner_dr": (0, 503, "UC"),
+    "dr_san_mismatch": (0, 503, "URX,UF"),
+    "no_sidecar_client_to_permissive": (0, 200, None),
+    "no_sidecar_client_app_not_listening": (0, 503, None),
+    "app_returns_302": (0, 302, "-"),
 }
 REQUIRED = ("probe.json", "curl.stdout", "curl.stderr", "curl.exit")
 SECRET = re.compile(r"PRIVATE KEY|BEGIN CERTIFICATE|Authorization: Bearer", re.IGNORECASE)
