@@ -141,7 +141,8 @@ class DestinationRuleIndex:
         self.local: dict[str, _NsIndex] = {}
         self.exported: dict[str, _NsIndex] = {}
         self.root_local = _NsIndex()
-        default_private = "." in mesh.default_dr_export_to and "*" not in mesh.default_dr_export_to
+        # setDestinationRules: "We only honor . and *" -- any "." in the mesh default makes it private.
+        default_private = "." in mesh.default_dr_export_to
         for dr in sorted(rules, key=sort_key):
             ns = dr.namespace
             exp = set(dr.export_to)

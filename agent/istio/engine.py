@@ -112,8 +112,10 @@ class PolicyEngine(Topology):
             p = self._as_pod(pod, svc.namespace)
             if p is None or not p.has_sidecar:
                 return None
-            if dr_mode is not None:
-                return "istio" if dr_mode == "ISTIO_MUTUAL" else None
+            # mtls_checker: a DR tls mode other than ISTIO_MUTUAL unmarks every endpoint; ISTIO_MUTUAL (or
+            # none) leaves the decision to the endpoint's effective PeerAuthentication for its target port.
+            if dr_mode is not None and dr_mode != "ISTIO_MUTUAL":
+                return None
             if self._server(svc, sport, p).mode == "DISABLE":
                 return None
             return "istio"
@@ -267,6 +269,8 @@ class PolicyEngine(Topology):
             subset=None,
             tls_from=decision.tls_from,
             mode=desired,
+            mesh_default_private="." in self.mesh.default_dr_export_to,
+            taken=frozenset(d.ref for d in self.resources.destination_rules),
         )
         if decision.source == "auto" and not decision.auto and desired == "ISTIO_MUTUAL":
             text += (

@@ -188,7 +188,10 @@ def parse_destination_rule(obj: Mapping[str, Any]) -> DestinationRule:
     host = spec.get("host")
     if not isinstance(host, str) or not host.strip():
         raise Invalid("spec.host is required")
-    export_to = [str(e) for e in spec.get("exportTo") or []]
+    raw_export = spec.get("exportTo") or []
+    if not isinstance(raw_export, list):
+        raise Invalid(f"spec.exportTo must be a list of namespaces, got {raw_export!r}")
+    export_to = [str(e) for e in raw_export]
     _validate_export_to(export_to, ns)
     if "~" in export_to:
         raise Invalid("spec.exportTo: '~' is not allowed for DestinationRules")
@@ -271,7 +274,10 @@ def parse_legacy_policy(obj: Mapping[str, Any]) -> PeerAuthentication:
 
 
 def parse_mesh_config(text: Any) -> MeshConfig:
-    data = yaml.safe_load(text) if isinstance(text, str) else dict(text)
+    try:
+        data = yaml.safe_load(text) if isinstance(text, str) else dict(text)
+    except yaml.YAMLError as exc:
+        raise Invalid(f"data.mesh is not valid YAML: {str(exc).splitlines()[0]}") from None
     if isinstance(data, dict):
         data.pop(SOURCE_KEY, None)
     if data is None:
@@ -279,9 +285,16 @@ def parse_mesh_config(text: Any) -> MeshConfig:
     if not isinstance(data, Mapping):
         raise Invalid("data.mesh is not a mapping")
     auto = data.get("enableAutoMtls")
+    if auto is not None and not isinstance(auto, bool):
+        raise Invalid(f"mesh enableAutoMtls must be true or false, got {auto!r}")
     export = data.get("defaultDestinationRuleExportTo") or ["*"]
+    if not isinstance(export, list):
+        raise Invalid(f"mesh defaultDestinationRuleExportTo must be a list, got {export!r}")
+    root = data.get("rootNamespace")
+    if root is not None and not (isinstance(root, str) and _DNS1123.match(root)):
+        raise Invalid(f"mesh rootNamespace {root!r} is not a namespace name")
     return MeshConfig(
-        root_namespace=str(data.get("rootNamespace") or "istio-system"),
+        root_namespace=root or "istio-system",
         enable_auto_mtls=None if auto is None else bool(auto),
         default_dr_export_to=tuple(str(e) for e in export),
         trust_domain=str(data.get("trustDomain") or "cluster.local"),
@@ -301,6 +314,7 @@ def parse_objects(objects: list[dict[str, Any]]) -> Resources:
     """Sort raw objects into typed resources; reject invalid ones with a note each."""
     res = Resources()
     templates: list[Pod] = []
+    mesh_from: list[str] = []  # where mesh configs came from: more than one is ambiguous
     for obj in objects:
         if not isinstance(obj, Mapping):
             res.notes.append(f"skipped a non-object entry: {str(obj)[:60]!r}")
@@ -324,12 +338,19 @@ def parse_objects(objects: list[dict[str, Any]]) -> Resources:
                 mesh = (obj.get("data") or {}).get("mesh")
                 if mesh is not None:
                     res.mesh = parse_mesh_config(mesh)
+                    mesh_from.append(describe(obj))
             elif not kind and _MESH_KEYS & set(obj):
                 res.mesh = parse_mesh_config(obj)  # a bare mesh config file (istioctl --meshConfigFile)
+                mesh_from.append(describe(obj))
             elif kind not in _IGNORED_KINDS:
                 res.notes.append(f"{describe(obj)}: unknown kind {kind!r} (skipped)")
         except (Invalid, AttributeError, TypeError, ValueError) as exc:
             res.notes.append(f"{describe(obj)}: invalid: {exc} (skipped)")
+    if len(mesh_from) > 1:
+        res.notes.append(
+            f"more than one mesh config ({'; '.join(mesh_from)}): the last one is used "
+            f"(rootNamespace {res.mesh.root_namespace})"
+        )
     # A Deployment template stands in for pods only when no real pod carries its labels.
     for tpl in templates:
         if not any(p.namespace == tpl.namespace and _subset(tpl.labels, p.labels) for p in res.pods):

@@ -75,6 +75,23 @@ def apply_tls(
     return "spec.trafficPolicy.tls", _set_tls(tp, mode)
 
 
+def _unblock_auto_at_port(spec: dict[str, Any], tls_from: str, mode: str) -> str:
+    """Auto mTLS at a port entry still gets no marked endpoint while the top-level tls mode is not
+    ISTIO_MUTUAL (mtls_checker reads it): drop that tls too. Returns the words for it, or ""."""
+    tp = spec.get("trafficPolicy") or {}
+    if mode != AUTO or tls_from != "port" or tp.get("tls") is None:
+        return ""
+    top_mode = str((tp.get("tls") or {}).get("mode") or "DISABLE")
+    if top_mode == "ISTIO_MUTUAL":
+        return ""
+    tp.pop("tls")
+    return (
+        f" Also removes the top-level tls (mode {top_mode}): Istio marks endpoints for auto mTLS from it, so "
+        "with it in place this port would still send plaintext; ports without their own tls now use auto "
+        "mTLS as well."
+    )
+
+
 def _dump(obj: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(obj), sort_keys=False, default_flow_style=False)
 
@@ -95,8 +112,13 @@ def build(
     subset: str | None,
     tls_from: str,
     mode: str,
+    mesh_default_private: bool = False,
+    taken: frozenset[str] = frozenset(),
 ) -> tuple[str, str]:
-    """(text, patch YAML) for the desired client mode."""
+    """(text, patch YAML) for the desired client mode.
+
+    `mesh_default_private`: meshConfig.defaultDestinationRuleExportTo keeps a DR without exportTo in its
+    namespace; `taken`: "ns/name" of existing DestinationRules (a new one must not overwrite them)."""
     if rule is not None and not rule.host.startswith("*") and rule.host == fqdn:
         # Patch the DR whose trafficPolicy is in force: adding one to another merged DR would hide it.
         target = (
@@ -106,6 +128,7 @@ def build(
         path, dropped = apply_tls(obj.setdefault("spec", {}), tls_from, port, subset, mode)
         name = target.ref
         text = f"Patch DestinationRule {name}: {_mode_words(mode)} at {path}; every other setting is kept."
+        text += _unblock_auto_at_port(obj["spec"], tls_from, mode)
         if dropped:
             text += f" Dropped tls fields that do not apply to {mode}: {', '.join(dropped)}."
         return text, _dump(obj)
@@ -119,20 +142,34 @@ def build(
         if rule.selector is not None:
             spec["workloadSelector"] = {"matchLabels": dict(rule.selector)}
         spec["trafficPolicy"] = copy.deepcopy(dict(rule.traffic_policy or {}))
+        if rule.subsets:
+            # Routes to these subsets (VirtualService `subset:`) must keep resolving once it shadows them.
+            spec["subsets"] = copy.deepcopy(list(rule.subsets))
         text_extra = (
             f" It would shadow {rule.ref} (host {rule.first.host}) for this host, so it copies that "
-            "rule's traffic policy (loadBalancer, connectionPool, outlierDetection, portLevelSettings) "
-            "to keep them; subsets are not copied."
+            "rule's traffic policy (loadBalancer, connectionPool, outlierDetection, portLevelSettings)"
+            + (" and subsets" if rule.subsets else "")
+            + " to keep them."
         )
+    elif mesh_default_private:
+        # Without exportTo the mesh default ('.') would hide it from clients in other namespaces.
+        spec["exportTo"] = ["*"]
+        text_extra = " exportTo ['*'] because the mesh default (defaultDestinationRuleExportTo '.') would keep it private."
     tls_from_new = "port" if tls_from == "port" else "top"
     path, _ = apply_tls(spec, tls_from_new, port, None, mode)
+    text_extra = _unblock_auto_at_port(spec, tls_from_new, mode) + text_extra
     if not spec.get("trafficPolicy"):
         spec.pop("trafficPolicy", None)
+    name = f"{service_name}-{suffix}"
+    for i in range(2, 100):  # bounded: a free name next to existing DestinationRules
+        if f"{new_ns}/{name}" not in taken:
+            break
+        name = f"{service_name}-{suffix}-{i}"
     obj = {
         "apiVersion": "networking.istio.io/v1",
         "kind": "DestinationRule",
-        "metadata": {"name": f"{service_name}-{suffix}", "namespace": new_ns},
+        "metadata": {"name": name, "namespace": new_ns},
         "spec": spec,
     }
-    text = f"Create DestinationRule {new_ns}/{service_name}-{suffix} for {fqdn}: {_mode_words(mode)} ({path}).{text_extra}"
+    text = f"Create DestinationRule {new_ns}/{name} for {fqdn}: {_mode_words(mode)} ({path}).{text_extra}"
     return text, _dump(obj)

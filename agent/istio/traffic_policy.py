@@ -12,16 +12,32 @@ from typing import Any
 
 from agent.istio.dr_resolution import ConsolidatedRule
 
+# The components a matching port-level entry replaces wholesale (an omitted one becomes its default).
+_PORT_KEYS = ("connectionPool", "loadBalancer", "outlierDetection", "tls")
+
+
+def _port_entry(tp: Mapping[str, Any], port: int) -> Mapping[str, Any] | None:
+    for pls in tp.get("portLevelSettings") or []:
+        if isinstance(pls, Mapping) and (pls.get("port") or {}).get("number") == port:
+            return pls
+    return None
+
 
 def port_policy(tp: Mapping[str, Any] | None, port: int) -> tuple[dict[str, Any], bool]:
-    """Policy for a service port: a matching portLevelSettings entry replaces the top level."""
+    """Policy for a service port: a matching portLevelSettings entry replaces the top level's
+    connectionPool/loadBalancer/outlierDetection/tls wholesale (MergeTrafficPolicy with hasPortLevel);
+    top-level tunnel, proxyProtocol and retryBudget stay, as port entries cannot set them."""
     if not tp:
         return {}, False
-    for pls in tp.get("portLevelSettings") or []:
-        if (pls.get("port") or {}).get("number") == port:
-            out = {k: copy.deepcopy(v) for k, v in pls.items() if k != "port"}
-            return out, True
-    return {k: copy.deepcopy(v) for k, v in tp.items() if k != "portLevelSettings"}, False
+    out = {k: copy.deepcopy(v) for k, v in tp.items() if k != "portLevelSettings"}
+    entry = _port_entry(tp, port)
+    if entry is None:
+        return out, False
+    for key in _PORT_KEYS:
+        out.pop(key, None)
+        if entry.get(key) is not None:
+            out[key] = copy.deepcopy(entry[key])
+    return out, True
 
 
 _SUBSET_KEYS = (
@@ -49,16 +65,18 @@ def effective_policy(
     if sub is None or not sub.get("trafficPolicy"):
         return policy, where
     stp = sub["trafficPolicy"]
-    sub_port, sub_hit = port_policy(stp, port)
-    if sub_hit:
-        for key in ("connectionPool", "loadBalancer", "outlierDetection", "tls"):
-            policy.pop(key, None)
-            if key in sub_port:
-                policy[key] = sub_port[key]
-        return policy, "subset-port"
+    # MergeTrafficPolicy: every non-nil subset component overrides, then a matching subset port entry
+    # replaces the four port-level components (even with nil).
     for key in _SUBSET_KEYS:
         if stp.get(key) is not None:
             policy[key] = copy.deepcopy(stp[key])
+    entry = _port_entry(stp, port)
+    if entry is not None:
+        for key in _PORT_KEYS:
+            policy.pop(key, None)
+            if entry.get(key) is not None:
+                policy[key] = copy.deepcopy(entry[key])
+        return policy, "subset-port"
     return policy, "subset" if stp.get("tls") is not None else where
 
 
