@@ -21,13 +21,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ROUTES = re.compile(r"^/(productpage|health|(reviews|details|ratings)/\d+)/?(\?.*)?$")
 
 
+# A TLS alert record (handshake_failure) plus junk: what a TLS-only server writes to a plaintext client.
+TLS_ALERT = b"\x15\x03\x03\x00\x02\x02\x46garbage\r\n\r\n"
+# An HTTP/2-only (prior knowledge h2c) server's answer to an HTTP/1.1 request: its SETTINGS frame,
+# then GOAWAY(PROTOCOL_ERROR).
+H2_GOAWAY = (
+    b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    b"\x00\x00\x08\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
+)
+
+
 @dataclass(frozen=True)
 class AppBehaviour:
     status: int = 200
     delay_ms: int = 0
     close: bool = False  # close the connection without a response
     reset: bool = False  # abort with TCP RST
-    garbage: bool = False  # answer non-HTTP bytes (a TLS alert record, as a TLS-only app would), close
+    garbage: bool = False  # answer TLS_ALERT (as a TLS-only app answers plaintext), then close
+    raw_reply: bytes = b""  # answer these bytes instead of HTTP/1.1 (e.g. H2_GOAWAY), then close
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -53,9 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
         if b.close:
             self.close_connection = True
             return
-        if b.garbage:
-            # Not an HTTP status line: the sidecar's HTTP/1 codec must reject it.
-            self.wfile.write(b"\x15\x03\x03\x00\x02\x02\x46garbage\r\n\r\n")
+        if b.garbage or b.raw_reply:
+            # Not an HTTP/1 status line: the sidecar's HTTP/1 codec must reject it.
+            self.wfile.write(b.raw_reply or TLS_ALERT)
             self.close_connection = True
             return
         if not ROUTES.match(self.path):

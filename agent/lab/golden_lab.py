@@ -91,7 +91,7 @@ class GoldenLab:
 
     def _issue_certs(self) -> None:
         ca, sc = LabCA(), self.sc
-        ca.write_workload(self.client.certs_dir, CLIENT_NS, "default")
+        ca.write_workload(self.client.certs_dir, CLIENT_NS, "default", expired=sc.client_cert == "expired")
         if sc.client_tls == "MUTUAL":
             signer = LabCA("some other root") if sc.client_cert == "other_ca" else ca
             ca.write_workload(self._user_certs_dir, CLIENT_NS, "default", signer=signer)

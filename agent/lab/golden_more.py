@@ -6,7 +6,7 @@ Kept apart so the original 19 stay byte-for-byte what they were; capture.py runs
 
 from __future__ import annotations
 
-from agent.lab.app_server import AppBehaviour
+from agent.lab.app_server import H2_GOAWAY, AppBehaviour
 from agent.lab.golden_scenarios import DR, SCENARIOS, GoldenScenario
 from agent.lab.sidecar import TrafficPolicy
 
@@ -143,6 +143,20 @@ MORE_SCENARIOS: tuple[GoldenScenario, ...] = (
         client_tls="DISABLE",
         auto=False,
         app_listening=False,
+    ),
+    GoldenScenario(
+        "app_speaks_h2_only",
+        "upstream_protocol_error",
+        "the app speaks HTTP/2 only (prior knowledge) on a port the Service declares HTTP: it answers the"
+        " sidecar's HTTP/1.1 request with SETTINGS + GOAWAY",
+        app=AppBehaviour(raw_reply=H2_GOAWAY),
+    ),
+    GoldenScenario(
+        "expired_client_cert_to_strict",
+        "tls_cert_expired",
+        "auto mTLS to a STRICT server while the client sidecar's own workload cert expired yesterday",
+        client_cert="expired",
+        server_mode="STRICT",
     ),
     GoldenScenario(
         "app_returns_302",

@@ -37,7 +37,7 @@ class GoldenScenario:
     warmups: int = 2
     expected_status: int = 200  # the probe's expected status (probe.json)
     stale_istio_label: bool = False  # endpoint keeps tlsMode=istio though the pod has no sidecar
-    client_cert: str | None = None  # DR MUTUAL: "other_ca" = a client cert the mesh root did not sign
+    client_cert: str | None = None  # "expired": the client's Istio cert; DR MUTUAL "other_ca": its cert
     namespace_mode: str | None = None  # set: server_mode is a port-level override of this namespace mode
     shadowed_dr_tls_mode: str | None = None  # a bookinfo DR the (client-namespace) destination_rule shadows
 

@@ -53,6 +53,8 @@ OBSERVED = {
     "no_sidecar_client_to_permissive": (0, 200, None),
     "no_sidecar_client_app_not_listening": (0, 503, None),
     "app_returns_302": (0, 302, "-"),
+    "app_speaks_h2_only": (0, 502, "-"),
+    "expired_client_cert_to_strict": (0, 503, "UC"),
 }
 REQUIRED = ("probe.json", "curl.stdout", "curl.stderr", "curl.exit")
 SECRET = re.compile(r"PRIVATE KEY|BEGIN CERTIFICATE|Authorization: Bearer", re.IGNORECASE)
