@@ -6,6 +6,7 @@ bundle cannot tell stay None, never guessed.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -122,6 +123,40 @@ def _stats_delta(bundle: Bundle, side: str) -> dict[str, int]:
     return delta(parse_stats(before), parse_stats(after))
 
 
+_EXPIRY = ".expiration_unix_time_seconds"
+
+
+def _start_epoch(bundle: Bundle) -> float | None:
+    raw = bundle.probe.get("start_time")
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.timestamp() if when.tzinfo else None
+
+
+def _expired_certs(bundle: Bundle) -> tuple[tuple[str, str], ...]:
+    """(side, secret name) of certificates whose expiry gauge is before the probe's start."""
+    start = _start_epoch(bundle)
+    if start is None:
+        return ()
+    found: list[tuple[str, str]] = []
+    for side in ("client", "server"):
+        text = bundle.texts.get(f"{side}-stats.after") or bundle.texts.get(f"{side}-stats.before")
+        if text is None:
+            continue
+        for name, value in parse_stats(text).items():
+            if not name.endswith(_EXPIRY) or ".ssl.certificate." not in name:
+                continue
+            secret = name[: -len(_EXPIRY)].rsplit(".ssl.certificate.", 1)[1]
+            # 0 = no certificate loaded yet; only a real expiry in the past counts.
+            if 0 < value < start and (side, secret) not in found:
+                found.append((side, secret))
+    return tuple(found)
+
+
 def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput:
     rid = bundle.probe.get("request_id")
     rid = rid if isinstance(rid, str) else None
@@ -145,4 +180,5 @@ def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput
         repeatable=repeatable,
         client_has_sidecar=_client_has_sidecar(bundle),
         target=bundle.probe.get("target") if isinstance(bundle.probe.get("target"), str) else None,
+        expired_certs=_expired_certs(bundle),
     )

@@ -35,6 +35,9 @@ class DiagnoseInput:
     # False when the probing pod is known to run without a sidecar (from resources or the agent).
     client_has_sidecar: bool | None = None
     target: str | None = None
+    # Certificates a sidecar held whose expiry gauge (`ssl.certificate.<name>.expiration_unix_time_seconds`)
+    # was already past when the probe started, e.g. ("client", "default").
+    expired_certs: tuple[tuple[str, str], ...] = ()
 
 
 def stat_sum(delta: Mapping[str, int], suffix: str) -> int:

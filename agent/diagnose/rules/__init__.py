@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from agent.diagnose.finding import Finding
 from agent.diagnose.inputs import DiagnoseInput
-from agent.diagnose.rules import mtls_crosscheck, repeatability, stats_crosscheck
+from agent.diagnose.rules import cert_expiry, mtls_crosscheck, repeatability, stats_crosscheck
 from agent.diagnose.signals import Signals
 
 Rule = Callable[[DiagnoseInput, Signals, Finding], Finding]
@@ -18,5 +18,6 @@ Rule = Callable[[DiagnoseInput, Signals, Finding], Finding]
 RULES: tuple[Rule, ...] = (
     mtls_crosscheck.apply,  # config + policy first: they name the DestinationRule
     stats_crosscheck.apply,
+    cert_expiry.apply,  # after stats: a rejected certificate may be rejected for being expired
     repeatability.apply,
 )

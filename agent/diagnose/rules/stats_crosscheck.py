@@ -3,7 +3,7 @@
 Pure, no I/O. Client cluster counters: `ssl.fail_verify_san` -> SAN mismatch, `ssl.fail_verify_error`
 -> the server certificate did not verify (untrusted root or expired), `upstream_rq_pending_overflow`
 / `upstream_cx_overflow` -> circuit breaker. Server listener counters: `ssl.fail_verify_no_cert` /
-`ssl.fail_verify_error` -> the server rejected the client's certificate; `no_filter_chain_match`
+`ssl.fail_verify_error` -> the server rejected the client's certificate (no cert / untrusted or expired); `no_filter_chain_match`
 with `tls_inspector.tls_not_found` -> plaintext reached a TLS-only (STRICT) listener, with
 `tls_inspector.tls_found` -> TLS reached a listener without a TLS chain (DISABLE / no mTLS).
 Note `upstream_cx_connect_fail` also counts TLS handshake failures, so it never means "refused".
@@ -65,9 +65,9 @@ def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
     no_chain = counts["server listener no_filter_chain_match"]
     plaintext_rejected = no_chain and counts["server tls_inspector.tls_not_found"]
     tls_rejected = no_chain and counts["server tls_inspector.tls_found"]
-    cert_rejected = (
-        counts["server listener ssl.fail_verify_no_cert"] or counts["server listener ssl.fail_verify_error"]
-    )
+    # no_cert says why; fail_verify_error is an untrusted OR an expired client certificate.
+    no_cert = counts["server listener ssl.fail_verify_no_cert"]
+    cert_rejected = no_cert or counts["server listener ssl.fail_verify_error"]
     corroborated = {
         Verdict.MTLS_PLAINTEXT_TO_STRICT: plaintext_rejected,
         # TLS matching no chain is also non-Istio TLS (SIMPLE/MUTUAL) reaching a PERMISSIVE sidecar:
@@ -76,7 +76,7 @@ def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
         Verdict.TLS_CLIENT_CERT_REJECTED: cert_rejected,
         Verdict.TLS_SAN_MISMATCH: counts["client ssl.fail_verify_san"],
     }
-    if corroborated.get(f.verdict):
+    if corroborated.get(f.verdict) and (f.verdict is not Verdict.TLS_CLIENT_CERT_REJECTED or no_cert):
         return f.but(confidence=raise_(f.confidence), add=[*lines, "the server sidecar's counters agree"])
     if not f.hedged or f.verdict not in _TRANSPORT:
         return f.but(add=lines)
@@ -90,7 +90,7 @@ def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
         return f.but(Verdict.TLS_CERT_UNTRUSTED, M, summary, lines, False)
     if cert_rejected:
         summary = "The server required a client certificate it could accept and did not get one."
-        return f.but(Verdict.TLS_CLIENT_CERT_REJECTED, H, summary, lines, False)
+        return f.but(Verdict.TLS_CLIENT_CERT_REJECTED, H if no_cert else M, summary, lines, False)
     if plaintext_rejected and ("termination" in (sig.reset_reason or "") or "UC" in sig.flags):
         summary = (
             "The client sidecar sent plaintext to a server that only accepts TLS (STRICT mTLS); "
