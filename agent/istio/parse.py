@@ -168,6 +168,8 @@ def _validate_policy(tp: Any, where: str) -> None:
         raise Invalid(f"{where} is not a mapping")
     _validate_tls(tp.get("tls"), where)
     _validate_parts(tp, where)
+    if not isinstance(tp.get("portLevelSettings") or [], list):
+        raise Invalid(f"{where}.portLevelSettings must be a list")
     for i, pls in enumerate(tp.get("portLevelSettings") or []):
         number = (pls.get("port") or {}).get("number") if isinstance(pls, Mapping) else None
         if not isinstance(number, int) or not 0 < number < 65536:
@@ -200,6 +202,8 @@ def parse_destination_rule(obj: Mapping[str, Any]) -> DestinationRule:
         raise Invalid("spec.exportTo: a DestinationRule with workloadSelector cannot be exported")
     _validate_policy(spec.get("trafficPolicy"), "spec.trafficPolicy")
     subsets = []
+    if not isinstance(spec.get("subsets") or [], list):
+        raise Invalid("spec.subsets must be a list")
     for i, s in enumerate(spec.get("subsets") or []):
         if not isinstance(s, Mapping) or not s.get("name"):
             raise Invalid(f"spec.subsets[{i}].name is required")
@@ -223,12 +227,16 @@ def parse_peer_authentication(obj: Mapping[str, Any]) -> PeerAuthentication:
     ns, name, created = _meta(obj)
     spec = _spec(obj)
     mtls = spec.get("mtls") or {}
-    mode = str(mtls.get("mode") or "UNSET") if isinstance(mtls, Mapping) else "?"
+    if not isinstance(mtls, Mapping):
+        raise Invalid(f"spec.mtls must be a mapping like {{mode: STRICT}}, got {mtls!r}")
+    mode = str(mtls.get("mode") or "UNSET")
     if mode not in PA_MODES:
         raise Invalid(f"spec.mtls.mode {mode!r} is not one of {sorted(PA_MODES)}")
     selector = _selector(spec, "selector")
     port_level: dict[int, str] = {}
     raw_ports = spec.get("portLevelMtls") or {}
+    if not isinstance(raw_ports, Mapping):
+        raise Invalid("spec.portLevelMtls must be a map of port number -> {mode: ...}")
     if raw_ports and not selector:
         raise Invalid("spec.portLevelMtls requires a selector")
     for key, value in dict(raw_ports).items():
