@@ -103,7 +103,7 @@ class PolicyEngine(Topology):
         mode, source, auto, why = ct.decide(
             tls=policy.get("tls"),
             auto_enabled=self.auto_mtls,
-            mesh_external=False,
+            mesh_external=svc.external_name is not None,  # kube ExternalName is MESH_EXTERNAL
             service_mtls_mode=self._service_mtls_mode(svc, port, policy, eps),
         )
         dr_mode = endpoint_marking_mode(rule, port, subset)
