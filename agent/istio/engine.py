@@ -31,6 +31,15 @@ class PolicyEngine(Topology):
         self.mesh = res.mesh
         self.root = res.mesh.root_namespace
         self.legacy = bool(res.legacy_policies) and not res.peer_authentications
+        if not res.legacy_policies and not res.peer_authentications and _pre_tls_mode_label(res.pods):
+            # istio-proxy containers but no pod with the injector's tlsMode label (added in 1.4) and no policy
+            # objects at all: a <=1.3 mesh, where no policy meant plaintext and auto mTLS did not exist.
+            self.legacy = True
+            self.notes.append(
+                "no pod carries the security.istio.io/tlsMode label and there are no PeerAuthentications: "
+                "judged as a pre-1.4 mesh (no authentication policy = plaintext server, auto mTLS off unless "
+                "the mesh config sets enableAutoMtls)"
+            )
         if res.legacy_policies and res.peer_authentications:
             self.notes.append(
                 "both PeerAuthentication and legacy authentication.istio.io Policy objects found; "
@@ -296,6 +305,11 @@ class PolicyEngine(Topology):
 
     def audit(self) -> list[tuple[str, PolicyView]]:
         return [(ns, view) for ns in self.client_namespaces() for view in self.check_client(ns, None)]
+
+
+def _pre_tls_mode_label(pods: list[Pod]) -> bool:
+    real = [p for p in pods if not p.from_template] or pods
+    return any(p.has_proxy_container for p in real) and not any(p.has_sidecar for p in real)
 
 
 def _duplicate_levels(pas: list[PeerAuthentication], root: str) -> list[str]:

@@ -24,8 +24,9 @@ class Topology:
         self._endpoints: dict[str, list[Pod]] = {}
 
     def _sidecar(self, pod: Pod) -> bool:
-        # Before 1.4 the injector set no tlsMode label: the istio-proxy container is the sidecar.
-        return pod.has_sidecar or (self.legacy and pod.has_proxy_container)
+        # The istio-proxy container is the sidecar (it captures traffic and enforces PeerAuthentication);
+        # the tlsMode label only decides auto-mTLS endpoint marking (has_sidecar).
+        return pod.has_sidecar or pod.has_proxy_container
 
     def find_service(self, client_ns: str, host: str) -> Service:
         host = host.strip().lower().rstrip(".")

@@ -442,3 +442,36 @@ def test_invalid_objects_are_notes_and_the_rest_evaluates(bad: dict[str, Any], n
 def test_two_mesh_configs_are_noted() -> None:
     engine = PolicyEngine([*WORLD, mesh(rootNamespace="istio-config"), mesh(enableAutoMtls=False)])
     assert any("more than one mesh config" in n for n in engine.notes), engine.notes
+
+
+# -- the istio-proxy container is the sidecar; the tlsMode label only drives auto-mTLS marking (§3.2, §3.3 c) --------
+def _unlabelled(name: str) -> dict[str, Any]:
+    p = pod("ns", name, "web", port=8080)
+    p["metadata"]["labels"].pop("security.istio.io/tlsMode")
+    return p
+
+
+@pytest.mark.parametrize(
+    ("extra", "want"),
+    [
+        pytest.param([pa("ns", "default", "PERMISSIVE"), _unlabelled("web-1")], ("OK", "ISTIO_MUTUAL", "PERMISSIVE"),
+                     id="healthy-stale-label-permissive"),
+        pytest.param([STRICT, _unlabelled("web-1")], ("CONFLICT", "DISABLE", "STRICT"),
+                     id="stale-label-endpoint-unmarked-plaintext-to-strict"),
+        pytest.param([STRICT, dr("ns", "web", "web", tls="DISABLE"), _unlabelled("web-1")], ("CONFLICT", "DISABLE", "STRICT"),
+                     id="unlabelled-proxy-still-enforces-pa"),
+    ],
+)  # fmt: skip
+def test_sidecar_without_tls_mode_label(extra: list[dict[str, Any]], want: tuple[str, str, str]) -> None:
+    v = PolicyEngine(WORLD + extra).check("cli", "client-0", "web.ns", 80)
+    assert (v.status, v.client_mode, v.server_mode) == want, v.explanation
+
+
+def test_no_label_anywhere_and_no_policy_is_a_pre_1_4_mesh() -> None:
+    objs = [svc("ns", "web", 80, 8080), _unlabelled("web-0"), pod("cli", "client-0", "client"),
+            dr("ns", "web", "web", tls="ISTIO_MUTUAL")]  # fmt: skip
+    objs[2]["metadata"]["labels"].pop("security.istio.io/tlsMode")
+    engine = PolicyEngine(objs)
+    assert any("pre-1.4 mesh" in n for n in engine.notes), engine.notes
+    v = engine.check("cli", "client-0", "web.ns", 80)
+    assert (v.status, v.client_mode, v.server_mode) == ("CONFLICT", "ISTIO_MUTUAL", "DISABLE"), v.explanation
