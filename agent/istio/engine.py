@@ -82,7 +82,8 @@ class PolicyEngine(Topology):
         if self.legacy:
             return peer_authn.legacy_mode(self.resources.legacy_policies, svc.namespace, svc, port).mode
         passthrough = svc.headless or (policy.get("loadBalancer") or {}).get("simple") == "PASSTHROUGH"
-        if passthrough and (not eps or any(not self._sidecar(p) for p in eps)):
+        # "any endpoint with tlsMode disabled": the injector's label, not the proxy container, is read here.
+        if passthrough and (not eps or any(not p.has_sidecar for p in eps)):
             return "DISABLE"
         mode = self._namespace_mode(svc.namespace)
         return "PERMISSIVE" if mode == "UNKNOWN" else mode

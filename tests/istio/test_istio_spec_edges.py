@@ -475,3 +475,18 @@ def test_no_label_anywhere_and_no_policy_is_a_pre_1_4_mesh() -> None:
     assert any("pre-1.4 mesh" in n for n in engine.notes), engine.notes
     v = engine.check("cli", "client-0", "web.ns", 80)
     assert (v.status, v.client_mode, v.server_mode) == ("CONFLICT", "ISTIO_MUTUAL", "DISABLE"), v.explanation
+
+
+def test_headless_with_unlabelled_sidecar_endpoint_infers_disable() -> None:
+    """BestEffortInferServiceMTLSMode reads the endpoint's tlsMode label: an unlabelled sidecar makes it DISABLE."""
+    world = [
+        svc("ns", "db", 5432, clusterIP="None"),
+        pod("ns", "db-0", "db", port=5432),
+        pod("cli", "client-0", "client"),
+    ]
+    stale = pod("ns", "db-1", "db", port=5432)
+    stale["metadata"]["labels"].pop("security.istio.io/tlsMode")
+    v = PolicyEngine([*world, stale, pa("ns", "default", "PERMISSIVE")]).check(
+        "cli", "client-0", "db.ns", 5432
+    )
+    assert (v.status, v.client_mode, v.client_mode_source) == ("OK", "DISABLE", "auto"), v.explanation
