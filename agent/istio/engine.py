@@ -13,7 +13,7 @@ from agent.errors import InputError
 from agent.evidence import PolicyView
 from agent.istio import client_tls as ct
 from agent.istio import peer_authn, remedy, verdict
-from agent.istio.dr_resolution import DestinationRuleIndex
+from agent.istio.dr_resolution import ConsolidatedRule, DestinationRuleIndex
 from agent.istio.parse import parse_objects
 from agent.istio.peer_authn import ServerModeDecision
 from agent.istio.resources import PeerAuthentication, Pod, Service, ServicePort
@@ -114,7 +114,7 @@ class PolicyEngine(Topology):
             tls=policy.get("tls"),
             auto_enabled=self.auto_mtls,
             mesh_external=svc.external_name is not None,  # kube ExternalName is MESH_EXTERNAL
-            service_mtls_mode=self._service_mtls_mode(svc, port, policy, eps),
+            service_mtls_mode=self._service_mtls_mode(svc, port, _lb_policy(rule, subset), eps),
         )
         dr_mode = endpoint_marking_mode(rule, port, subset)
 
@@ -306,6 +306,17 @@ class PolicyEngine(Topology):
 
     def audit(self) -> list[tuple[str, PolicyView]]:
         return [(ns, view) for ns in self.client_namespaces() for view in self.check_client(ns, None)]
+
+
+def _lb_policy(rule: ConsolidatedRule | None, subset: str | None) -> Mapping[str, Any]:
+    """The traffic policy BestEffortInferServiceMTLSMode looks at for PASSTHROUGH: the DR's top level for the
+    default cluster (port entries are not consulted), the subset's own policy for a subset cluster."""
+    if rule is None:
+        return {}
+    if subset is None:
+        return rule.traffic_policy or {}
+    sub = next((s for s in rule.subsets if s.get("name") == subset), None)
+    return (sub or {}).get("trafficPolicy") or {}
 
 
 def _pre_tls_mode_label(pods: list[Pod]) -> bool:

@@ -490,3 +490,23 @@ def test_headless_with_unlabelled_sidecar_endpoint_infers_disable() -> None:
         "cli", "client-0", "db.ns", 5432
     )
     assert (v.status, v.client_mode, v.client_mode_source) == ("OK", "DISABLE", "auto"), v.explanation
+
+
+@pytest.mark.parametrize(
+    ("lb_where", "want"),
+    [
+        pytest.param("none", ("OK", "ISTIO_MUTUAL"), id="healthy-auto-per-endpoint"),
+        pytest.param("top", ("CONFLICT", "DISABLE"), id="top-level-passthrough-infers-disable-plaintext-to-strict"),
+        pytest.param("port", ("OK", "ISTIO_MUTUAL"), id="port-level-passthrough-not-consulted"),
+    ],
+)  # fmt: skip
+def test_passthrough_lb_is_read_from_the_top_level(lb_where: str, want: tuple[str, str]) -> None:
+    """BestEffortInferServiceMTLSMode(destinationRule.GetTrafficPolicy(), ...) sees only the top-level loadBalancer."""
+    world = [svc("ns", "web", 80, 8080), pod("ns", "web-0", "web", port=8080), pod("ns", "web-1", "web", sidecar=False, port=8080),
+             pod("cli", "client-0", "client")]  # fmt: skip
+    passthrough = {"loadBalancer": {"simple": "PASSTHROUGH"}}
+    rule = dr("ns", "web", "web", lb="PASSTHROUGH" if lb_where == "top" else None)
+    if lb_where == "port":
+        rule = dr("ns", "web", "web", port_level=[{"port": {"number": 80}, **passthrough}])
+    v = PolicyEngine([*world, STRICT, rule]).check("cli", "client-0", "web.ns", 80)
+    assert (v.status, v.client_mode) == want, v.explanation
