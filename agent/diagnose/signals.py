@@ -73,6 +73,17 @@ def derive(inp: DiagnoseInput) -> Signals:
         relayed = True  # no client sidecar: any Envoy reply came from the server's sidecar
     if client is not None and client.upstream_service_time_ms is not None:
         relayed = True  # Envoy records an upstream service time only when upstream answered
+    if (
+        client is None
+        and local is not None
+        and server is not None
+        and server.response_code == curl.http_status
+        and server.response_flags
+    ):
+        # The server sidecar made this local reply itself and no client sidecar line exists: a client
+        # sidecar relaying it would have added x-envoy-upstream-service-time (checked above), so the
+        # reply reached curl straight from the server side.
+        relayed = True
     envoy_seen = (
         client is not None
         or headers.get("server", "").lower() in ("envoy", "istio-envoy")
