@@ -122,10 +122,10 @@ class PolicyEngine(Topology):
             p = self._as_pod(pod, svc.namespace)
             if p is None or not p.has_sidecar:
                 return None
-            # mtls_checker: a DR tls mode other than ISTIO_MUTUAL unmarks every endpoint; ISTIO_MUTUAL (or
-            # none) leaves the decision to the endpoint's effective PeerAuthentication for its target port.
-            if dr_mode is not None and dr_mode != "ISTIO_MUTUAL":
-                return None
+            # mtls_checker.checkMtlsEnabled: a DR tls mode for this port decides alone (ISTIO_MUTUAL marks every
+            # labelled endpoint, whatever its PeerAuthentication); without one the endpoint's PA decides.
+            if dr_mode is not None:
+                return "istio" if dr_mode == "ISTIO_MUTUAL" else None
             if self._server(svc, sport, p).mode == "DISABLE":
                 return None
             return "istio"
@@ -144,6 +144,11 @@ class PolicyEngine(Topology):
             steps.append(
                 f"but Istio marks endpoints for auto mTLS from the DR's tls mode {dr_mode} (the matching port "
                 "entry has no tls), so no endpoint is marked and the client sends plaintext (an Istio gap)"
+            )
+        if auto and dr_mode == "ISTIO_MUTUAL" and tls_from in ("port", "subset-port"):
+            steps.append(
+                "Istio marks endpoints for auto mTLS from the DR's tls mode ISTIO_MUTUAL, so every endpoint with a "
+                "sidecar gets mTLS whatever its PeerAuthentication (an Istio gap)"
             )
         return ct.ClientTlsDecision(
             mode=mode,

@@ -76,19 +76,18 @@ def apply_tls(
 
 
 def _unblock_auto_at_port(spec: dict[str, Any], tls_from: str, mode: str) -> str:
-    """Auto mTLS at a port entry still gets no marked endpoint while the top-level tls mode is not
-    ISTIO_MUTUAL (mtls_checker reads it): drop that tls too. Returns the words for it, or ""."""
+    """Auto mTLS at a port entry marks endpoints from the top-level tls mode while there is one
+    (mtls_checker reads it instead of each endpoint's PeerAuthentication): drop that tls too.
+    Returns the words for it, or ""."""
     tp = spec.get("trafficPolicy") or {}
     if mode != AUTO or tls_from != "port" or tp.get("tls") is None:
         return ""
     top_mode = str((tp.get("tls") or {}).get("mode") or "DISABLE")
-    if top_mode == "ISTIO_MUTUAL":
-        return ""
     tp.pop("tls")
     return (
-        f" Also removes the top-level tls (mode {top_mode}): Istio marks endpoints for auto mTLS from it, so "
-        "with it in place this port would still send plaintext; ports without their own tls now use auto "
-        "mTLS as well."
+        f" Also removes the top-level tls (mode {top_mode}): Istio marks endpoints for auto mTLS from it instead "
+        "of from each endpoint's PeerAuthentication, so with it in place this port would stay broken; ports "
+        "without their own tls now use auto mTLS as well."
     )
 
 

@@ -95,8 +95,7 @@ def endpoint_marking_mode(rule: ConsolidatedRule | None, port: int, subset: str 
         return mode
 
     if subset is not None:
+        # tlsModeForDestinationRule: a subset cluster reads only the subset's own policy (no top-level fallback).
         sub = next((s for s in rule.subsets if s.get("name") == subset), None)
-        mode = for_port(sub.get("trafficPolicy")) if sub else None
-        if mode is not None:
-            return mode
+        return for_port(sub.get("trafficPolicy")) if sub else None
     return for_port(rule.traffic_policy)
