@@ -159,6 +159,27 @@ MORE_SCENARIOS: tuple[GoldenScenario, ...] = (
         server_mode="STRICT",
     ),
     GoldenScenario(
+        "root_dr_applies_owner_dr_private",
+        "mtls_plaintext_to_strict",
+        "the owner's bookinfo DR (ISTIO_MUTUAL) is exportTo ['.'], so a client in load-test (no DR of its"
+        " own) gets the root istio-system DR for *.local (tls DISABLE); the server is STRICT",
+        client_tls="DISABLE",
+        auto=False,
+        destination_rule="istio-system/mesh-default-plaintext",
+        dr_tls_mode="DISABLE",
+        shadowed_dr_tls_mode="ISTIO_MUTUAL",
+        shadowed_dr_private=True,
+        server_mode="STRICT",
+    ),
+    GoldenScenario(
+        "auto_mtls_stale_label_nothing_listening",
+        "upstream_connection_refused",
+        "auto mTLS to an endpoint still labelled tlsMode=istio; the pod has no sidecar and nothing on 9080",
+        server_sidecar=False,
+        stale_istio_label=True,
+        app_listening=False,
+    ),
+    GoldenScenario(
         "app_returns_302",
         "unexpected_status",
         "the app answers 302 (a redirect is not an error, but not the expected 200)",

@@ -71,11 +71,14 @@ def shadowed_destination_rule(sc: GoldenScenario) -> dict[str, Any] | None:
     """The service owner's DR in bookinfo that a DR in the client's namespace takes precedence over."""
     if sc.shadowed_dr_tls_mode is None:
         return None
+    spec: dict[str, Any] = {"host": SERVER_APP, "trafficPolicy": {"tls": {"mode": sc.shadowed_dr_tls_mode}}}
+    if sc.shadowed_dr_private:
+        spec["exportTo"] = ["."]
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "DestinationRule",
         "metadata": _meta(SERVER_APP, SERVER_NS),
-        "spec": {"host": SERVER_APP, "trafficPolicy": {"tls": {"mode": sc.shadowed_dr_tls_mode}}},
+        "spec": spec,
     }
 
 
@@ -85,6 +88,8 @@ def destination_rule(sc: GoldenScenario) -> dict[str, Any] | None:
     ns, _, name = sc.destination_rule.partition("/")
     # A short host resolves in the DR's own namespace: outside bookinfo it must be the FQDN.
     host = SERVER_APP if ns == SERVER_NS else f"{SERVER_APP}.{SERVER_NS}.svc.cluster.local"
+    if ns == "istio-system":
+        host = "*.local"  # a mesh-wide default in the root namespace
     tp: dict[str, Any] = {}
     if sc.dr_tls_mode:
         tp["tls"] = {"mode": sc.dr_tls_mode}

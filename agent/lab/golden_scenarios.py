@@ -40,6 +40,7 @@ class GoldenScenario:
     client_cert: str | None = None  # "expired": the client's Istio cert; DR MUTUAL "other_ca": its cert
     namespace_mode: str | None = None  # set: server_mode is a port-level override of this namespace mode
     shadowed_dr_tls_mode: str | None = None  # a bookinfo DR the (client-namespace) destination_rule shadows
+    shadowed_dr_private: bool = False  # that bookinfo DR has exportTo ["."]: invisible to the client
 
     @property
     def endpoint_tls_label(self) -> str | None:
