@@ -12,7 +12,11 @@ from typing import Any
 import pytest
 from istio_builders import dr, mesh, pa, pod, svc
 
+from agent.istio.dr_resolution import DestinationRuleIndex
 from agent.istio.engine import PolicyEngine
+from agent.istio.parse import parse_destination_rule
+from agent.istio.resources import MeshConfig
+from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
 
 FQDN = "web.ns.svc.cluster.local"
 T1, T2, T3 = "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z", "2024-01-01T00:00:03Z"
@@ -510,3 +514,49 @@ def test_passthrough_lb_is_read_from_the_top_level(lb_where: str, want: tuple[st
         rule = dr("ns", "web", "web", port_level=[{"port": {"number": 80}, **passthrough}])
     v = PolicyEngine([*world, STRICT, rule]).check("cli", "client-0", "web.ns", 80)
     assert (v.status, v.client_mode) == want, v.explanation
+
+
+# -- traffic policy composition (§1.8: MergeTrafficPolicy, GetPortLevelTrafficPolicy, tlsModeForDestinationRule) ---
+def _rule(tp: dict[str, Any], subsets: list[dict[str, Any]] | None = None) -> Any:
+    obj = dr("ns", "r", "h.org", subsets=subsets)
+    obj["spec"]["trafficPolicy"] = tp
+    return (
+        DestinationRuleIndex([parse_destination_rule(obj)], MeshConfig())
+        .resolve("ns", {}, "h.org", "ns")
+        .rule
+    )
+
+
+TOP = {
+    "loadBalancer": {"simple": "LEAST_CONN"},
+    "proxyProtocol": {"version": "V2"},
+    "tls": {"mode": "DISABLE"},
+    "portLevelSettings": [{"port": {"number": 80}, "connectionPool": {"tcp": {"maxConnections": 1}}}],
+}
+SUBS = [
+    {"name": "plain", "labels": {"v": "1"}},
+    {"name": "own", "labels": {"v": "2"}, "trafficPolicy": {"tunnel": {"targetHost": "t"}, "tls": {"mode": "ISTIO_MUTUAL"}}},
+    {"name": "own-port", "labels": {"v": "3"},
+     "trafficPolicy": {"tunnel": {"targetHost": "t"}, "loadBalancer": {"simple": "RANDOM"},
+                       "portLevelSettings": [{"port": {"number": 80}, "outlierDetection": {"consecutive5xxErrors": 2}}]}},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("port", "subset", "want_keys", "where", "marking"),
+    [
+        pytest.param(81, None, {"loadBalancer", "proxyProtocol", "tls"}, "top", "DISABLE", id="healthy-top-level"),
+        pytest.param(80, None, {"connectionPool", "proxyProtocol"}, "port", "DISABLE", id="port-entry-replaces-four-keeps-proxyProtocol"),
+        pytest.param(81, "plain", {"loadBalancer", "proxyProtocol", "tls"}, "top", None, id="subset-without-policy-marking-has-no-fallback"),
+        pytest.param(81, "own", {"loadBalancer", "proxyProtocol", "tls", "tunnel"}, "subset", "ISTIO_MUTUAL", id="subset-overlays-its-components"),
+        pytest.param(80, "own-port", {"proxyProtocol", "tunnel", "outlierDetection"}, "subset-port", None,
+                     id="subset-port-entry-replaces-four-after-overlay"),
+    ],
+)  # fmt: skip
+def test_traffic_policy_composition(
+    port: int, subset: str | None, want_keys: set[str], where: str, marking: str | None
+) -> None:
+    rule = _rule(TOP, SUBS)
+    policy, got_where = effective_policy(rule, port, subset)
+    assert (set(policy), got_where) == (want_keys, where), policy
+    assert endpoint_marking_mode(rule, port, subset) == marking
