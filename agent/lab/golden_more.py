@@ -152,6 +152,14 @@ MORE_SCENARIOS: tuple[GoldenScenario, ...] = (
         app=AppBehaviour(raw_reply=H2_GOAWAY),
     ),
     GoldenScenario(
+        "no_sidecar_app_speaks_h2_only",
+        "upstream_protocol_error",
+        "plaintext (auto mTLS, no istio label) to a pod without a sidecar whose app speaks HTTP/2 only:"
+        " the client sidecar's own codec fails",
+        server_sidecar=False,
+        app=AppBehaviour(raw_reply=H2_GOAWAY),
+    ),
+    GoldenScenario(
         "expired_client_cert_to_strict",
         "tls_cert_expired",
         "auto mTLS to a STRICT server while the client sidecar's own workload cert expired yesterday",

@@ -57,6 +57,7 @@ OBSERVED = {
     "expired_client_cert_to_strict": (0, 503, "UC"),
     "root_dr_applies_owner_dr_private": (0, 503, "UC"),
     "auto_mtls_stale_label_nothing_listening": (0, 503, "URX,UF"),
+    "no_sidecar_app_speaks_h2_only": (0, 502, "UPE"),
 }
 REQUIRED = ("probe.json", "curl.stdout", "curl.stderr", "curl.exit")
 SECRET = re.compile(r"PRIVATE KEY|BEGIN CERTIFICATE|Authorization: Bearer", re.IGNORECASE)
