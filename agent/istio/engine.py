@@ -117,6 +117,16 @@ class PolicyEngine(Topology):
             service_mtls_mode=self._service_mtls_mode(svc, port, _lb_policy(rule, subset), eps),
         )
         dr_mode = endpoint_marking_mode(rule, port, subset)
+        original_dst = svc.headless or (policy.get("loadBalancer") or {}).get("simple") == "PASSTHROUGH"
+        if auto and original_dst:
+            # ORIGINAL_DST hosts carry no EDS metadata, so Istio renders auto mTLS there as a plain TLS
+            # transport_socket: mTLS to every endpoint (the service inference above already fell back to
+            # plaintext when any endpoint lacks a sidecar).
+            auto = False
+            why = (
+                "no DR tls: auto mTLS on a passthrough (ORIGINAL_DST) cluster is a plain ISTIO_MUTUAL "
+                "transport socket, so every endpoint gets mTLS whatever its workload PeerAuthentication"
+            )
 
         def marked(pod: Any) -> str | None:
             p = self._as_pod(pod, svc.namespace)

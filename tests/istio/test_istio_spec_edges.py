@@ -505,7 +505,8 @@ def test_headless_with_unlabelled_sidecar_endpoint_infers_disable() -> None:
     [
         pytest.param("none", ("OK", "ISTIO_MUTUAL"), id="healthy-auto-per-endpoint"),
         pytest.param("top", ("CONFLICT", "DISABLE"), id="top-level-passthrough-infers-disable-plaintext-to-strict"),
-        pytest.param("port", ("OK", "ISTIO_MUTUAL"), id="port-level-passthrough-not-consulted"),
+        # the port entry still makes the cluster ORIGINAL_DST (plain mTLS to all), but the inference ignores it
+        pytest.param("port", ("CONFLICT", "ISTIO_MUTUAL"), id="port-level-passthrough-not-consulted-mtls-to-naked-endpoint"),
     ],
 )  # fmt: skip
 def test_passthrough_lb_is_read_from_the_top_level(lb_where: str, want: tuple[str, str]) -> None:
@@ -564,3 +565,26 @@ def test_traffic_policy_composition(
     policy, got_where = effective_policy(rule, port, subset)
     assert (set(policy), got_where) == (want_keys, where), policy
     assert endpoint_marking_mode(rule, port, subset) == marking
+
+
+@pytest.mark.parametrize(
+    ("extra", "want"),
+    [
+        pytest.param([], ("OK", "ISTIO_MUTUAL", "auto"), id="healthy-headless-auto-mtls-to-all"),
+        pytest.param([pa("ns", "db", "DISABLE", selector={"app": "db"})], ("CONFLICT", "ISTIO_MUTUAL", "auto"),
+                     id="headless-original-dst-ignores-workload-disable"),
+        pytest.param([pa("ns", "db", "DISABLE", selector={"app": "db"}), dr("ns", "db", "db", tls="DISABLE")],
+                     ("OK", "DISABLE", "destination_rule"), id="headless-explicit-dr-disable-fixes-it"),
+    ],
+)  # fmt: skip
+def test_original_dst_auto_mtls_is_not_per_endpoint(
+    extra: list[dict[str, Any]], want: tuple[str, str, str]
+) -> None:
+    """§3.2: ORIGINAL_DST clusters get a plain transport_socket instead of transport_socket_matches."""
+    world = [
+        svc("ns", "db", 5432, clusterIP="None"),
+        pod("ns", "db-0", "db", port=5432),
+        pod("cli", "client-0", "client"),
+    ]
+    v = PolicyEngine([*world, *extra]).check("cli", "client-0", "db.ns", 5432)
+    assert (v.status, v.client_mode, v.client_mode_source) == want, v.explanation
