@@ -298,7 +298,7 @@ def parse_mesh_config(text: Any) -> MeshConfig:
     export = data.get("defaultDestinationRuleExportTo") or ["*"]
     if not isinstance(export, list):
         raise Invalid(f"mesh defaultDestinationRuleExportTo must be a list, got {export!r}")
-    root = data.get("rootNamespace")
+    root = data.get("rootNamespace") or None  # empty: the default
     if root is not None and not (isinstance(root, str) and _DNS1123.match(root)):
         raise Invalid(f"mesh rootNamespace {root!r} is not a namespace name")
     return MeshConfig(
