@@ -51,14 +51,19 @@ class Bundle:
         return int(self.probe.get("expected_status", 200))
 
 
-def _read(path: Path, *, lenient: bool = False) -> str:
+def _read_bytes(path: Path) -> bytes:
+    """A bundle file's bytes, refusing files larger than any real bundle holds."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise InputError(f"{path}: file too large ({size} bytes, limit {MAX_FILE_BYTES})")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def _read(path: Path, *, lenient: bool = False) -> str:
+    data = _read_bytes(path)
     if lenient:
         return data.decode("utf-8", errors="replace")
     if b"\x00" in data:
@@ -104,13 +109,7 @@ def _exit(path: Path) -> int:
 
 def _clusters(path: Path) -> list[ClusterInfo]:
     """Parse the dump straight from bytes: a 50 MB dump is not also held as a decoded str copy."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: file too large ({size} bytes, limit {MAX_FILE_BYTES})")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    data = _read_bytes(path)
     if not data.strip():
         raise InputError(f"{path}: empty file, expected an Envoy config_dump (JSON)")
     try:
