@@ -17,21 +17,10 @@ import yaml
 from agent.config import PathConfig
 from agent.model import Confidence, Diagnosis, Verdict
 from agent.serve.results import CheckResult, DestinationRef, SourceRef
+from tests.e2e.e2e_helpers import wait_for as wait_for  # re-exported for the resilience tests
 
 T = TypeVar("T")
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
-
-
-def wait_for(what: str, fn: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:
-    """Poll fn until it returns something truthy; AssertionError naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
