@@ -142,9 +142,8 @@ def _status_rung(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
     )
 
 
-def find(inp: DiagnoseInput) -> Finding:
-    """Rungs 1-6: the raw finding before cross-checks."""
-    sig = derive(inp)
+def find(inp: DiagnoseInput, sig: Signals) -> Finding:
+    """Rungs 1-6: the raw finding before cross-checks (`sig` = `derive(inp)`, computed once by classify)."""
     ev = _facts(inp, sig)
     early = curl_rungs.curl_rung(inp, sig, ev)
     if early is not None:
@@ -173,7 +172,7 @@ def find(inp: DiagnoseInput) -> Finding:
 def classify(inp: DiagnoseInput) -> Diagnosis:
     """The whole ladder: raw finding, cross-check rules in order, then wording and remedy."""
     sig = derive(inp)
-    finding = find(inp)
+    finding = find(inp, sig)
     for rule in RULES:
         finding = rule(inp, sig, finding)
     return to_diagnosis(inp, sig, finding)
