@@ -34,10 +34,6 @@ class Signals:
     server_reset_reason: str | None = None  # the same two facts from the server sidecar's line
     server_transport_failure: str | None = None
 
-    @property
-    def all_flags(self) -> tuple[str, ...]:
-        return self.flags + tuple(f for f in self.server_flags if f not in self.flags)
-
 
 def _useful(text: str | None) -> str | None:
     if text is None:
