@@ -19,45 +19,24 @@ pytestmark = pytest.mark.skipif(kubectl() is None, reason="pinned kubectl (kubec
 
 CRD_KINDS = {"PodMonitor", "PrometheusRule"}
 K8S_VERSIONS = ("1.30.0", "1.37.0")
-# kinds each overlay must contain (beyond these, only RBAC objects are allowed)
+# exactly the kinds each overlay renders: one workload, plus cluster RBAC where it reads all namespaces
+_COMMON_KINDS = frozenset(
+    {
+        "Namespace",
+        "ServiceAccount",
+        "Service",
+        "ConfigMap",
+        "PodMonitor",
+        "PrometheusRule",
+        "Role",
+        "RoleBinding",
+    }
+)
+_CLUSTER_RBAC = frozenset({"ClusterRole", "ClusterRoleBinding"})
 EXPECTED_KINDS = {
-    "single-namespace": {
-        "Namespace",
-        "ServiceAccount",
-        "Deployment",
-        "Service",
-        "ConfigMap",
-        "PodMonitor",
-        "PrometheusRule",
-        "Role",
-        "RoleBinding",
-    },
-    "cluster-wide": {
-        "Namespace",
-        "ServiceAccount",
-        "Deployment",
-        "Service",
-        "ConfigMap",
-        "PodMonitor",
-        "PrometheusRule",
-        "Role",
-        "RoleBinding",
-        "ClusterRole",
-        "ClusterRoleBinding",
-    },
-    "sharded": {
-        "Namespace",
-        "ServiceAccount",
-        "StatefulSet",
-        "Service",
-        "ConfigMap",
-        "PodMonitor",
-        "PrometheusRule",
-        "Role",
-        "RoleBinding",
-        "ClusterRole",
-        "ClusterRoleBinding",
-    },
+    "single-namespace": _COMMON_KINDS | {"Deployment"},
+    "cluster-wide": _COMMON_KINDS | {"Deployment"} | _CLUSTER_RBAC,
+    "sharded": _COMMON_KINDS | {"StatefulSet"} | _CLUSTER_RBAC,
 }
 
 
