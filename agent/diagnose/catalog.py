@@ -2,7 +2,7 @@
 
 Pure tables, no I/O. Every flag in `agent.envoy.response_flags.RESPONSE_FLAGS` and every code in
 `agent.probe.curl_exit.CURL_EXIT_CODES` must appear either in a mapping here or in an UNCLASSIFIED
-table with the reason (tests/diagnose/test_exhaustive.py enforces it).
+table with the reason (tests/diagnose/test_diagnose_exhaustive.py enforces it).
 """
 
 from __future__ import annotations
