@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
+from kubernetes import client
+from kubernetes.stream import stream
+from kubernetes.stream.ws_client import WSClient
 
 from agent.lab.apiserver import Emulator
 from agent.lab.kubectl import KubectlNotFound, kubectl_path
@@ -181,3 +186,42 @@ def child_pids() -> set[int]:
         if int(fields[1]) == me and fields[0] != "Z":
             kids.add(int(stat.parent.name))
     return kids
+
+
+def open_exec(core: client.CoreV1Api, argv: list[str], container: str | None = "productpage") -> WSClient:
+    """Start `argv` in PRODUCTPAGE through the official client's exec stream, left unread for the caller.
+
+    `container=None` omits the container parameter (the server must then pick or refuse one).
+    """
+    kwargs = {"container": container} if container else {}
+    ws: WSClient = stream(
+        core.connect_get_namespaced_pod_exec,
+        PRODUCTPAGE,
+        NS,
+        command=argv,
+        stdout=True,
+        stderr=True,
+        stdin=False,
+        tty=False,
+        _preload_content=False,
+        **kwargs,
+    )
+    return ws
+
+
+def raw_exec_ws(emu: Emulator, command_query: str, subprotocol: str) -> websocket.WebSocket:
+    """A bare websocket-client exec connection to PRODUCTPAGE, for checking frames the client hides.
+
+    `command_query` is the URL-encoded `command=...&command=...` part of the query.
+    """
+    url = (
+        f"wss://127.0.0.1:{emu.port}/api/v1/namespaces/{NS}/pods/{PRODUCTPAGE}/exec?{command_query}"
+        "&container=productpage&stdout=true&stderr=true"
+    )
+    return websocket.create_connection(
+        url,
+        header=[f"Authorization: Bearer {emu.token_for('admin')}"],
+        subprotocols=[subprotocol],
+        sslopt={"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": str(emu.ca_path)},
+        timeout=10,
+    )

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
-from kubernetes.stream import stream
 
 from agent.lab.apiserver import ContainerContext, Emulator
-from tests.kube_emulator.conftest import NS, OBJECTS, PRODUCTPAGE, child_pids
+from tests.kube_emulator.conftest import NS, OBJECTS, PRODUCTPAGE, child_pids, open_exec
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -70,34 +69,12 @@ def test_exec_context_and_stop_kills_running_exec(tmp_path: Path) -> None:
     result: dict[str, object] = {}
     with config.new_client_from_config(config_file=str(kc)) as api:
         core = client.CoreV1Api(api)
-        ws = stream(
-            core.connect_get_namespaced_pod_exec,
-            PRODUCTPAGE,
-            NS,
-            command=["sh", "-c", "pwd; echo $MARK"],
-            container="productpage",
-            stdout=True,
-            stderr=True,
-            stdin=False,
-            tty=False,
-            _preload_content=False,
-        )
+        ws = open_exec(core, ["sh", "-c", "pwd; echo $MARK"])
         ws.run_forever(timeout=10)
         assert ws.read_channel(1) == f"{workdir}\nm1\n"
         assert calls == [(NS, PRODUCTPAGE, "productpage")]
 
-        hung = stream(
-            core.connect_get_namespaced_pod_exec,
-            PRODUCTPAGE,
-            NS,
-            command=["sleep", "60"],
-            container="productpage",
-            stdout=True,
-            stderr=True,
-            stdin=False,
-            tty=False,
-            _preload_content=False,
-        )
+        hung = open_exec(core, ["sleep", "60"])
 
         def wait() -> None:
             try:
@@ -203,17 +180,6 @@ def test_failing_exec_context_is_a_500_status_not_a_traceback(tmp_path: Path) ->
         with config.new_client_from_config(config_file=str(kc)) as api:
             core = client.CoreV1Api(api)
             with pytest.raises(Exception) as exc:
-                stream(
-                    core.connect_get_namespaced_pod_exec,
-                    PRODUCTPAGE,
-                    NS,
-                    command=["true"],
-                    container="productpage",
-                    stdout=True,
-                    stderr=True,
-                    stdin=False,
-                    tty=False,
-                    _preload_content=False,
-                )
+                open_exec(core, ["true"])
             assert "Handshake status 500" in str(exc.value)
             assert "Internal error occurred: lab callback exploded" in str(exc.value)

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import stream
 
 from agent.lab.apiserver import Emulator
-from tests.kube_emulator.conftest import NS, PRODUCTPAGE
+from tests.kube_emulator.conftest import NS, PRODUCTPAGE, open_exec, raw_exec_ws
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -27,19 +26,7 @@ def api(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[cli
 
 
 def _exec(api: client.ApiClient, argv: list[str]) -> tuple[str, str, int]:
-    core = client.CoreV1Api(api)
-    ws = stream(
-        core.connect_get_namespaced_pod_exec,
-        PRODUCTPAGE,
-        NS,
-        command=argv,
-        container="productpage",
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-    )
+    ws = open_exec(client.CoreV1Api(api), argv)
     assert ws.sock.getheaders().get("sec-websocket-protocol") == "v5.channel.k8s.io"
     ws.run_forever(timeout=20)
     return ws.read_channel(1), ws.read_channel(2), ws.returncode
@@ -65,21 +52,9 @@ def test_exec_v5(api: client.ApiClient, argv: list[str], out: str, err: str, cod
 
 def test_exec_v4_framing(emu: Emulator) -> None:
     """A v4-only client (kubernetes <=35) gets v4 negotiated and the same frames."""
-    import ssl
-
     import websocket
 
-    url = (
-        f"wss://127.0.0.1:{emu.port}/api/v1/namespaces/{NS}/pods/{PRODUCTPAGE}/exec?command=sh&command=-c"
-        "&command=echo+hi%3B+exit+4&container=productpage&stdout=true&stderr=true"
-    )
-    ws = websocket.create_connection(
-        url,
-        header=[f"Authorization: Bearer {emu.token_for('admin')}"],
-        subprotocols=["v4.channel.k8s.io"],
-        sslopt={"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": str(emu.ca_path)},
-        timeout=10,
-    )
+    ws = raw_exec_ws(emu, "command=sh&command=-c&command=echo+hi%3B+exit+4", "v4.channel.k8s.io")
     try:
         assert ws.subprotocol == "v4.channel.k8s.io"
         frames: list[bytes] = []
@@ -175,20 +150,8 @@ def test_exec_and_log_container_errors(
     with pytest.raises(ApiException) as exc:
         core.read_namespaced_pod_log(PRODUCTPAGE, NS, container=container)
     assert exc.value.status == code and json.loads(exc.value.body)["message"] == message
-    kwargs = {"container": container} if container else {}
     with pytest.raises(ApiException) as exc:
-        stream(
-            core.connect_get_namespaced_pod_exec,
-            PRODUCTPAGE,
-            NS,
-            command=["true"],
-            stdout=True,
-            stderr=True,
-            stdin=False,
-            tty=False,
-            _preload_content=False,
-            **kwargs,
-        )
+        open_exec(core, ["true"], container=container)
     assert f"Handshake status {code}" in str(exc.value.reason) and message in str(exc.value.reason)
 
 
@@ -208,21 +171,9 @@ def test_namespace_delete_cascades_with_events(emu: Emulator) -> None:
 
 def test_exec_reader_answers_pings_and_frames_are_binary(emu: Emulator) -> None:
     """kubectl pings every 5 s and gives up without pongs: the server must answer while a command runs."""
-    import ssl
-
     import websocket
 
-    url = (
-        f"wss://127.0.0.1:{emu.port}/api/v1/namespaces/{NS}/pods/{PRODUCTPAGE}/exec?command=sh&command=-c"
-        "&command=sleep+1%3B+echo+done&container=productpage&stdout=true&stderr=true"
-    )
-    ws = websocket.create_connection(
-        url,
-        header=[f"Authorization: Bearer {emu.token_for('admin')}"],
-        subprotocols=["v5.channel.k8s.io"],
-        sslopt={"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": str(emu.ca_path)},
-        timeout=10,
-    )
+    ws = raw_exec_ws(emu, "command=sh&command=-c&command=sleep+1%3B+echo+done", "v5.channel.k8s.io")
     opcodes: list[int] = []
     payloads: list[bytes] = []
     try:
@@ -245,17 +196,6 @@ def test_exec_reader_answers_pings_and_frames_are_binary(emu: Emulator) -> None:
 
 def test_exec_without_command_is_400(api: client.ApiClient) -> None:
     with pytest.raises(ApiException) as exc:
-        stream(
-            client.CoreV1Api(api).connect_get_namespaced_pod_exec,
-            PRODUCTPAGE,
-            NS,
-            command=[],
-            container="productpage",
-            stdout=True,
-            stderr=True,
-            stdin=False,
-            tty=False,
-            _preload_content=False,
-        )
+        open_exec(client.CoreV1Api(api), [])
     assert "Handshake status 400" in str(exc.value.reason)
     assert "you must specify at least one command for the container" in str(exc.value.reason)
