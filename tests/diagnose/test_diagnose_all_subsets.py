@@ -1,7 +1,7 @@
 """Every subset (power set) of a golden bundle's optional evidence: right verdict or a hedged one.
 
-test_diagnose_subsets.py covers named subsets with one pytest case each; this walks all 64 groupings
-of the six optional pieces per bundle inside one case, so less evidence is never confidently wrong.
+Walks all 64 groupings of the six optional pieces per bundle inside one case (the failure message
+lists every grouping that came out confidently wrong), so less evidence is never confidently wrong.
 """
 
 from __future__ import annotations
