@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmarks: the lab as a separate process, the commands to run, medians.
+"""Shared helpers for the benchmarks: the lab as a separate process, the commands to run, /proc readings.
 
 The lab runs via `meshprober lab up --state-dir D` (its own process tree), so what a benchmark
 measures never shares a Python process with the lab's emulator. `lab()` always takes it down.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -102,9 +101,3 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def fresh_dir(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
