@@ -41,7 +41,7 @@ from agent.kube.cluster import Cluster, ExecResult, PodInfo
 from agent.model import Confidence, Diagnosis, Verdict
 from agent.probe.argv import build_curl_argv
 from agent.probe.curl_output import parse_curl
-from agent.serve.results import CheckResult, DestinationRef, SourceRef, probe_failed_result
+from agent.serve.results import CheckResult, SourceRef, destination_ref, probe_failed_result
 
 log = logging.getLogger(__name__)
 EXEC_GRACE_S = 5.0  # the exec deadline is curl's own --max-time plus this
@@ -106,19 +106,13 @@ class Attempt:
 
 
 def source_ref(path: PathConfig, pod: PodInfo | None = None, container: str | None = None) -> SourceRef:
-    src = path.source
-    return SourceRef(src.namespace, src.workload or src.selector or "", pod.name if pod else None, container)
-
-
-def destination_ref(path: PathConfig) -> DestinationRef | None:
-    service, namespace, port = path.destination()
-    return DestinationRef(service, namespace, port) if service else None
+    return SourceRef(path.source.namespace, path.source.label, pod.name if pod else None, container)
 
 
 def pick_source(cluster: Cluster, path: PathConfig, index: int) -> tuple[PodInfo, str]:
     """A Ready pod of the source workload (rotating), and the container to exec in."""
     src = path.source
-    workload = src.workload or src.selector or ""
+    workload = src.label
     pods = cluster.workload_pods(src.namespace, workload)
     ready = [p for p in pods if p.ready and p.phase == "Running"]
     if src.require_sidecar:

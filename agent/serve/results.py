@@ -9,10 +9,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.evidence import PolicyView
 from agent.model import Confidence, Diagnosis, Verdict
+
+if TYPE_CHECKING:
+    from agent.config import PathConfig
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,12 @@ class DestinationRef:
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "namespace": self.namespace, "port": self.port}
+
+
+def destination_ref(path: PathConfig) -> DestinationRef | None:
+    """The path's destination service, when its target names one (None for an external URL)."""
+    service, namespace, port = path.destination()
+    return DestinationRef(service, namespace, port) if service else None
 
 
 @dataclass(frozen=True)
