@@ -117,7 +117,7 @@ def keep_bundle(
             optional[name] = optional[name][-room:] if room else ""
         used += len(optional[name])
     probe = {
-        "source": {"namespace": pod.namespace, "workload": path.source.workload or path.source.selector,
+        "source": {"namespace": pod.namespace, "workload": path.source.label,
                    "pod": pod.name, "container": container},
         "target": path.to.target_url,
         "request_id": attempt.request_id,
