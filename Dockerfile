@@ -2,7 +2,7 @@
 # dependencies) into a virtualenv; the final stage copies only that virtualenv, so no compiler,
 # build backend or source tree ships. Runs as a non-root numeric user and works with a read-only
 # root filesystem (HOME and TMPDIR point at /tmp, which the manifests mount as an emptyDir).
-# No Docker engine is needed to check this file: tests/deploy/test_dockerfile.py does.
+# No Docker engine is needed to check this file: tests/deploy/test_deploy_dockerfile.py does.
 
 ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
