@@ -25,10 +25,8 @@ from agent.errors import (
     Unauthorized,
 )
 from agent.kube.live import LiveCluster
-
-apiserver = pytest.importorskip("agent.lab.apiserver")
-Emulator = apiserver.Emulator
-ContainerContext = apiserver.ContainerContext
+from agent.lab import apiserver
+from agent.lab.apiserver import ContainerContext, Emulator
 
 pytestmark = pytest.mark.timeout(60)
 

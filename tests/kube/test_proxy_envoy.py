@@ -18,8 +18,7 @@ import pytest
 
 from agent.kube.live import LiveCluster
 from agent.kube.proxy import fetch_clusters_config_dump, fetch_stats
-
-apiserver = pytest.importorskip("agent.lab.apiserver")
+from agent.lab import apiserver
 
 pytestmark = [
     pytest.mark.envoy,
