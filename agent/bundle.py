@@ -31,7 +31,6 @@ OPTIONAL_TEXT = (
 )
 DUMP = "client-config-dump.json"
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a full config dump of a big mesh fits; anything larger is not a bundle
-MAX_TEXT_WRITE = 4 * 1024 * 1024  # logs/stats/curl output kept per file when writing
 
 
 @dataclass
