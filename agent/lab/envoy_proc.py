@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,25 @@ def admin_request(
         conn.close()
 
 
+def wait_admin_live(host: str, port: int, timeout_s: float, check_running: Callable[[], None]) -> bool:
+    """Poll the admin's /ready until it answers LIVE (True) or `timeout_s` passes (False).
+
+    `check_running` is called before each poll and raises (its caller's error) once the process died,
+    so a crashed Envoy fails at once instead of after the whole timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        check_running()
+        try:
+            status, body = admin_get(host, port, "ready", timeout=1.0)
+            if status == 200 and body.strip() == "LIVE":
+                return True
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.05)
+    return False
+
+
 class EnvoyProcess:
     """One Envoy with a given bootstrap; admin on (admin_host, admin_port)."""
 
@@ -97,18 +117,12 @@ class EnvoyProcess:
         )
 
     def wait_ready(self, timeout_s: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def check_running() -> None:
             if self.proc is not None and self.proc.poll() is not None:
                 raise EnvoyError(f"envoy exited with {self.proc.returncode}; see {self.log_file}")
-            try:
-                status, body = admin_get(self.admin_host, self.admin_port, "ready", timeout=1.0)
-                if status == 200 and body.strip() == "LIVE":
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise EnvoyError(f"envoy admin {self.admin_host}:{self.admin_port} not ready after {timeout_s}s")
+
+        if not wait_admin_live(self.admin_host, self.admin_port, timeout_s, check_running):
+            raise EnvoyError(f"envoy admin {self.admin_host}:{self.admin_port} not ready after {timeout_s}s")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import hashlib
 import socket
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from agent.errors import MeshproberError
-from agent.lab.envoy_proc import admin_get, envoy_binary, write_files
+from agent.lab.envoy_proc import envoy_binary, wait_admin_live, write_files
 from agent.lab.podenv import ADMIN_PORT
 from agent.lab.processes import Supervisor
 from agent.lab.sidecar.render import CDS_FILE, LDS_FILE
@@ -104,19 +103,13 @@ def wait_sidecars_ready(supervisor: Supervisor, pods: list[LabPod]) -> None:
     """Block until every sidecar's admin says LIVE; LabError naming the first that cannot."""
 
     def wait(pod: LabPod) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
+        def check_running() -> None:
             child = supervisor.get(f"envoy:{pod.namespace}/{pod.name}")
             if child is not None and not child.alive:
                 raise LabError(envoy_exit_reason(pod, child.log_path))
-            try:
-                status, body = admin_get(pod.ip, ADMIN_PORT, "ready", timeout=1.0)
-                if status == 200 and body.strip() == "LIVE":
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise LabError(f"envoy of {pod.namespace}/{pod.name} not ready after {READY_TIMEOUT_S:.0f}s")
+
+        if not wait_admin_live(pod.ip, ADMIN_PORT, READY_TIMEOUT_S, check_running):
+            raise LabError(f"envoy of {pod.namespace}/{pod.name} not ready after {READY_TIMEOUT_S:.0f}s")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(wait, [p for p in pods if p.has_sidecar]))
