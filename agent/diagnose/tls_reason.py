@@ -120,13 +120,13 @@ def classify_tls_reason(reason: str | None) -> ReasonVerdict | None:
     for needle, verdict, why in _RULES:
         if needle in n:
             return ReasonVerdict(verdict, why, generic=needle in _GENERIC)
-    if is_tls_text(reason) and any(c in n for c in _CLOSED_DURING_HANDSHAKE):
+    if not is_tls_text(reason):
+        return None
+    if any(c in n for c in _CLOSED_DURING_HANDSHAKE):
         return ReasonVerdict(
             Verdict.MTLS_TO_PLAINTEXT_SERVER, "server closed the connection during the TLS handshake"
         )
-    if is_tls_text(reason):
-        return ReasonVerdict(Verdict.TLS_HANDSHAKE_FAILED, "TLS handshake failed")
-    return None
+    return ReasonVerdict(Verdict.TLS_HANDSHAKE_FAILED, "TLS handshake failed")
 
 
 def classify_connect_reason(text: str | None) -> Verdict | None:
