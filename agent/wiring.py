@@ -19,7 +19,7 @@ from agent.errors import ClusterError, ConfigError
 from agent.kube.cluster import Cluster
 from agent.pipeline import CheckContext, policy_check, run_check
 from agent.serve.agent import Agent
-from agent.serve.results import CheckResult
+from agent.serve.results import CheckResult, wait_budget
 from agent.serve.scheduler import PathBusy
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def prime_policy(agent: Agent, ctx: CheckContext) -> None:
 def _run_or_wait(agent: Agent, path: PathConfig) -> CheckResult:
     """Run the path now; if a scheduled run holds it, wait (bounded) for that run's result instead."""
     started = time.time()
-    deadline = time.monotonic() + path.timeout * 3 + 30
+    deadline = time.monotonic() + wait_budget(path)
     while True:
         try:
             return agent.run_path(path.name)

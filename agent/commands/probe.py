@@ -87,6 +87,7 @@ def probe(
 ) -> None:
     """Probe one path now, through the source pod's sidecar, and explain the result."""
     from agent.serve.adhoc import adhoc_path
+    from agent.serve.results import wait_budget
 
     body: dict[str, Any] = {"from": from_, "to": to, "expect": expect}
     try:
@@ -100,7 +101,7 @@ def probe(
         raise typer.Exit(2) from None
     try:
         if agent:
-            result = _via_agent(agent, body, token_file, timeout * 3 + 30)
+            result = _via_agent(agent, body, token_file, wait_budget(path))
         else:
             result = _local(path, kubeconfig, context)
     except MeshproberError as exc:

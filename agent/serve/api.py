@@ -29,7 +29,7 @@ from agent.serve.bundle_reader import read_bundle
 from agent.serve.metrics import CONTENT_TYPE, single_probe_exposition
 from agent.serve.ratelimit import TokenBucket
 from agent.serve.reload import ConfigStatus
-from agent.serve.results import CheckResult
+from agent.serve.results import CheckResult, wait_budget
 from agent.serve.scheduler import PathBusy
 from agent.serve.status_page import render_status_page
 from agent.serve.store import ResultStore
@@ -58,11 +58,6 @@ class ApiContext:
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers or None)
-
-
-def _wait_budget(path: PathConfig) -> float:
-    # The pipeline may probe twice and gather evidence after a failure: allow that, but bounded.
-    return path.timeout * 3 + 30.0
 
 
 class Api:
@@ -108,7 +103,7 @@ class Api:
 
     async def _run(self, fn: Callable[[], CheckResult], path: PathConfig) -> CheckResult:
         loop = asyncio.get_running_loop()
-        return await asyncio.wait_for(loop.run_in_executor(self._pool, fn), timeout=_wait_budget(path))
+        return await asyncio.wait_for(loop.run_in_executor(self._pool, fn), timeout=wait_budget(path))
 
     async def index(self, request: web.Request) -> web.Response:
         html = render_status_page(self.ctx.store.snapshot(), self.ctx.paths(), self.ctx.config_status())

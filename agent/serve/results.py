@@ -44,6 +44,12 @@ class DestinationRef:
         return {"service": self.service, "namespace": self.namespace, "port": self.port}
 
 
+def wait_budget(path: PathConfig) -> float:
+    """How long a caller waits for one check of `path` before giving up on it."""
+    # The pipeline may probe twice and gather evidence after a failure: allow that, but bounded.
+    return path.timeout * 3 + 30.0
+
+
 def destination_ref(path: PathConfig) -> DestinationRef | None:
     """The path's destination service, when its target names one (None for an external URL)."""
     service, namespace, port = path.destination()
