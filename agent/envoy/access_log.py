@@ -61,7 +61,6 @@ _LAYOUTS: dict[str, list[str]] = {
 }
 # Short flags, known or not yet known to us (a newer Envoy may add some): "UF", "URX,UF".
 _FLAGS_SHAPE = re.compile(r"^[A-Z]{1,6}(?:,[A-Z]{1,6})*$")
-_INT_FIELDS = {"response_code", "bytes_received", "bytes_sent", "duration", "upstream_service_time"}
 
 
 def _value(raw: Any) -> str | None:
