@@ -43,6 +43,11 @@ def default_sni(port: int, subset: str | None, fqdn: str) -> str:
     return f"outbound_.{port}_.{subset or ''}_.{fqdn}"
 
 
+def spiffe_id(namespace: str, service_account: str, trust_domain: str = "cluster.local") -> str:
+    """The SPIFFE identity Istio gives a workload (and the SAN an ISTIO_MUTUAL client expects)."""
+    return f"spiffe://{trust_domain}/ns/{namespace}/sa/{service_account}"
+
+
 def decide(
     *,
     tls: Mapping[str, Any] | None,

@@ -145,7 +145,7 @@ class PolicyEngine(Topology):
         sans = tuple(tls.get("subjectAltNames") or ())
         if not sans and mode == "ISTIO_MUTUAL":
             accounts = sorted({p.service_account for p in eps})
-            sans = tuple(f"spiffe://{self.mesh.trust_domain}/ns/{svc.namespace}/sa/{sa}" for sa in accounts)
+            sans = tuple(ct.spiffe_id(svc.namespace, sa, self.mesh.trust_domain) for sa in accounts)
         steps = list(resolution.steps)
         if tls_from == "port":
             steps.append(f"portLevelSettings for service port {port} replace the top-level traffic policy")

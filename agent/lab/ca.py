@@ -18,12 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-TRUST_DOMAIN = "cluster.local"
-
-
-def spiffe_id(namespace: str, service_account: str, trust_domain: str = TRUST_DOMAIN) -> str:
-    """The SPIFFE identity Istio gives a workload."""
-    return f"spiffe://{trust_domain}/ns/{namespace}/sa/{service_account}"
+from agent.istio.client_tls import spiffe_id
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
+from agent.istio.client_tls import spiffe_id
 from agent.lab.app_server import AppBehaviour
-from agent.lab.ca import LabCA, spiffe_id
+from agent.lab.ca import LabCA
 from agent.lab.golden_resources import CLIENT_NS, CLIENT_POD, SERVER_APP, SERVER_NS, SERVER_POD, SERVER_SA
 from agent.lab.golden_scenarios import GoldenScenario
 from agent.lab.pod import LabPod

@@ -11,7 +11,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from agent.lab.ca import LabCA, spiffe_id
+from agent.istio.client_tls import spiffe_id
+from agent.lab.ca import LabCA
 
 MESH_ROOT = LabCA()
 OTHER_ROOT = LabCA("other")
