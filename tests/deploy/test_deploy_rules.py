@@ -21,6 +21,7 @@ REQUIRED_ALERTS = {
     "MeshproberNotProbing": "the agent not probing (stale last-probe timestamp)",
     "MeshproberErrorsRising": "agent errors rising",
     "MeshproberShardMissing": "a shard missing",
+    "MeshproberAbsent": "no agent scraped at all (deploy/README.md lists it with the others)",
 }
 
 
