@@ -7,6 +7,7 @@ Every known verdict is exported (at 0 until seen), so rate() and alerts work fro
 
 from __future__ import annotations
 
+import functools
 import platform
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -25,6 +26,7 @@ PATH_LABELS = ["path", "source_namespace", "source_workload", "destination_servi
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+@functools.cache  # installed metadata does not change while the agent runs; each scrape read it
 def _version() -> str:
     try:
         return metadata.version("meshprober")
