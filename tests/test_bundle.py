@@ -21,8 +21,10 @@ FIXTURE_BUNDLES = TESTDATA / "fixture_bundles"
 
 
 def _expected(root: Path) -> dict[str, str]:
-    path = root / "EXPECTED.yaml"
-    return yaml.safe_load(path.read_text()) if path.is_file() else {}
+    # Read unconditionally: a missing EXPECTED.yaml must fail collection, not parametrize zero cases.
+    expected: dict[str, str] = yaml.safe_load((root / "EXPECTED.yaml").read_text())
+    assert expected, f"{root}/EXPECTED.yaml lists no bundles"
+    return expected
 
 
 CAPTURED = _expected(BUNDLES)
