@@ -13,10 +13,10 @@ from dataclasses import replace
 from agent.evidence import ClusterInfo, PolicyView, TlsOrigination
 from agent.model import Confidence, Diagnosis, Remedy
 
-# What each origination means as a client mode; AUTO depends on the endpoint, so either fits.
+# What each explicit origination means as a client mode. AUTO is not here: it agrees only with a
+# policy that leaves the mode to auto mTLS too, whatever mode that resolves to.
 _MODES: dict[TlsOrigination, frozenset[str]] = {
     TlsOrigination.ISTIO_MUTUAL: frozenset({"ISTIO_MUTUAL"}),
-    TlsOrigination.AUTO: frozenset({"ISTIO_MUTUAL", "DISABLE"}),
     TlsOrigination.PLAINTEXT: frozenset({"DISABLE"}),
     TlsOrigination.SIMPLE: frozenset({"SIMPLE"}),
     TlsOrigination.MUTUAL: frozenset({"MUTUAL"}),
@@ -33,18 +33,16 @@ def proxy_drift(cluster: ClusterInfo | None, policy: PolicyView | None) -> str |
             f"the sidecar's cluster {cluster.name} names DestinationRule {cluster.destination_rule or 'none'}, "
             f"but the current resources resolve {policy.destination_rule or 'none'}"
         )
-    expected_auto = policy.client_mode_source == "auto"
-    allowed = _MODES.get(cluster.tls)
-    if allowed is not None:
-        if cluster.tls is TlsOrigination.AUTO and not expected_auto:
-            problems.append(
-                f"the sidecar uses auto mTLS for {cluster.name}, but the current resources set {policy.client_mode}"
-            )
-        elif cluster.tls is not TlsOrigination.AUTO and policy.client_mode not in allowed:
-            problems.append(
-                f"the sidecar originates {cluster.tls.value} for {cluster.name}, "
-                f"but the current resources resolve {policy.client_mode}"
-            )
+    allowed = _MODES.get(cluster.tls)  # None for AUTO and UNKNOWN
+    if cluster.tls is TlsOrigination.AUTO and policy.client_mode_source != "auto":
+        problems.append(
+            f"the sidecar uses auto mTLS for {cluster.name}, but the current resources set {policy.client_mode}"
+        )
+    elif allowed is not None and policy.client_mode not in allowed:
+        problems.append(
+            f"the sidecar originates {cluster.tls.value} for {cluster.name}, "
+            f"but the current resources resolve {policy.client_mode}"
+        )
     if not problems:
         return None
     return "config mismatch: " + "; ".join(problems) + " (this sidecar has not received the current config)"
