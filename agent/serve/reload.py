@@ -89,13 +89,24 @@ class ConfigWatcher:
             self._loaded_at = time.time()
         return config
 
-    def _read(self) -> tuple[tuple[object, ...] | None, bytes | None]:
-        """(stat key, content) of the file the path points at now; (None, None) when it is gone."""
+    def _stat(self) -> tuple[Path, tuple[object, ...]] | None:
+        """(file, stat key) of the file the path points at now: target, inode, size, mtime; None when gone."""
         try:
             # resolve(): follow the ConfigMap's ..data symlink to the file that is current now.
             real = self.path.resolve(strict=True)
             st = real.stat()
-            return (str(real), st.st_ino, st.st_size, st.st_mtime_ns), real.read_bytes()
+        except OSError:
+            return None
+        return real, (str(real), st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _read(self) -> tuple[tuple[object, ...] | None, bytes | None]:
+        """(stat key, content) of the file the path points at now; (None, None) when it is gone."""
+        current = self._stat()
+        if current is None:
+            return None, None
+        real, key = current
+        try:
+            return key, real.read_bytes()
         except OSError:
             return None, None
 
@@ -108,13 +119,11 @@ class ConfigWatcher:
 
     def _unchanged(self) -> bool:
         """Cheap first test: same target file, inode, size and mtime as last time means no change."""
-        try:
-            real = self.path.resolve(strict=True)
-            st = real.stat()
-        except OSError:
+        current = self._stat()
+        if current is None:
             return False
         with self._lock:
-            return (str(real), st.st_ino, st.st_size, st.st_mtime_ns) == self._key
+            return current[1] == self._key
 
     def check_once(self) -> bool:
         """Reload if the file changed (stat, then content hash). True when a new config was applied."""
