@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from agent.lab.loopback import is_loopback_ip
+
 ROUTES = re.compile(r"^/(productpage|health|(reviews|details|ratings)/\d+)/?(\?.*)?$")
 
 
@@ -96,7 +98,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 def make_server(addr: str, port: int, behaviour: AppBehaviour) -> ThreadingHTTPServer:
     """A ready-to-serve app bound to addr:port (loopback only)."""
-    if not addr.startswith("127."):
+    if not is_loopback_ip(addr):
         raise ValueError(f"--addr {addr!r}: the lab app binds loopback (127.0.0.0/8) only")
     handler = type("Handler", (_Handler,), {"behaviour": behaviour})
     return _QuietServer((addr, port), handler)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import MeshproberError
+from agent.lab.loopback import is_loopback_ip
 
 ADMIN_TIMEOUT_S = 5.0
 
@@ -49,7 +50,7 @@ def admin_request(
     host: str, port: int, method: str, path: str, body: str | None = None, timeout: float = ADMIN_TIMEOUT_S
 ) -> tuple[int, str]:
     """Call the Envoy admin (loopback only); returns (status, body)."""
-    if not host.startswith("127."):
+    if not is_loopback_ip(host):
         raise EnvoyError(f"admin host {host!r} is not a loopback address")
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from agent.lab.envoy_proc import admin_request
+from agent.lab.loopback import is_loopback_ip
 
 ALLOWED_PORTS = (15000, 15021, 15020, 15004)
 
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug_port not in ALLOWED_PORTS:
         print(f"Error: debug port {args.debug_port} is not allowed (one of {ALLOWED_PORTS})", file=sys.stderr)
         return 1
-    if not args.pod_ip.startswith("127."):
+    if not is_loopback_ip(args.pod_ip):
         print(f"Error: --pod-ip {args.pod_ip!r} is not a loopback address", file=sys.stderr)
         return 1
     try:

@@ -56,9 +56,16 @@ def test_app_behaviour(app: int, path: str, status: int | None) -> None:
     assert get(app, path)[0] == status
 
 
-def test_app_refuses_non_loopback() -> None:
+@pytest.mark.parametrize(
+    "addr",
+    [
+        pytest.param("0.0.0.0", id="any"),
+        pytest.param("127.example.com", id="name-that-looks-loopback"),
+    ],
+)
+def test_app_refuses_non_loopback(addr: str) -> None:
     with pytest.raises(ValueError, match="--addr"):
-        make_server("0.0.0.0", 18081, AppBehaviour())
+        make_server(addr, 18081, AppBehaviour())
 
 
 @pytest.mark.parametrize("app", [pytest.param((AppBehaviour(), 15000), id="admin-port")], indirect=True)
@@ -75,6 +82,9 @@ def test_pilot_agent_prints_only_the_body(app: int, capsys: pytest.CaptureFixtur
             ["--pod-ip", ADDR, "--debug-port", "8080", "request", "GET", "x"], "not allowed", id="bad-port"
         ),
         pytest.param(["--pod-ip", "10.0.0.1", "request", "GET", "x"], "loopback", id="non-loopback"),
+        pytest.param(
+            ["--pod-ip", "127.example.com", "request", "GET", "x"], "loopback", id="name-that-looks-loopback"
+        ),
         pytest.param(
             ["--pod-ip", ADDR, "request", "post", "logging?level=debug"],
             "failed to reach",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ipaddress
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -26,19 +25,15 @@ from agent.lab.apiserver.backend import Backend
 from agent.lab.apiserver.execws import ContainerContext, ExecFault, kill_group
 from agent.lab.apiserver.server import make_app
 from agent.lab.apiserver.store import Store
+from agent.lab.loopback import is_loopback_ip
 from agent.lab.tls import ensure_server_tls
 
 _START_TIMEOUT = 15.0
 
 
 def _check_loopback(host: str) -> None:
-    if host == "localhost":
+    if host == "localhost" or is_loopback_ip(host):
         return
-    try:
-        if ipaddress.ip_address(host) in ipaddress.ip_network("127.0.0.0/8"):
-            return
-    except ValueError:
-        pass
     raise ValueError(f"emulator host must be a loopback address (127.0.0.0/8 or localhost), got {host!r}")
 
 
