@@ -116,11 +116,16 @@ def _client_has_sidecar(bundle: Bundle) -> bool | None:
     return None
 
 
-def _stats_delta(bundle: Bundle, side: str) -> dict[str, int]:
-    before, after = bundle.texts.get(f"{side}-stats.before"), bundle.texts.get(f"{side}-stats.after")
+def _parsed_stats(bundle: Bundle) -> dict[str, dict[str, int]]:
+    """Each stats snapshot present, parsed once (the deltas and the expiry check both read them)."""
+    return {name: parse_stats(text) for name, text in bundle.texts.items() if "-stats." in name}
+
+
+def _stats_delta(stats: Mapping[str, dict[str, int]], side: str) -> dict[str, int]:
+    before, after = stats.get(f"{side}-stats.before"), stats.get(f"{side}-stats.after")
     if before is None or after is None:
         return {}
-    return delta(parse_stats(before), parse_stats(after))
+    return delta(before, after)
 
 
 _EXPIRY = ".expiration_unix_time_seconds"
@@ -137,17 +142,18 @@ def _start_epoch(bundle: Bundle) -> float | None:
     return when.timestamp() if when.tzinfo else None
 
 
-def _expired_certs(bundle: Bundle) -> tuple[tuple[str, str], ...]:
+def _expired_certs(bundle: Bundle, stats: Mapping[str, dict[str, int]]) -> tuple[tuple[str, str], ...]:
     """(side, secret name) of certificates whose expiry gauge is before the probe's start."""
     start = _start_epoch(bundle)
     if start is None:
         return ()
     found: list[tuple[str, str]] = []
     for side in ("client", "server"):
-        text = bundle.texts.get(f"{side}-stats.after") or bundle.texts.get(f"{side}-stats.before")
-        if text is None:
+        after = f"{side}-stats.after"
+        snapshot = stats.get(after if bundle.texts.get(after) else f"{side}-stats.before")
+        if snapshot is None:
             continue
-        for name, value in parse_stats(text).items():
+        for name, value in snapshot.items():
             if not name.endswith(_EXPIRY) or ".ssl.certificate." not in name:
                 continue
             secret = name[: -len(_EXPIRY)].rsplit(".ssl.certificate.", 1)[1]
@@ -162,6 +168,7 @@ def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput
     rid = rid if isinstance(rid, str) else None
     host, port = _target(bundle)
     client_entry = _entry(bundle.texts.get("client-access.log"), rid)
+    stats = _parsed_stats(bundle)
     policy = _policy(bundle, host, port, client_entry)
     if repeatable is None and isinstance(bundle.probe.get("repeatable"), bool):
         repeatable = bundle.probe["repeatable"]  # the agent's second probe, when it recorded one
@@ -174,11 +181,11 @@ def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput
         server_log_present="server-access.log" in bundle.texts,
         client_cluster=_cluster(bundle, client_entry, host, port),
         client_dump_present=bundle.clusters is not None,
-        client_stats_delta=_stats_delta(bundle, "client"),
-        server_stats_delta=_stats_delta(bundle, "server"),
+        client_stats_delta=_stats_delta(stats, "client"),
+        server_stats_delta=_stats_delta(stats, "server"),
         policy=policy,
         repeatable=repeatable,
         client_has_sidecar=_client_has_sidecar(bundle),
         target=bundle.probe.get("target") if isinstance(bundle.probe.get("target"), str) else None,
-        expired_certs=_expired_certs(bundle),
+        expired_certs=_expired_certs(bundle, stats),
     )
