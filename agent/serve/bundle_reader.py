@@ -22,7 +22,8 @@ def read_bundle(bundle: Path, max_bytes: int) -> dict[str, str]:
             break
         if file.is_symlink() or not file.is_file() or not file.resolve().is_relative_to(root):
             continue
-        data = file.read_bytes()[:budget]
+        with file.open("rb") as fh:
+            data = fh.read(budget)  # only what fits: a big config dump is not read whole to keep its head
         budget -= len(data)
         out[str(file.relative_to(root))] = data.decode("utf-8", errors="replace")
     return out
