@@ -205,8 +205,7 @@ class Api:
         except TimeoutError:
             return _error(504, "the probe did not finish in time")
         if as_metrics:
-            policy = next((s.policy for s in self.ctx.store.snapshot() if s.name == name), None)
-            body = single_probe_exposition(result, path, policy)
+            body = single_probe_exposition(result, path, self.ctx.store.policy(name))
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
         return web.json_response(result.to_json())
 

@@ -107,6 +107,10 @@ class ResultStore:
         with self._lock:
             return self._latest.get(name)
 
+    def policy(self, name: str) -> PolicyView | None:
+        with self._lock:
+            return self._policy.get(name)
+
     def history(self, name: str) -> list[CheckResult]:
         with self._lock:
             return list(self._history.get(name, ()))
