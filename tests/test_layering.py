@@ -33,15 +33,35 @@ IO_MODULES = {
 }
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
+def imported_modules(path: Path, source: str | None = None) -> set[str]:
+    """Absolute names of every module `path` imports; relative imports are resolved against its package
+    (else `from ..kube import live` in agent/diagnose would slip past the rules)."""
+    tree = ast.parse(path.read_text() if source is None else source, filename=str(path))
+    package = list(path.relative_to(AGENT.parent).with_suffix("").parts[:-1])
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            if node.module:
+                names.add(".".join([*base, node.module]))
+            else:  # `from . import x` imports the submodule x
+                names.update(".".join([*base, alias.name]) for alias in node.names)
     return names
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param("import json\nfrom agent.model import Verdict\n", {"json", "agent.model"}, id="healthy"),
+        pytest.param("from ..kube.live import LiveCluster\n", {"agent.kube.live"}, id="relative-parent"),
+        pytest.param("from . import ladder\n", {"agent.diagnose.ladder"}, id="relative-sibling"),
+        pytest.param("import subprocess\n", {"subprocess"}, id="plain-import"),
+    ],
+)
+def test_imported_modules_resolves_imports(source: str, expected: set[str]) -> None:
+    assert imported_modules(AGENT / "diagnose" / "rules.py", source) == expected
 
 
 def _hits(names: set[str], banned: set[str]) -> set[str]:
