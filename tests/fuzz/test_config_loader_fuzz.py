@@ -44,29 +44,33 @@ values = st.recursive(
 )
 
 
-def _load(tmp_path: Path, data: bytes) -> None:
+def _load(tmp_path: Path, data: bytes) -> bool:
+    """True when the file loads; a ConfigError must name the file; anything else escapes (a failure)."""
     path = tmp_path / "agent.yaml"
     path.write_bytes(data)
     try:
         load_config(path)
     except ConfigError as exc:
         assert str(path) in str(exc)  # the error names the file
+        return False
+    return True
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "loads"),
     [
-        pytest.param(GOOD, id="healthy-config"),
-        pytest.param("", id="empty-file"),
-        pytest.param("paths: [", id="truncated"),
-        pytest.param("a: &x [*x]", id="self-alias"),
-        pytest.param("!!python/object:os.system {}", id="unsafe-tag"),
-        pytest.param("paths: " + "[" * 200 + "]" * 200, id="deep-nesting"),
-        pytest.param("\t- tab", id="tab-indent"),
+        pytest.param(GOOD, True, id="healthy-config"),
+        pytest.param("", True, id="empty-file"),
+        pytest.param("paths: [", False, id="truncated"),
+        pytest.param("a: &x [*x]", False, id="self-alias"),
+        pytest.param("!!python/object:os.system {}", False, id="unsafe-tag"),
+        pytest.param("paths: " + "[" * 200 + "]" * 200, False, id="deep-nesting"),
+        pytest.param("\t- tab", False, id="tab-indent"),
     ],
 )
-def test_named_inputs_only_config_error(tmp_path: Path, text: str) -> None:
-    _load(tmp_path, text.encode())
+def test_named_inputs_only_config_error(tmp_path: Path, text: str, loads: bool) -> None:
+    # Each row also pins whether it loads: a rejected healthy config must fail here, not pass.
+    assert _load(tmp_path, text.encode()) is loads
 
 
 @SETTINGS
