@@ -36,12 +36,13 @@ _RULES: tuple[tuple[str, Verdict, str], ...] = (
     ("hostname mismatch", Verdict.TLS_SAN_MISMATCH, "server certificate name did not match"),
     ("no alternative certificate subject name", Verdict.TLS_SAN_MISMATCH, "server certificate name mismatch"),
     ("does not match target host", Verdict.TLS_SAN_MISMATCH, "server certificate name did not match"),
+    # Before "certificate expired", which is a substring of this alert and would shadow it.
+    ("alert certificate expired", Verdict.TLS_CERT_EXPIRED, "the server reports our certificate expired"),
     ("certificate has expired", Verdict.TLS_CERT_EXPIRED, "a certificate in the handshake has expired"),
     ("certificate expired", Verdict.TLS_CERT_EXPIRED, "a certificate in the handshake has expired"),
     ("certificate is not yet valid", Verdict.TLS_CERT_EXPIRED, "a certificate is not yet valid"),
     ("not yet valid", Verdict.TLS_CERT_EXPIRED, "a certificate is not yet valid"),
     # The peer told us it rejected our certificate (or that we sent none).
-    ("alert certificate expired", Verdict.TLS_CERT_EXPIRED, "the server reports our certificate expired"),
     ("certificate required", Verdict.TLS_CLIENT_CERT_REJECTED, "server required a client certificate"),
     ("alert unknown ca", Verdict.TLS_CLIENT_CERT_REJECTED, "server does not trust our client certificate"),
     ("alert bad certificate", Verdict.TLS_CLIENT_CERT_REJECTED, "server rejected our client certificate"),

@@ -92,6 +92,23 @@ def test_tls_reason(text: str, verdict: Verdict) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "side"),
+    [
+        (
+            "TLS error: 268436501:SSL routines:OPENSSL_internal:SSLV3_ALERT_CERTIFICATE_EXPIRED",
+            "server reports",
+        ),
+        ("(60) SSL certificate problem: certificate has expired", "in the handshake"),
+    ],
+    ids=["peer-alert-our-cert-expired", "we-saw-an-expired-cert"],
+)
+def test_expired_says_which_side(text: str, side: str) -> None:
+    # Same verdict either way; the explanation must say whether the peer rejected ours.
+    found = classify_tls_reason(text)
+    assert found is not None and found.verdict is V.TLS_CERT_EXPIRED and side in found.why
+
+
+@pytest.mark.parametrize(
     "text", [None, "", "-", "delayed connect error: Connection refused"], ids=["none", "empty", "dash", "tcp"]
 )
 def test_not_tls(text: str | None) -> None:
