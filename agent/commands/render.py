@@ -1,4 +1,5 @@
-"""Human output shared by `probe` and `demo`: a table of paths and the remedies of failing ones."""
+"""Human output of `demo`: a table of paths and the remedies of failing ones (`probe` prints one
+result with `diagnose.render` instead)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rich.table import Table
 
 from agent.serve.results import CheckResult
 
-_STYLE = {"ok": "green", "high": "red", "medium": "yellow", "low": "yellow"}
+_STYLE = {"high": "red", "medium": "yellow", "low": "yellow"}  # a failing verdict, by confidence
 PIPE_WIDTH = 200  # rich assumes 80 columns when not a terminal: too narrow for this table
 _KEEP_WHOLE = {"PATH", "STATUS", "VERDICT", "CONFIDENCE"}  # names users grep or copy: never folded
 
