@@ -65,7 +65,10 @@ def _via_agent(
 
 def probe(
     from_: Annotated[
-        str, typer.Option("--from", help="Source: NS/WORKLOAD[/CONTAINER] (or a label selector as WORKLOAD).")
+        str,
+        typer.Option(
+            "--from", help="Source: NS/WORKLOAD or NS/WORKLOAD/CONTAINER (WORKLOAD may be a label selector)."
+        ),
     ],
     to: Annotated[
         str, typer.Option("--to", help="Target URL, e.g. http://productpage.bookinfo:9080/productpage")
