@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from agent.commands import config_cmd
 from agent.config import (
+    Defaults,
     DiscoveryRule,
     expand_discovery,
     load_config,
@@ -213,6 +214,23 @@ def test_expand_discovery(rule: dict[str, object], services: list[ServiceInfo], 
     for p in paths:
         assert p.to.target_url.endswith(":" + p.name.rsplit("-", 1)[1] + "/health")
         assert p.source.namespace == "load-test"
+
+
+@pytest.mark.parametrize(
+    ("rule_sidecar", "default_sidecar", "expected"),
+    [(None, True, True), (None, False, False), (True, False, True), (False, True, False)],
+    ids=["defaults-true", "defaults-false", "rule-true-wins", "rule-false-wins"],
+)
+def test_discovered_paths_take_require_sidecar_from_defaults_unless_the_rule_sets_it(
+    rule_sidecar: bool | None, default_sidecar: bool, expected: bool
+) -> None:
+    rule = dict(RULE)
+    if rule_sidecar is not None:
+        rule["from"] = {**rule["from"], "require_sidecar": rule_sidecar}  # type: ignore[dict-item]
+    paths = expand_discovery(
+        [DiscoveryRule.model_validate(rule)], SERVICES[:1], Defaults(require_sidecar=default_sidecar)
+    )
+    assert paths and all(p.source.require_sidecar is expected for p in paths)
 
 
 def test_discovery_follows_services_coming_and_going() -> None:

@@ -20,6 +20,10 @@ def expand_discovery(
     out: dict[str, PathConfig] = {}
     ordered = sorted(services, key=lambda s: (s.namespace, s.name))
     for rule in rules:
+        source = rule.source
+        if "require_sidecar" not in source.model_fields_set:
+            # as for explicit paths: defaults.require_sidecar applies unless the rule's `from` sets it
+            source = source.model_copy(update={"require_sidecar": defaults.require_sidecar})
         for svc in ordered:
             if svc.namespace not in rule.namespaces or svc.name in rule.exclude_services:
                 continue
@@ -32,7 +36,7 @@ def expand_discovery(
                     name,
                     PathConfig(  # type: ignore[call-arg]  # `source` is populated by name (alias "from")
                         name=name,
-                        source=rule.source,
+                        source=source,
                         to=TargetConfig(
                             service=svc.name, namespace=svc.namespace, port=sp.port, path=rule.path
                         ),

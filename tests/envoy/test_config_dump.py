@@ -21,7 +21,6 @@ from agent.errors import InputError
 from agent.evidence import ClusterInfo, TlsOrigination
 from tests.shared_data import REAL
 
-REAL = REAL
 DUMPS = REAL / "config_dumps"
 V11 = DUMPS / "sidecar_istio1.1_productpage_meshwide-dr-istio-mutual_v2api.json"
 V19 = DUMPS / "sidecar_istio1.9_bookinfo-productpage_dr-subsets.json"
