@@ -64,7 +64,15 @@ class Row:
     confidence: Confidence | None = None
 
 
+def local_503(
+    name: str, verdict: Verdict, body: str = "", confidence: Confidence | None = None, **kw: Any
+) -> Row:
+    """A 503 the client's own sidecar wrote (server: envoy, no upstream time); such rows differ in evidence only."""
+    return Row(name, verdict, status=503, body=body, headers=LOCAL, kw=kw, confidence=confidence)
+
+
 TLS = "TLS error: 268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"
+CONN_RESET = "TLS error: 33554536:system library:OPENSSL_internal:Connection reset by peer"
 ROWS = [
     Row("healthy", Verdict.OK, status=200, headers=RELAYED, confidence=Confidence.HIGH),
     Row("healthy-expected-404", Verdict.OK, status=404, kw={"expected_status": 404}),
@@ -118,21 +126,9 @@ ROWS = [
         status=502,
         kw={"client_entry": entry((), 502, upstream_cluster="BlackHoleCluster")},
     ),
-    Row(
-        "no-healthy-upstream-body",
-        Verdict.NO_HEALTHY_UPSTREAM,
-        status=503,
-        body="no healthy upstream",
-        headers=LOCAL,
-    ),
+    local_503("no-healthy-upstream-body", Verdict.NO_HEALTHY_UPSTREAM, "no healthy upstream"),
     Row("overflow-flag", Verdict.CIRCUIT_BREAKER_OVERFLOW, status=503, kw={"client_entry": entry(("UO",))}),
-    Row(
-        "overflow-body",
-        Verdict.CIRCUIT_BREAKER_OVERFLOW,
-        status=503,
-        body=RESET + "reset reason: overflow",
-        headers=LOCAL,
-    ),
+    local_503("overflow-body", Verdict.CIRCUIT_BREAKER_OVERFLOW, RESET + "reset reason: overflow"),
     Row(
         "route-timeout",
         Verdict.UPSTREAM_REQUEST_TIMEOUT,
@@ -146,86 +142,60 @@ ROWS = [
         status=502,
         kw={"client_entry": entry(("UPE",), 502)},
     ),
-    Row(
+    local_503(
         "untrusted-urx-uf",
         Verdict.TLS_CERT_UNTRUSTED,
-        status=503,
-        body=RESET
+        RESET
         + "retried and the latest reset reason: remote connection failure, transport failure reason: "
         + TLS,
-        headers=LOCAL,
     ),
-    Row(
+    local_503(
         "san-details-in-log",
         Verdict.TLS_SAN_MISMATCH,
-        status=503,
-        headers=LOCAL,
-        kw={
-            "client_entry": entry(
-                ("URX", "UF"), upstream_transport_failure_reason=TLS + ":verify cert failed: SAN matcher"
-            )
-        },
+        client_entry=entry(
+            ("URX", "UF"), upstream_transport_failure_reason=TLS + ":verify cert failed: SAN matcher"
+        ),
     ),
-    Row(
+    local_503(
         "expired-details",
         Verdict.TLS_CERT_EXPIRED,
-        status=503,
-        headers=LOCAL,
-        kw={
-            "client_entry": entry(
-                ("UF",),
-                upstream_transport_failure_reason=TLS
-                + ": X509_verify_cert: certificate verification error at depth 0: certificate has expired",
-            )
-        },
+        client_entry=entry(
+            ("UF",),
+            upstream_transport_failure_reason=TLS
+            + ": X509_verify_cert: certificate verification error at depth 0: certificate has expired",
+        ),
     ),
-    Row(
+    local_503(
         "mtls-to-plaintext-wrong-version",
         Verdict.MTLS_TO_PLAINTEXT_SERVER,
-        status=503,
-        headers=LOCAL,
-        kw={
-            "client_entry": entry(
-                ("UF", "URX"),
-                upstream_transport_failure_reason="TLS error: 268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
-            )
-        },
+        client_entry=entry(
+            ("UF", "URX"),
+            upstream_transport_failure_reason="TLS error: 268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
+        ),
     ),
-    Row(
+    local_503(
         "mtls-to-disable-reset-during-handshake",
         Verdict.MTLS_TO_PLAINTEXT_SERVER,
-        status=503,
-        headers=LOCAL,
-        body=RESET
-        + "reset reason: connection failure, transport failure reason: TLS error: 33554536:system library:OPENSSL_internal:Connection reset by peer",
+        RESET + "reset reason: connection failure, transport failure reason: " + CONN_RESET,
     ),
-    Row(
+    local_503(
         "simple-tls-closed-by-strict",
         Verdict.TLS_CLIENT_CERT_REJECTED,
-        status=503,
-        headers=LOCAL,
-        body=RESET
-        + "reset reason: connection failure, transport failure reason: TLS error: 33554536:system library:OPENSSL_internal:Connection reset by peer",
-        kw={"client_cluster": SIMPLE_CLUSTER},
+        RESET + "reset reason: connection failure, transport failure reason: " + CONN_RESET,
+        client_cluster=SIMPLE_CLUSTER,
     ),
-    Row(
+    local_503(
         "client-cert-required-alert",
         Verdict.TLS_CLIENT_CERT_REJECTED,
-        status=503,
-        headers=LOCAL,
-        kw={
-            "client_entry": entry(
-                ("URX", "UF"),
-                upstream_transport_failure_reason="TLS_error:|268436526:SSL_routines:OPENSSL_internal:TLSV13_ALERT_CERTIFICATE_REQUIRED:TLS_error_end",
-            )
-        },
+        client_entry=entry(
+            ("URX", "UF"),
+            upstream_transport_failure_reason="TLS_error:|268436526:SSL_routines:OPENSSL_internal:TLSV13_ALERT_CERTIFICATE_REQUIRED:TLS_error_end",
+        ),
     ),
-    Row(
+    local_503(
         "refused-local",
         Verdict.UPSTREAM_CONNECTION_REFUSED,
-        status=503,
-        headers=LOCAL,
-        body=RESET
+        RESET
         + "retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused",
     ),
     Row(
@@ -236,64 +206,50 @@ ROWS = [
         body=RESET
         + "retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: 111",
     ),
-    Row(
-        "uc-bare-is-hedged-tls",
-        Verdict.TLS_HANDSHAKE_FAILED,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        confidence=Confidence.LOW,
-    ),
-    Row(
+    local_503("uc-bare-is-hedged-tls", Verdict.TLS_HANDSHAKE_FAILED, UC_BODY, Confidence.LOW),
+    local_503(
         "uc-plaintext-cluster-only",
         Verdict.MTLS_PLAINTEXT_TO_STRICT,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={"client_cluster": PLAIN_CLUSTER},
-        confidence=Confidence.MEDIUM,
+        UC_BODY,
+        Confidence.MEDIUM,
+        client_cluster=PLAIN_CLUSTER,
     ),
-    Row(
+    local_503(
         "uc-plaintext-cluster-and-strict-policy",
         Verdict.MTLS_PLAINTEXT_TO_STRICT,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={"client_cluster": PLAIN_CLUSTER, "policy": policy("STRICT"), "client_entry": entry(("UC",))},
-        confidence=Confidence.HIGH,
+        UC_BODY,
+        Confidence.HIGH,
+        client_cluster=PLAIN_CLUSTER,
+        policy=policy("STRICT"),
+        client_entry=entry(("UC",)),
     ),
-    Row(
+    local_503(
         "uc-plaintext-but-intermittent",
         Verdict.UPSTREAM_RESET,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={"client_cluster": PLAIN_CLUSTER, "repeatable": False},
-        confidence=Confidence.LOW,
+        UC_BODY,
+        Confidence.LOW,
+        client_cluster=PLAIN_CLUSTER,
+        repeatable=False,
     ),
-    Row(
+    local_503(
         "uc-plaintext-to-permissive-is-not-mtls",
         Verdict.UPSTREAM_RESET,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={"client_cluster": PLAIN_CLUSTER, "policy": policy("PERMISSIVE", conflict=False)},
+        UC_BODY,
+        client_cluster=PLAIN_CLUSTER,
+        policy=policy("PERMISSIVE", conflict=False),
     ),
-    Row(
+    local_503(
         "uc-simple-tls13-client-cert",
         Verdict.TLS_CLIENT_CERT_REJECTED,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={"client_cluster": SIMPLE_CLUSTER},
+        UC_BODY,
+        client_cluster=SIMPLE_CLUSTER,
     ),
-    Row(
+    local_503(
         "uc-mtls-to-disable-by-policy",
         Verdict.MTLS_TO_PLAINTEXT_SERVER,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={"client_cluster": MTLS_CLUSTER, "policy": policy("DISABLE", client="ISTIO_MUTUAL")},
+        UC_BODY,
+        client_cluster=MTLS_CLUSTER,
+        policy=policy("DISABLE", client="ISTIO_MUTUAL"),
     ),
     Row(
         "uc-relayed-is-app-close",
@@ -319,21 +275,17 @@ ROWS = [
         status=503,
         kw={"client_entry": entry(("UF", "URX"), duration_ms=10003)},
     ),
-    Row(
+    local_503(
         "stats-san-sharpens-uf",
         Verdict.TLS_SAN_MISMATCH,
-        status=503,
-        body=RESET + "reset reason: connection failure",
-        headers=LOCAL,
-        kw={"client_stats_delta": {"cluster.outbound|9080||p.ssl.fail_verify_san": 1}},
+        RESET + "reset reason: connection failure",
+        client_stats_delta={"cluster.outbound|9080||p.ssl.fail_verify_san": 1},
     ),
-    Row(
+    local_503(
         "bare-verify-failed-sharpened-by-san-stat",
         Verdict.TLS_SAN_MISMATCH,
-        status=503,
-        headers=LOCAL,
-        body=RESET + "reset reason: connection failure, transport failure reason: " + TLS,
-        kw={"client_stats_delta": {"cluster.outbound|9080||p.ssl.fail_verify_san": 3}},
+        RESET + "reset reason: connection failure, transport failure reason: " + TLS,
+        client_stats_delta={"cluster.outbound|9080||p.ssl.fail_verify_san": 3},
     ),
     Row(
         "old-comma-details-wrong-version",
@@ -353,35 +305,27 @@ ROWS = [
         body=RESET + "reset reason: overflow",
         headers=RELAYED,
     ),
-    Row(
+    local_503(
         "uc-stats-plaintext-hit-tls-only-listener",
         Verdict.MTLS_PLAINTEXT_TO_STRICT,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={
-            "server_stats_delta": {
-                "listener.10.0.0.1_9080.no_filter_chain_match": 1,
-                "tls_inspector.tls_not_found": 1,
-            }
+        UC_BODY,
+        server_stats_delta={
+            "listener.10.0.0.1_9080.no_filter_chain_match": 1,
+            "tls_inspector.tls_not_found": 1,
         },
     ),
-    Row(
+    local_503(
         "uc-stats-server-wanted-client-cert",
         Verdict.TLS_CLIENT_CERT_REJECTED,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={"server_stats_delta": {"listener.10.0.0.1_9080.ssl.fail_verify_no_cert": 1}},
-        confidence=Confidence.HIGH,
+        UC_BODY,
+        Confidence.HIGH,
+        server_stats_delta={"listener.10.0.0.1_9080.ssl.fail_verify_no_cert": 1},
     ),
-    Row(
+    local_503(
         "no-client-sidecar-so-termination-is-the-app",
         Verdict.UPSTREAM_RESET,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={"client_has_sidecar": False},
+        UC_BODY,
+        client_has_sidecar=False,
     ),
     Row(
         "relayed-without-body-server-saw-app-close",
@@ -403,20 +347,16 @@ ROWS = [
         headers=LOCAL,
         kw={"client_entry": entry((), 502, response_code_details="direct_response", route_name="block_all")},
     ),
-    Row(
+    local_503(
         "uc-auto-mtls-endpoint-without-istio-label",
         Verdict.MTLS_PLAINTEXT_TO_STRICT,
-        status=503,
-        body=UC_BODY,
-        headers=LOCAL,
-        kw={
-            "client_cluster": ClusterInfo(
-                name="outbound|9080||p",
-                tls=TlsOrigination.AUTO,
-                endpoint_tls_modes={"10.0.0.9:9080": "disabled"},
-            ),
-            "client_entry": entry(("UC",), upstream_host="10.0.0.9:9080"),
-        },
+        UC_BODY,
+        client_cluster=ClusterInfo(
+            name="outbound|9080||p",
+            tls=TlsOrigination.AUTO,
+            endpoint_tls_modes={"10.0.0.9:9080": "disabled"},
+        ),
+        client_entry=entry(("UC",), upstream_host="10.0.0.9:9080"),
     ),
     Row("jwt-denied-relayed", Verdict.RBAC_DENIED, status=401, body="Jwt is missing", headers=RELAYED),
     Row(
