@@ -8,15 +8,12 @@ things in each case.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.tls_reason import normalise
 from agent.envoy.local_replies import LocalReply, parse_local_reply
-
-# `upstream_reset_before_response_started{connection_termination}` / `{remote_connection_failure|TLS_error:...}`
-_DETAIL_BRACES = re.compile(r"\{(.*)\}")
+from agent.envoy.log_tokens import split_details
 
 
 @dataclass(frozen=True)
@@ -43,16 +40,11 @@ def _useful(text: str | None) -> str | None:
 
 
 def _from_details(details: str | None) -> tuple[str | None, str | None]:
-    """Split `upstream_reset_before_response_started{reason|TLS_error:...}` into reset reason, failure."""
-    if not details:
+    """Reset reason (normalised) and failure text (as logged) from the braces of response_code_details."""
+    parts = split_details(details)
+    if parts is None:
         return None, None
-    m = _DETAIL_BRACES.search(details)
-    if not m:
-        return None, None
-    inner = m.group(1)
-    # Newer Envoy joins with "|", older with "," (`{connection_failure,TLS_error:_...}`).
-    sep = "|" if "|" in inner else ","
-    head, _, rest = inner.partition(sep)
+    head, rest = parts
     return normalise(head) or None, _useful(rest)
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-_DETAIL_BRACES = re.compile(r"^[\w.]+\{(.*)\}$", re.DOTALL)
+# `upstream_reset_before_response_started{connection_termination}` / `{remote_connection_failure|TLS_error:...}`
+_DETAIL_BRACES = re.compile(r"\{(.*)\}", re.DOTALL)
 
 
 def tokenize(line: str) -> list[tuple[str, bool]]:
@@ -66,11 +67,23 @@ def readable_reason(text: str | None) -> str | None:
     return " ".join(":".join(parts).split()) or None
 
 
-def reason_from_details(details: str | None) -> str | None:
-    """`upstream_reset_before_response_started{remote_connection_failure|TLS_error:...}` -> the TLS part."""
+def split_details(details: str | None) -> tuple[str, str] | None:
+    """`upstream_reset_before_response_started{remote_connection_failure|TLS_error:...}` ->
+    ("remote_connection_failure", "TLS_error:..."), both as logged; the second is "" when the braces
+    hold only a reset reason. None when there are no braces."""
     if not details:
         return None
-    m = _DETAIL_BRACES.match(details)
-    if not m or "|" not in m.group(1):
+    m = _DETAIL_BRACES.search(details)
+    if not m:
         return None
-    return readable_reason(m.group(1).split("|", 1)[1])
+    inner = m.group(1)
+    # Newer Envoy joins with "|", older with "," (`{connection_failure,TLS_error:_...}`).
+    sep = "|" if "|" in inner else ","
+    head, _, rest = inner.partition(sep)
+    return head, rest
+
+
+def reason_from_details(details: str | None) -> str | None:
+    """`upstream_reset_before_response_started{remote_connection_failure|TLS_error:...}` -> the TLS part."""
+    parts = split_details(details)
+    return readable_reason(parts[1]) if parts else None

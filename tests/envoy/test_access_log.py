@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.envoy.access_log import find_by_request_id, parse_line, parse_log, readable_reason, tokenize
+from agent.envoy.log_tokens import reason_from_details, split_details
 from tests.shared_data import REAL
 
 FIXTURE = REAL / "access_logs" / "istio_access_log_samples.txt"
@@ -173,6 +174,42 @@ def test_envoy_140_real_lines(fmt: str) -> None:
 )
 def test_readable_reason(raw: str | None, readable: str | None) -> None:
     assert readable_reason(raw) == readable
+
+
+@pytest.mark.parametrize(
+    ("details", "parts", "reason"),
+    [
+        pytest.param("via_upstream", None, None, id="healthy-no-braces"),
+        pytest.param(None, None, None, id="none"),
+        pytest.param(
+            "upstream_reset_before_response_started{connection_termination}",
+            ("connection_termination", ""),
+            None,
+            id="reset-only",
+        ),
+        pytest.param(
+            "upstream_reset_before_response_started{remote_connection_failure|TLS_error:|268435703:"
+            "SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end}",
+            (
+                "remote_connection_failure",
+                "TLS_error:|268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end",
+            ),
+            "TLS error: 268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
+            id="new-pipe-tls",
+        ),
+        pytest.param(
+            "upstream_reset_before_response_started{connection_failure,TLS_error:_268435703:SSL_routines:"
+            "OPENSSL_internal:WRONG_VERSION_NUMBER}",
+            ("connection_failure", "TLS_error:_268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER"),
+            "TLS error: 268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
+            id="old-comma-tls",
+        ),
+    ],
+)
+def test_details_braces(details: str | None, parts: tuple[str, str] | None, reason: str | None) -> None:
+    # One splitter serves the access-log parser (TLS text) and the diagnosis signals (reset reason too).
+    assert split_details(details) == parts
+    assert reason_from_details(details) == reason
 
 
 @pytest.mark.parametrize(
