@@ -6,15 +6,7 @@ import json
 
 import pytest
 
-from agent.errors import (
-    ClusterError,
-    ClusterUnreachable,
-    ContainerNotFound,
-    Forbidden,
-    NotFound,
-    PodNotReady,
-    Unauthorized,
-)
+from agent import errors
 from agent.kube.errors_map import forbidden_message, handshake_status, map_status, parse_status
 
 
@@ -44,12 +36,14 @@ LIST_DR_403 = (
 @pytest.mark.parametrize(
     ("code", "reason", "message", "expected", "fragments"),
     [
-        pytest.param(401, "Unauthorized", "Unauthorized", Unauthorized, ["401", "credentials"], id="401"),
+        pytest.param(
+            401, "Unauthorized", "Unauthorized", errors.Unauthorized, ["401", "credentials"], id="401"
+        ),
         pytest.param(
             403,
             "Forbidden",
             EXEC_403,
-            Forbidden,
+            errors.Forbidden,
             ["system:serviceaccount:probe:probe-agent", 'get "pods/exec"', 'namespace "bookinfo"'],
             id="403-exec-namespaced",
         ),
@@ -57,7 +51,7 @@ LIST_DR_403 = (
             403,
             "Forbidden",
             LIST_DR_403,
-            Forbidden,
+            errors.Forbidden,
             [
                 'list "destinationrules.networking.istio.io"',
                 "cluster scope",
@@ -65,13 +59,17 @@ LIST_DR_403 = (
             ],
             id="403-crd-cluster-scope",
         ),
-        pytest.param(403, "Forbidden", "weird", Forbidden, ["forbidden by RBAC: weird"], id="403-unparsed"),
-        pytest.param(404, "NotFound", 'pods "x" not found', NotFound, ["pod bookinfo/x not found"], id="404"),
+        pytest.param(
+            403, "Forbidden", "weird", errors.Forbidden, ["forbidden by RBAC: weird"], id="403-unparsed"
+        ),
+        pytest.param(
+            404, "NotFound", 'pods "x" not found', errors.NotFound, ["pod bookinfo/x not found"], id="404"
+        ),
         pytest.param(
             400,
             "BadRequest",
             "container nosuch is not valid for pod p",
-            ContainerNotFound,
+            errors.ContainerNotFound,
             ["container nosuch is not valid"],
             id="400-container",
         ),
@@ -79,7 +77,7 @@ LIST_DR_403 = (
             400,
             "BadRequest",
             "a container name must be specified for pod p, choose one of: [a b]",
-            ContainerNotFound,
+            errors.ContainerNotFound,
             ["choose one of"],
             id="400-container-required",
         ),
@@ -87,12 +85,12 @@ LIST_DR_403 = (
             400,
             "BadRequest",
             "pod p does not have a host assigned",
-            PodNotReady,
+            errors.PodNotReady,
             ["host assigned"],
             id="400-unscheduled",
         ),
-        pytest.param(503, "ServiceUnavailable", "down", ClusterUnreachable, ["503"], id="503"),
-        pytest.param(500, "InternalError", "boom", ClusterError, ["500", "boom"], id="500-generic"),
+        pytest.param(503, "ServiceUnavailable", "down", errors.ClusterUnreachable, ["503"], id="503"),
+        pytest.param(500, "InternalError", "boom", errors.ClusterError, ["500", "boom"], id="500-generic"),
     ],
 )
 def test_map_status(code: int, reason: str, message: str, expected: type, fragments: list[str]) -> None:
@@ -121,7 +119,7 @@ def test_parse_status(body: str | bytes | None, code: int, message: str) -> None
     ("reason", "expected"),
     [
         pytest.param(
-            "Handshake status 403 Forbidden -+-+- {'content-type': 'application/json'} -+-+- {\"code\": 403}",
+            "Handshake status 403 errors.Forbidden -+-+- {'content-type': 'application/json'} -+-+- {\"code\": 403}",
             (403, '{"code": 403}'),
             id="403-with-body",
         ),
