@@ -2,7 +2,9 @@
 
 The source sidecar's cluster for the target (filtered config dump), the access logs of the source
 and destination istio-proxy containers, and the policy engine's view of the live resources. Each
-piece is optional: a failure becomes a note and an error count, never an exception.
+piece is optional: a failure becomes a note and an error count, never an exception. The fetches can
+start before the probe they explain has finished (`start_gather`), so an on-demand probe does not
+pay for them one after the other.
 """
 
 from __future__ import annotations
@@ -49,62 +51,86 @@ def _server_pods(cluster: Cluster, path: PathConfig) -> list[PodInfo]:
     return [p for p in cluster.list_pods(namespace, selector) if p.has_sidecar][:MAX_SERVER_PODS]
 
 
-def gather(
-    ctx: CheckContext, path: PathConfig, pod: PodInfo, logs_after: Future[Any] | None = None
-) -> Gathered:
-    """Cross-check evidence, fetched in parallel; each piece is optional and failures become notes.
+class PendingGather:
+    """Cross-check evidence being fetched: the config dump and the policy view start at once.
 
-    The config dump and the policy view start at once; the access logs wait for `logs_after` (the
-    confirming second probe) so they are read after it, when the first probe's line has been flushed.
+    `finish()` adds the access-log reads, which wait for `logs_after` (the confirming second probe)
+    so they run after it, when the first probe's line has been flushed, and returns what was found.
+    `abandon()` is for a probe that turned out healthy: nothing more is started or waited for.
     """
-    out = Gathered()
-    service, namespace, port = path.destination()
-    fqdn = f"{service}.{namespace}.svc.cluster.local" if service and namespace else None
-    cluster = ctx.cluster
 
-    def dump() -> None:
-        if fqdn and port and pod.has_sidecar:
-            out.dump = fetch_clusters_config_dump(cluster, pod.namespace, pod.name, fqdn, port, timeout=10)
+    def __init__(self, ctx: CheckContext, path: PathConfig, pod: PodInfo) -> None:
+        self._ctx, self._path, self._pod = ctx, path, pod
+        self._out = Gathered()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gather")
+        self._jobs: dict[str, Future[None]] = {
+            "config_dump": self._pool.submit(self._dump),
+            "policy": self._pool.submit(self._policy),
+        }
+
+    def _dump(self) -> None:
+        fqdn, port = service_fqdn(self._path), self._path.destination()[2]
+        if fqdn and port and self._pod.has_sidecar:
+            pod, out = self._pod, self._out
+            out.dump = fetch_clusters_config_dump(
+                self._ctx.cluster, pod.namespace, pod.name, fqdn, port, timeout=10
+            )
             out.cluster_info = find_cluster(parse_clusters(out.dump), fqdn, port)
 
-    def after_probe() -> None:
+    def _policy(self) -> None:
+        fqdn, port = service_fqdn(self._path), self._path.destination()[2]
+        if fqdn and port:
+            objects, engine = self._ctx.policy.get()
+            self._out.objects = objects
+            self._out.policy = engine.check(self._pod.namespace, self._pod.name, fqdn, port)
+
+    def _client_log(self, logs_after: Future[Any] | None) -> None:
         if logs_after is not None:
             wait([logs_after])  # bounded: the probe's exec has its own deadline
-
-    def client_log() -> None:
-        after_probe()
+        pod = self._pod
         if pod.has_sidecar:
-            out.client_log = cluster.logs(pod.namespace, pod.name, SIDECAR, since_seconds=LOG_WINDOW_S)
+            self._out.client_log = self._ctx.cluster.logs(
+                pod.namespace, pod.name, SIDECAR, since_seconds=LOG_WINDOW_S
+            )
 
-    def server_log() -> None:
-        after_probe()
+    def _server_log(self, logs_after: Future[Any] | None) -> None:
+        if logs_after is not None:
+            wait([logs_after])
+        cluster = self._ctx.cluster
         logs = [
             cluster.logs(p.namespace, p.name, SIDECAR, since_seconds=LOG_WINDOW_S)
-            for p in _server_pods(cluster, path)
+            for p in _server_pods(cluster, self._path)
         ]
-        out.server_log = "".join(logs) if logs else None
+        self._out.server_log = "".join(logs) if logs else None
 
-    def policy() -> None:
-        if not (service and namespace and port):
-            return
-        objects, engine = ctx.policy.get()
-        out.objects = objects
-        out.policy = engine.check(pod.namespace, pod.name, fqdn, port)
+    def finish(self, logs_after: Future[Any] | None = None) -> Gathered:
+        """Read the access logs (after `logs_after`), wait for every piece; failures become notes."""
+        self._jobs["client_log"] = self._pool.submit(self._client_log, logs_after)
+        self._jobs["server_log"] = self._pool.submit(self._server_log, logs_after)
+        try:
+            for stage, job in self._jobs.items():
+                try:
+                    job.result()
+                except (MeshproberError, OSError, ValueError, KeyError) as exc:
+                    self._out.notes.append(f"{stage}: {exc}")
+                    self._ctx.errors(stage)
+        finally:
+            self._pool.shutdown(wait=False)
+        return self._out
 
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="gather") as pool:
-        jobs: dict[str, Future[None]] = {
-            "config_dump": pool.submit(dump),
-            "client_log": pool.submit(client_log),
-            "server_log": pool.submit(server_log),
-            "policy": pool.submit(policy),
-        }
-        for stage, job in jobs.items():
-            try:
-                job.result()
-            except (MeshproberError, OSError, ValueError, KeyError) as exc:
-                out.notes.append(f"{stage}: {exc}")
-                ctx.errors(stage)
-    return out
+    def abandon(self) -> None:
+        """Stop here: a fetch already running ends within its own exec deadline, unread."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def service_fqdn(path: PathConfig) -> str | None:
+    """The target Service's cluster-local FQDN, when the URL names a Service."""
+    service, namespace, _ = path.destination()
+    return f"{service}.{namespace}.svc.cluster.local" if service and namespace else None
+
+
+def start_gather(ctx: CheckContext, path: PathConfig, pod: PodInfo) -> PendingGather:
+    return PendingGather(ctx, path, pod)
 
 
 def log_entry(text: str | None, request_id: str) -> AccessLogEntry | None:

@@ -36,7 +36,7 @@ from agent.errors import (
     NotFound,
 )
 from agent.evidence import CurlResult, PolicyView
-from agent.gather import Gathered, gather, log_entry
+from agent.gather import Gathered, PendingGather, log_entry, service_fqdn, start_gather
 from agent.kube.cluster import Cluster, ExecResult, PodInfo
 from agent.model import Confidence, Diagnosis, Verdict
 from agent.probe.argv import build_curl_argv
@@ -85,6 +85,9 @@ class CheckContext:
     keep_per_path: int = 5
     max_bundle_bytes: int = 1_000_000
     errors: Callable[[str], None] = lambda stage: None  # counts agent-side errors by stage
+    # Fetch the cross-check evidence while the first probe runs, not after it fails: for a user
+    # waiting on one probe (the CLI). The scheduler leaves it off: most of its probes are healthy.
+    eager_evidence: bool = False
     _rotation: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -232,12 +235,15 @@ def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
         stage = "api" if isinstance(exc, ClusterUnreachable) else "pods"
         return _failed(ctx, path, source_ref(path), stage, str(exc), started)
     source = source_ref(path, pod, container)
+    pending = start_gather(ctx, path, pod) if ctx.eager_evidence else None
     try:
         first = probe_once(ctx.cluster, pod, container, path)
     except (CommandNotFound, ExecTimeout, ClusterError, InputError) as exc:
+        _abandon(pending)
         return _failed(ctx, path, source, _exec_stage(exc), str(exc), started)
     quick = diagnose_attempt(first, path, pod, None, None)
     if quick.healthy:
+        _abandon(pending)
         return CheckResult(
             path.name,
             source,
@@ -248,10 +254,11 @@ def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
             destination,
             first.curl.http_status,
         )
+    pending = pending or start_gather(ctx, path, pod)
     # The confirming probe runs while the config dump and the policy view are fetched.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
         confirming = pool.submit(_probe_again, ctx, pod, container, path)
-        gathered = gather(ctx, path, pod, logs_after=confirming)
+        gathered = pending.finish(logs_after=confirming)
         second, second_error = confirming.result()
     if _pod_gone(ctx.cluster, pod, second_error):
         # The sidecar went away with the pod: what the first probe saw says nothing about the path.
@@ -284,13 +291,18 @@ def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
     return result
 
 
+def _abandon(pending: PendingGather | None) -> None:
+    if pending is not None:
+        pending.abandon()
+
+
 def policy_check(path: PathConfig, ctx: CheckContext) -> PolicyView | None:
     """Policy-only verdict for a configured path (no traffic), for meshprober_tls_conflict."""
-    service, namespace, port = path.destination()
-    if not (service and namespace and port):
+    fqdn, port = service_fqdn(path), path.destination()[2]
+    if not (fqdn and port):
         return None
     _, engine = ctx.policy.get()
-    return engine.check(path.source.namespace, None, f"{service}.{namespace}.svc.cluster.local", port)
+    return engine.check(path.source.namespace, None, fqdn, port)
 
 
 def _keep_bundle(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -115,24 +115,28 @@ def probe(
 
 
 def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, Any]:
-    from rich.console import Console
-
     from agent.kube.live import LiveCluster
     from agent.pipeline import CheckContext, run_check
 
     cluster = LiveCluster.from_kubeconfig(kubeconfig, context)
     try:
         cluster.ping()
-        ctx = CheckContext.for_cluster(cluster)
-        console = Console(stderr=True)
-        with (
-            console.status(
-                f"probing {path.to.target_url} from {path.source.namespace}/{path.source.workload} ..."
-            )
-            if sys.stderr.isatty()
-            else nullcontext()
-        ):
+        # A user is waiting on this one probe: fetch the cross-check evidence while it runs.
+        ctx = CheckContext.for_cluster(cluster, eager_evidence=True)
+        with _spinner(path):
             result = run_check(path, ctx)
         return result.to_json()
     finally:
         cluster.close()
+
+
+def _spinner(path: Any) -> AbstractContextManager[Any]:
+    """A status line on a terminal; nothing (and no rich import) when stderr is a pipe."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from rich.console import Console
+
+    src = path.source
+    return Console(stderr=True).status(
+        f"probing {path.to.target_url} from {src.namespace}/{src.workload} ..."
+    )
