@@ -9,6 +9,9 @@ rounds (the order flips every round) between
       `kubectl exec POD -- curl -sS -v URL`, `kubectl logs POD -c istio-proxy`,
       `kubectl exec POD -c istio-proxy -- pilot-agent request GET config_dump`,
       `kubectl get destinationrules,peerauthentications -A -o yaml`.
+  (c) the floor of any Python program built on the official client: a fresh interpreter that only
+      runs `import kubernetes` (no kubeconfig, no request). meshprober cannot be faster than this,
+      so `floor_ratio` (floor / manual) says which ratios are reachable at all on this machine.
 Only machine time is measured: reading the output and reasoning about which rule wins is not
 counted, so the manual side is the lower bound of a real investigation. The pod name is looked
 up once before the rounds (not timed), also in the manual side's favour. One untimed warm-up
@@ -16,8 +19,8 @@ round of each side fills the kubectl discovery cache and the page cache.
 
     python bench/diagnose_vs_manual.py [--rounds 5] [--state-dir DIR]
 
-Final line: `diagnose_vs_manual: ratio=<meshprober median / manual median> meshprober_s=.. manual_s=..`
-(target: ratio <= 0.5).
+Final line: `diagnose_vs_manual: ratio=<meshprober median / manual median> meshprober_s=.. manual_s=..
+client_import_s=.. floor_ratio=<client import median / manual median>` (target: ratio <= 0.5).
 """
 
 from __future__ import annotations
@@ -55,6 +58,16 @@ def meshprober_side(env: dict[str, str]) -> tuple[float, str]:
             f"meshprober probe failed (exit {proc.returncode}): {proc.stderr.decode()[-500:]}"
         ) from None
     return elapsed, verdict
+
+
+def floor_side(env: dict[str, str]) -> float:
+    """A fresh interpreter importing the official client, as `meshprober probe` must, and nothing else."""
+    start = time.perf_counter()
+    proc = _run([sys.executable, "-c", "import kubernetes"], env)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"import kubernetes failed: {proc.stderr.decode()[-300:]}")
+    return elapsed
 
 
 def manual_steps(k: str, pod: str) -> list[list[str]]:
@@ -103,22 +116,27 @@ def main() -> int:
             steps = manual_steps(k, find_pod(k, env))
             _, verdict = meshprober_side(env)  # warm-up, untimed
             _, out_bytes = manual_side(env, steps)
+            floor_side(env)
             mesh: list[float] = []
             manual: list[float] = []
+            floor: list[float] = []
             for i in range(args.rounds):
-                order = ("meshprober", "manual") if i % 2 == 0 else ("manual", "meshprober")
+                order = ("meshprober", "manual", "floor") if i % 2 == 0 else ("floor", "manual", "meshprober")
                 for side in order:
                     if side == "meshprober":
                         elapsed, verdict = meshprober_side(env)
                         mesh.append(elapsed)
-                    else:
+                    elif side == "manual":
                         elapsed, out_bytes = manual_side(env, steps)
                         manual.append(elapsed)
+                    else:
+                        floor.append(floor_side(env))
                 print(
-                    f"round {i + 1}: meshprober {mesh[-1]:.2f}s ({verdict})  manual {manual[-1]:.2f}s",
+                    f"round {i + 1}: meshprober {mesh[-1]:.2f}s ({verdict})  manual {manual[-1]:.2f}s"
+                    f"  import kubernetes {floor[-1]:.2f}s",
                     flush=True,
                 )
-    m_mesh, m_manual = statistics.median(mesh), statistics.median(manual)
+    m_mesh, m_manual, m_floor = statistics.median(mesh), statistics.median(manual), statistics.median(floor)
     print(
         f"meshprober probe: median {m_mesh:.2f}s  min {min(mesh):.2f}s  max {max(mesh):.2f}s  verdict {verdict}"
     )
@@ -127,7 +145,12 @@ def main() -> int:
         f"median {m_manual:.2f}s  min {min(manual):.2f}s  max {max(manual):.2f}s"
     )
     print(
+        f"fresh Python importing the official client (the floor of any CLI built on it): "
+        f"median {m_floor:.2f}s  min {min(floor):.2f}s  max {max(floor):.2f}s"
+    )
+    print(
         f"diagnose_vs_manual: ratio={m_mesh / m_manual:.2f} meshprober_s={m_mesh:.2f} manual_s={m_manual:.2f}"
+        f" client_import_s={m_floor:.2f} floor_ratio={m_floor / m_manual:.2f}"
     )
     return 0
 
