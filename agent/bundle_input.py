@@ -101,18 +101,18 @@ def _policy(
 
 def _client_has_sidecar(bundle: Bundle) -> bool | None:
     """From the probing pod's object in resources/: an istio-proxy container (or sidecar status) or not."""
+    # Not parse_pod: it rejects malformed metadata with InputError, and a bundle with an odd pod
+    # object should still be diagnosed (the answer is then just less certain).
+    from agent.istio.parse import has_proxy_container
+
     source = bundle.probe.get("source", {})
     name, ns = source.get("pod"), source.get("namespace")
     for obj in bundle.resources or ():
         meta = obj.get("metadata") or {}
         if obj.get("kind") != "Pod" or meta.get("name") != name or (ns and meta.get("namespace", ns) != ns):
             continue
-        spec = obj.get("spec") or {}
-        containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
         annotations: Mapping[str, Any] = meta.get("annotations") or {}
-        return any(isinstance(c, dict) and c.get("name") == "istio-proxy" for c in containers) or (
-            "sidecar.istio.io/status" in annotations
-        )
+        return has_proxy_container(obj.get("spec")) or "sidecar.istio.io/status" in annotations
     return None
 
 

@@ -93,11 +93,23 @@ def parse_service(obj: Mapping[str, Any]) -> Service:
     return Service(ns, name, tuple(ports), selector, spec.get("clusterIP") == "None", external)
 
 
+def has_proxy_container(spec: Any) -> bool:
+    """True when a pod spec runs istio-proxy. Tolerant: a malformed spec or list counts as no proxy."""
+    if not isinstance(spec, Mapping):
+        return False
+    # Native sidecars (Istio >= 1.19 on Kubernetes >= 1.28) run istio-proxy as an init container.
+    for key in ("containers", "initContainers"):
+        items = spec.get(key)
+        if isinstance(items, list) and any(
+            isinstance(c, Mapping) and c.get("name") == "istio-proxy" for c in items
+        ):
+            return True
+    return False
+
+
 def _pod_from_spec(ns: str, name: str, labels: dict[str, str], spec: Mapping[str, Any]) -> Pod:
     containers = [c for c in spec.get("containers") or [] if isinstance(c, Mapping)]
-    # Native sidecars (Istio >= 1.19 on Kubernetes >= 1.28) run istio-proxy as an init container.
-    inits = [c for c in spec.get("initContainers") or [] if isinstance(c, Mapping)]
-    proxy = any(c.get("name") == "istio-proxy" for c in containers + inits)
+    proxy = has_proxy_container(spec)
     ports: dict[str, int] = {}
     for c in containers:
         for p in c.get("ports") or []:

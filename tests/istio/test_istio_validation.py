@@ -13,6 +13,7 @@ from istio_builders import dr, pa
 from agent.errors import InputError
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_dir, load_objects_from_text
+from agent.istio.parse import has_proxy_container
 
 
 def _with_spec(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
@@ -172,3 +173,22 @@ def test_native_sidecar_init_container() -> None:
     obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns", "labels": {"security.istio.io/tlsMode": "istio"}},
            "spec": {"initContainers": [{"name": "istio-proxy", "restartPolicy": "Always"}], "containers": [{"name": "app"}]}}  # fmt: skip
     assert PolicyEngine([obj]).resources.pods[0].has_sidecar
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param({"containers": [{"name": "app"}]}, False, id="healthy-no-proxy"),
+        pytest.param({"containers": [{"name": "app"}, {"name": "istio-proxy"}]}, True, id="proxy-container"),
+        pytest.param(
+            {"initContainers": [{"name": "istio-proxy"}], "containers": []}, True, id="native-sidecar"
+        ),
+        pytest.param({"containers": "istio-proxy"}, False, id="containers-not-a-list"),
+        pytest.param({"containers": 7}, False, id="containers-a-number"),
+        pytest.param(["istio-proxy"], False, id="spec-not-a-mapping"),
+        pytest.param(None, False, id="no-spec"),
+    ],
+)
+def test_has_proxy_container(spec: Any, expected: bool) -> None:
+    # Shared by parse_pod and the bundle reader, which must tolerate malformed pod objects.
+    assert has_proxy_container(spec) is expected
