@@ -19,9 +19,9 @@ from agent.kube.cluster import ExecResult
 from agent.kube.errors_map import handshake_status, map_status, parse_status
 from agent.kube.exec_status import parse_exec_status
 from agent.kube.exec_stream import read_exec_stream
-from agent.kube.live_config import is_transient, tls_error
 from agent.kube.raw_api import RawApi
 from agent.kube.retry import BUDGET, with_retries
+from agent.kube.transport_errors import is_transient, tls_error
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
 # Programs that run another program from their argv and exit 126/127 when it is missing.

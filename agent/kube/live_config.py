@@ -1,23 +1,20 @@
 """Build a private kubernetes Configuration from a kubeconfig or the in-cluster service account.
 
-Never touches the client's process-wide default Configuration. Also decides which client errors
-are transport failures worth retrying (`is_transient`).
+Never touches the client's process-wide default Configuration. Bad files become ConfigError naming
+the file; which client errors are worth retrying is decided in `transport_errors`.
 """
 
 from __future__ import annotations
 
 import os
-import ssl
 from pathlib import Path
 
-import urllib3
 import websocket
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
 
-from agent.errors import ClusterError, ConfigError
+from agent.errors import ConfigError
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 HANDSHAKE_TIMEOUT = 10.0  # seconds; websocket-client otherwise connects and handshakes with no timeout
@@ -79,48 +76,3 @@ def incluster_configuration(
     ns_file = Path(namespace_path or SA_DIR / "namespace")
     namespace = ns_file.read_text().strip() if ns_file.is_file() else "default"
     return cfg, namespace or "default"
-
-
-def tls_verify_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
-    """The certificate-verification error somewhere in exc's chain (urllib3 nests it in .reason)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        cur = todo.pop()
-        if cur is None or id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        if isinstance(cur, ssl.SSLCertVerificationError):
-            return cur
-        reason = getattr(cur, "reason", None)
-        todo.extend([cur.__cause__, cur.__context__, reason if isinstance(reason, BaseException) else None])
-        todo.extend(a for a in cur.args if isinstance(a, BaseException))
-    return None
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Connection refused/reset/timeouts (REST or websocket handshake) and gateway-ish 5xx.
-
-    A failed certificate verification is not transient: retrying cannot fix a wrong CA.
-    """
-    if tls_verify_failure(exc) is not None:
-        return False
-    if isinstance(exc, ApiException):
-        if exc.status in (502, 503, 504):
-            return True
-        if exc.status == 0:  # the websocket layer wraps everything as status 0
-            ctx = exc.__context__
-            return isinstance(ctx, OSError) and not isinstance(ctx, websocket.WebSocketException)
-        return False
-    return isinstance(exc, urllib3.exceptions.HTTPError | OSError)
-
-
-def tls_error(exc: BaseException, server: str) -> ClusterError | None:
-    """ClusterError for a failed server-certificate check (wrong CA / name), else None."""
-    bad = tls_verify_failure(exc)
-    if bad is None:
-        return None
-    return ClusterError(
-        f"TLS verification of the API server {server} failed ({bad.verify_message or bad}); check "
-        "certificate-authority(-data) in the kubeconfig or the service-account ca.crt"
-    )

@@ -16,8 +16,8 @@ from kubernetes.client.exceptions import ApiException
 
 from agent.errors import ClusterError
 from agent.kube.errors_map import map_status, parse_status
-from agent.kube.live_config import is_transient, tls_error
 from agent.kube.retry import with_retries
+from agent.kube.transport_errors import is_transient, tls_error
 
 REQUEST_TIMEOUT = (3.0, 30.0)  # (connect, read) seconds for REST calls
 
