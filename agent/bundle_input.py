@@ -35,17 +35,6 @@ def _target(bundle: Bundle) -> tuple[str | None, int | None]:
     return parts.hostname, port
 
 
-def _fqdn_candidates(host: str, namespace: str | None) -> list[str]:
-    parts = host.split(".")
-    if len(parts) == 1 and namespace:
-        return [f"{host}.{namespace}.svc.cluster.local"]
-    if len(parts) == 2:
-        return [f"{host}.svc.cluster.local"]
-    if len(parts) == 3 and parts[2] == "svc":
-        return [f"{host}.cluster.local"]
-    return [host]
-
-
 def _entry(text: str | None, rid: str | None) -> AccessLogEntry | None:
     if text is None or not rid:
         return None
@@ -64,11 +53,12 @@ def _cluster(
         if named:
             return named[0]
     if host and port:
+        from agent.istio.topology import expand_host  # lazily, as the engine below: it loads yaml
+
         ns = bundle.probe.get("source", {}).get("namespace")
-        for fqdn in _fqdn_candidates(host, ns if isinstance(ns, str) else None):
-            found = find_cluster(clusters, fqdn, port)
-            if found is not None:
-                return found
+        found = find_cluster(clusters, expand_host(host, ns if isinstance(ns, str) else None), port)
+        if found is not None:
+            return found
     outbound = [c for c in clusters if c.direction == "outbound" and (port is None or c.port == port)]
     return outbound[0] if len(outbound) == 1 else None
 

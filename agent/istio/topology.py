@@ -16,6 +16,23 @@ from agent.istio.resources import Invalid, Pod, Resources, Service, ServicePort
 _SUFFIX = ".svc.cluster.local"
 
 
+def expand_host(host: str, namespace: str | None) -> str:
+    """The Service FQDN a pod in `namespace` reaches by `host` through Kubernetes DNS search.
+
+    `svc` -> `svc.<namespace>.svc.cluster.local`; `svc.ns` and `svc.ns.svc` are completed; anything
+    else, and a bare name when the namespace is unknown, stays as written (lower-cased, no final dot).
+    """
+    host = host.strip().lower().rstrip(".")
+    parts = host.split(".")
+    if len(parts) == 1:
+        return f"{host}.{namespace}{_SUFFIX}" if namespace else host
+    if len(parts) == 2:
+        return f"{host}{_SUFFIX}"
+    if len(parts) == 3 and parts[2] == "svc":
+        return f"{host}.cluster.local"
+    return host
+
+
 class Topology:
     def __init__(self, resources: Resources, legacy: bool) -> None:
         self.resources = resources
@@ -30,15 +47,7 @@ class Topology:
 
     def find_service(self, client_ns: str, host: str) -> Service:
         host = host.strip().lower().rstrip(".")
-        parts = host.split(".")
-        if len(parts) == 1:
-            fqdn = f"{host}.{client_ns}{_SUFFIX}"
-        elif len(parts) == 2:
-            fqdn = f"{host}{_SUFFIX}"
-        elif len(parts) == 3 and parts[2] == "svc":
-            fqdn = f"{host}.cluster.local"
-        else:
-            fqdn = host
+        fqdn = expand_host(host, client_ns)
         svc = self.services.get(fqdn)
         if svc is None:
             known = ", ".join(sorted(self.services)) or "none"

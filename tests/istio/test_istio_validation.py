@@ -14,6 +14,7 @@ from agent.errors import InputError
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_dir, load_objects_from_text
 from agent.istio.parse import has_proxy_container
+from agent.istio.topology import expand_host
 
 
 def _with_spec(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
@@ -95,6 +96,24 @@ def test_host_forms(host: str, want: str) -> None:
         for ns in ("cli", "ns")
     ]
     assert PolicyEngine(svcs).find_service("cli", host).fqdn == want
+
+
+@pytest.mark.parametrize(
+    ("host", "namespace", "want"),
+    [
+        pytest.param("web", "cli", "web.cli.svc.cluster.local", id="short-in-client-namespace"),
+        pytest.param("web", None, "web", id="short-namespace-unknown"),
+        pytest.param("web.ns", None, "web.ns.svc.cluster.local", id="name-dot-namespace"),
+        pytest.param("web.ns.svc", "cli", "web.ns.svc.cluster.local", id="dot-svc"),
+        pytest.param(
+            "Web.NS.svc.cluster.local.", "cli", "web.ns.svc.cluster.local", id="fqdn-case-final-dot"
+        ),
+        pytest.param("api.example.com", "cli", "api.example.com", id="external-as-written"),
+    ],
+)
+def test_expand_host(host: str, namespace: str | None, want: str) -> None:
+    # Shared by the policy engine's find_service and the bundle reader's cluster lookup.
+    assert expand_host(host, namespace) == want
 
 
 def test_bad_questions_raise_input_error() -> None:
