@@ -140,7 +140,7 @@ class LiveCluster:
         """Cluster-wide; when scoped, DRs/PAs in the scope + root namespace, Services/Pods in the scope."""
         scope = self._reads.scope
         policy_namespaces = None if scope is None else with_root(scope, self.root_namespace)
-        out = list_istio_policy(self._rest, self._api, policy_namespaces, self._reads.count_error)
+        out = list_istio_policy(self._rest, self._core, policy_namespaces, self._reads.count_error)
         mesh = self.mesh_configmap()
         if mesh is not None:
             out.append(mesh)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kubernetes import client
-
 from agent.errors import NotFound
 from agent.kube.policy_kinds import POLICY_KINDS, PolicyKind, pick_version, served_from_group_list
 from agent.kube.raw_api import RawApi
@@ -19,9 +17,9 @@ from agent.kube.rest import Rest
 from agent.kube.scope import ErrorCounter, list_each
 
 
-def served_versions(rest: Rest, api: client.ApiClient) -> dict[str, list[str]]:
+def served_versions(rest: Rest, custom: RawApi) -> dict[str, list[str]]:
     """{group: [versions, preferred first]} from /apis."""
-    return served_from_group_list(rest.json("API discovery (/apis)", RawApi(api).get_api_versions))
+    return served_from_group_list(rest.json("API discovery (/apis)", custom.get_api_versions))
 
 
 def _in_namespace(
@@ -43,16 +41,15 @@ def _in_namespace(
 
 def list_istio_policy(
     rest: Rest,
-    api: client.ApiClient,
+    custom: RawApi,
     namespaces: Sequence[str] | None = None,
     on_error: ErrorCounter = lambda stage: None,
 ) -> list[dict[str, Any]]:
     """Every served DestinationRule/PeerAuthentication/(legacy) Policy/MeshPolicy, cluster-wide; or,
     given `namespaces`, the namespaced kinds in each of them (a forbidden namespace is skipped and
     counted under stage "policy"; cluster-scoped MeshPolicy is not listed)."""
-    custom = RawApi(api)
     try:
-        served: dict[str, list[str]] | None = served_versions(rest, api)
+        served: dict[str, list[str]] | None = served_versions(rest, custom)
     except NotFound:
         served = None  # no usable /apis/ document: probe each known version instead
     out: list[dict[str, Any]] = []
