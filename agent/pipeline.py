@@ -85,9 +85,6 @@ class CheckContext:
     keep_per_path: int = 5
     max_bundle_bytes: int = 1_000_000
     errors: Callable[[str], None] = lambda stage: None  # counts agent-side errors by stage
-    # Fetch the cross-check evidence while the first probe runs, not after it fails: for a user
-    # waiting on one probe (the CLI). The scheduler leaves it off: most of its probes are healthy.
-    eager_evidence: bool = False
     _rotation: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -224,9 +221,13 @@ def _failed(
     )
 
 
-def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
+def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = False) -> CheckResult:
     """Probe `path` once, diagnose it (cross-checked when it fails) and keep its evidence. Never raises
-    for cluster trouble: that becomes a `probe_failed` result naming the stage."""
+    for cluster trouble: that becomes a `probe_failed` result naming the stage.
+
+    `eager_evidence` fetches the cross-check evidence while the first probe runs instead of after it
+    fails: for a user waiting on one probe (CLI, on-demand API). The schedule leaves it off: most of
+    its probes are healthy, and the config dump's exec would be wasted on them."""
     started = time.time()
     destination = destination_ref(path)
     try:
@@ -235,7 +236,7 @@ def run_check(path: PathConfig, ctx: CheckContext) -> CheckResult:
         stage = "api" if isinstance(exc, ClusterUnreachable) else "pods"
         return _failed(ctx, path, source_ref(path), stage, str(exc), started)
     source = source_ref(path, pod, container)
-    pending = start_gather(ctx, path, pod) if ctx.eager_evidence else None
+    pending = start_gather(ctx, path, pod) if eager_evidence else None
     try:
         first = probe_once(ctx.cluster, pod, container, path)
     except (CommandNotFound, ExecTimeout, ClusterError, InputError) as exc:

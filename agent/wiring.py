@@ -57,6 +57,7 @@ def build_agent(
     agent = Agent(
         config_path,
         check=lambda path: run_check(path, ctx),
+        check_now=lambda path: run_check(path, ctx, eager_evidence=True),
         policy_check=lambda path: policy_check(path, ctx),
         ready=lambda: cluster_ready(cluster),
         list_services=cluster.list_services,

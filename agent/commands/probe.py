@@ -121,10 +121,9 @@ def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, 
     cluster = LiveCluster.from_kubeconfig(kubeconfig, context)
     try:
         cluster.ping()
-        # A user is waiting on this one probe: fetch the cross-check evidence while it runs.
-        ctx = CheckContext.for_cluster(cluster, eager_evidence=True)
+        ctx = CheckContext.for_cluster(cluster)
         with _spinner(path):
-            result = run_check(path, ctx)
+            result = run_check(path, ctx, eager_evidence=True)  # a user is waiting on this one probe
         return result.to_json()
     finally:
         cluster.close()

@@ -71,10 +71,13 @@ class Agent:
         reload_interval: float = 5.0,
         discovery_interval: float = 60.0,
         history: int = 20,
+        check_now: CheckFn | None = None,
     ) -> None:
+        """`check_now` runs an on-demand probe (POST /api/v1/probe) while a user waits; default `check`."""
         self.store = ResultStore(history=history)
         self.watcher = ConfigWatcher(config_path, self.apply_config, self._config_rejected, reload_interval)
         self._check = check
+        self._check_now = check_now or check
         self._policy_check = policy_check
         self._ready = ready
         self._list_services = list_services
@@ -152,7 +155,7 @@ class Agent:
             ),
             paths=self.scheduler.paths,
             run_path=self.scheduler.run_now,
-            run_adhoc=lambda p: safe_check(self._check, p, self.store.record_error),
+            run_adhoc=lambda p: safe_check(self._check_now, p, self.store.record_error),
             settings=api_cfg,
             token=api_cfg.read_token(),
             ready=self.ready,

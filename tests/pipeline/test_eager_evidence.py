@@ -1,4 +1,4 @@
-"""Eager evidence (`CheckContext.eager_evidence`, used by `meshprober probe`): the config dump and the
+"""Eager evidence (`run_check(..., eager_evidence=True)`, for `meshprober probe` and the API's on-demand probe): the config dump and the
 policy view are fetched while the first probe runs, and the diagnosis is the same as when they are
 fetched after it fails. Runs the real pipeline on ReplayCluster (answers recorded from the seed lab)."""
 
@@ -76,7 +76,7 @@ def test_eager_evidence(source_namespace: str, healthy: bool) -> None:
     path = _path(source_namespace)
     lazy_cluster, eager_cluster = TimedReplay(), TimedReplay()
     lazy = run_check(path, CheckContext.for_cluster(lazy_cluster))
-    eager = run_check(path, CheckContext.for_cluster(eager_cluster, eager_evidence=True))
+    eager = run_check(path, CheckContext.for_cluster(eager_cluster), eager_evidence=True)
 
     assert eager.diagnosis.healthy is healthy
     assert eager.diagnosis.to_json() == lazy.diagnosis.to_json()

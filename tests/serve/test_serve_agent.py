@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from serve_fakes import StandInCheck, wait_until
 
@@ -155,3 +156,22 @@ def test_run_until_signalled_stops_everything(tmp_path: Path) -> None:
     timer.join()
     assert agent.url is None and wait_until(lambda: threading.active_count() == before)
     assert signal.getsignal(signal.SIGTERM) == handler_before
+
+
+def test_on_demand_probe_uses_check_now(tmp_path: Path) -> None:
+    """POST /api/v1/probe (a user waiting) goes through check_now; configured paths through check."""
+    file = tmp_path / "agent.yaml"
+    file.write_text(DISCOVERY.split("discovery:")[0] + "api: {listen: '127.0.0.1:0', allow_adhoc: true}\n")
+    scheduled, now = StandInCheck(), StandInCheck()
+    agent = Agent(file, scheduled, lambda p: None, check_now=now)
+    agent.start(schedule=False)
+    try:
+        assert agent.url is not None
+        body = {"from": "load-test/gen", "to": "http://productpage.bookinfo:9080/"}
+        with httpx.Client(base_url=agent.url, timeout=10) as c:
+            assert c.post("/api/v1/probe", json=body).status_code == 200
+            assert c.post("/api/v1/probe", json={"path": "explicit"}).status_code == 200
+        assert (now.count("adhoc"), scheduled.count("adhoc")) == (1, 0)
+        assert (now.count("explicit"), scheduled.count("explicit")) == (0, 1)
+    finally:
+        agent.stop()
