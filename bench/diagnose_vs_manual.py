@@ -9,7 +9,10 @@ rounds (the order flips every round) between
       `kubectl exec POD -- curl -sS -v URL`, `kubectl logs POD -c istio-proxy`,
       `kubectl exec POD -c istio-proxy -- pilot-agent request GET config_dump`,
       `kubectl get destinationrules,peerauthentications -A -o yaml`.
-  (c) the floor of any Python program built on the official client: a fresh interpreter that only
+  (c) `meshprober probe ... --agent URL`: the same probe run by an agent that is already up (warm
+      clients, cached policy), the CLI only posting to its API; started once, untimed, like the
+      kubectl discovery cache;
+  (d) the floor of any Python program built on the official client: a fresh interpreter that only
       runs `import kubernetes` (no kubeconfig, no request). meshprober cannot be faster than this,
       so `floor_ratio` (floor / manual) says which ratios are reachable at all on this machine.
 Only machine time is measured: reading the output and reasoning about which rule wins is not
@@ -20,13 +23,15 @@ round of each side fills the kubectl discovery cache and the page cache.
     python bench/diagnose_vs_manual.py [--rounds 5] [--state-dir DIR]
 
 Final line: `diagnose_vs_manual: ratio=<meshprober median / manual median> meshprober_s=.. manual_s=..
-client_import_s=.. floor_ratio=<client import median / manual median>` (target: ratio <= 0.5).
+agent_s=.. agent_ratio=.. client_import_s=.. floor_ratio=<client import median / manual median>`
+(target: ratio <= 0.5).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import statistics
 import subprocess
 import sys
@@ -35,19 +40,24 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_proc import kubectl, lab, meshprober_argv
+from lab_proc import free_port, kubectl, lab, meshprober_argv, running_agent
 
 SOURCE = ("load-test", "traffic-generator")
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 STEP_TIMEOUT_S = 60.0
+TOKEN_ENV = "MESHPROBER_TOKEN"  # read by `meshprober probe --agent`; the agent's api.token_env
+
+
+SIDES = ("meshprober", "manual", "agent", "floor")
 
 
 def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(argv, env=env, capture_output=True, timeout=STEP_TIMEOUT_S, check=False)
 
 
-def meshprober_side(env: dict[str, str]) -> tuple[float, str]:
+def meshprober_side(env: dict[str, str], agent_url: str | None = None) -> tuple[float, str]:
     argv = [*meshprober_argv(), "probe", "--from", "/".join(SOURCE), "--to", URL, "--json"]
+    argv += ["--agent", agent_url] if agent_url else []
     start = time.perf_counter()
     proc = _run(argv, env)
     elapsed = time.perf_counter() - start
@@ -58,6 +68,19 @@ def meshprober_side(env: dict[str, str]) -> tuple[float, str]:
             f"meshprober probe failed (exit {proc.returncode}): {proc.stderr.decode()[-500:]}"
         ) from None
     return elapsed, verdict
+
+
+def agent_config(port: int) -> dict[str, object]:
+    """No scheduled paths: the agent only answers on-demand probes (allowed, behind a token)."""
+    return {
+        "paths": [],
+        "api": {
+            "listen": f"127.0.0.1:{port}",
+            "token_env": TOKEN_ENV,
+            "allow_adhoc": True,
+            "rate_limit": {"requests": 1000, "window": "1m"},
+        },
+    }
 
 
 def floor_side(env: dict[str, str]) -> float:
@@ -111,32 +134,40 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mp-bench-") as tmp:
         state_dir = (args.state_dir or Path(tmp) / "lab").resolve()
         print(f"starting the seed lab in {state_dir} ...", flush=True)
-        with lab(state_dir) as env:
-            k = kubectl()
-            steps = manual_steps(k, find_pod(k, env))
-            _, verdict = meshprober_side(env)  # warm-up, untimed
-            _, out_bytes = manual_side(env, steps)
-            floor_side(env)
-            mesh: list[float] = []
-            manual: list[float] = []
-            floor: list[float] = []
-            for i in range(args.rounds):
-                order = ("meshprober", "manual", "floor") if i % 2 == 0 else ("floor", "manual", "meshprober")
-                for side in order:
-                    if side == "meshprober":
-                        elapsed, verdict = meshprober_side(env)
-                        mesh.append(elapsed)
-                    elif side == "manual":
-                        elapsed, out_bytes = manual_side(env, steps)
-                        manual.append(elapsed)
-                    else:
-                        floor.append(floor_side(env))
-                print(
-                    f"round {i + 1}: meshprober {mesh[-1]:.2f}s ({verdict})  manual {manual[-1]:.2f}s"
-                    f"  import kubernetes {floor[-1]:.2f}s",
-                    flush=True,
-                )
+        with lab(state_dir) as lab_env:
+            env = dict(lab_env, **{TOKEN_ENV: secrets.token_urlsafe(24)})
+            port = free_port()
+            with running_agent(agent_config(port), Path(tmp), env):
+                agent_url = f"http://127.0.0.1:{port}"
+                k = kubectl()
+                steps = manual_steps(k, find_pod(k, env))
+                _, verdict = meshprober_side(env)  # warm-ups, untimed
+                _, out_bytes = manual_side(env, steps)
+                meshprober_side(env, agent_url)
+                floor_side(env)
+                times: dict[str, list[float]] = {side: [] for side in SIDES}
+                for i in range(args.rounds):
+                    for side in SIDES if i % 2 == 0 else SIDES[::-1]:
+                        if side == "meshprober":
+                            elapsed, verdict = meshprober_side(env)
+                        elif side == "agent":
+                            elapsed, agent_verdict = meshprober_side(env, agent_url)
+                            if agent_verdict != verdict:
+                                raise SystemExit(f"the agent said {agent_verdict}, the CLI {verdict}")
+                        elif side == "manual":
+                            elapsed, out_bytes = manual_side(env, steps)
+                        else:
+                            elapsed = floor_side(env)
+                        times[side].append(elapsed)
+                    print(
+                        f"round {i + 1}: meshprober {times['meshprober'][-1]:.2f}s ({verdict})"
+                        f"  via agent {times['agent'][-1]:.2f}s  manual {times['manual'][-1]:.2f}s"
+                        f"  import kubernetes {times['floor'][-1]:.2f}s",
+                        flush=True,
+                    )
+    mesh, manual, via_agent, floor = (times[side] for side in ("meshprober", "manual", "agent", "floor"))
     m_mesh, m_manual, m_floor = statistics.median(mesh), statistics.median(manual), statistics.median(floor)
+    m_agent = statistics.median(via_agent)
     print(
         f"meshprober probe: median {m_mesh:.2f}s  min {min(mesh):.2f}s  max {max(mesh):.2f}s  verdict {verdict}"
     )
@@ -145,11 +176,16 @@ def main() -> int:
         f"median {m_manual:.2f}s  min {min(manual):.2f}s  max {max(manual):.2f}s"
     )
     print(
+        f"meshprober probe --agent (a running agent does the work): median {m_agent:.2f}s  "
+        f"min {min(via_agent):.2f}s  max {max(via_agent):.2f}s"
+    )
+    print(
         f"fresh Python importing the official client (the floor of any CLI built on it): "
         f"median {m_floor:.2f}s  min {min(floor):.2f}s  max {max(floor):.2f}s"
     )
     print(
         f"diagnose_vs_manual: ratio={m_mesh / m_manual:.2f} meshprober_s={m_mesh:.2f} manual_s={m_manual:.2f}"
+        f" agent_s={m_agent:.2f} agent_ratio={m_agent / m_manual:.2f}"
         f" client_import_s={m_floor:.2f} floor_ratio={m_floor / m_manual:.2f}"
     )
     return 0

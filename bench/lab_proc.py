@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 LAB_UP_TIMEOUT_S = 180.0
+AGENT_READY_TIMEOUT_S = 60.0
 
 
 def meshprober_argv() -> list[str]:
@@ -51,6 +56,52 @@ def lab(state_dir: Path, scenario: str = "seed") -> Iterator[dict[str, str]]:
     finally:
         down = [*meshprober_argv(), "lab", "down", "--state-dir", str(state_dir)]
         subprocess.run(down, capture_output=True, timeout=60, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_agent(
+    config: dict[str, Any], workdir: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`meshprober run --config` (config's api.listen must be a loopback port) as its own process,
+    until its /metrics answers; terminated on the way out. Its log is workdir/agent.log."""
+    import yaml
+
+    port = int(str(config["api"]["listen"]).rsplit(":", 1)[1])
+    path = workdir / "agent.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    argv = [*meshprober_argv(), "run", "--config", str(path), "--log-level", "ERROR"]
+    argv += ["--kubeconfig", env["KUBECONFIG"]]
+    with (workdir / "agent.log").open("wb") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        _wait_metrics(port, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _wait_metrics(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + AGENT_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the agent exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the agent's /metrics did not answer within {AGENT_READY_TIMEOUT_S:.0f}s")
 
 
 def lab_pids(state_dir: Path) -> list[int]:

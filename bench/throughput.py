@@ -20,18 +20,14 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_proc import cpu_seconds, lab, lab_pids, meshprober_argv, rss_mb
+from lab_proc import cpu_seconds, free_port, lab, lab_pids, rss_mb, running_agent
 
 SOURCES = [
     ("bookinfo", "traffic-generator"),
@@ -43,7 +39,6 @@ SOURCES = [
 ]
 TARGETS = ["productpage", "reviews", "details"]
 SAMPLE = re.compile(r"^(meshprober_[a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$")
-READY_TIMEOUT_S = 60.0
 
 
 def agent_config(
@@ -69,12 +64,6 @@ def agent_config(
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def scrape(port: int) -> dict[str, float]:
     """Sum of every meshprober_* sample by name (labels summed away), plus errors by stage."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
@@ -91,19 +80,6 @@ def scrape(port: int) -> dict[str, float]:
             key = f"errors:{stage.group(1) if stage else '?'}"
             out[key] = out.get(key, 0.0) + value
     return out
-
-
-def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the agent exited with {proc.returncode}")
-        try:
-            scrape(port)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the agent's /metrics did not answer within {READY_TIMEOUT_S:.0f}s")
 
 
 def main() -> int:
@@ -123,15 +99,8 @@ def main() -> int:
         print(f"starting the seed lab in {tmp / 'lab'} ...", flush=True)
         with lab(tmp / "lab") as env:
             port = free_port()
-            config = tmp / "agent.yaml"
             cfg = agent_config(args.paths, args.interval, args.concurrency, tmp / "evidence", port)
-            config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            argv = [*meshprober_argv(), "run", "--config", str(config), "--log-level", "ERROR"]
-            argv += ["--kubeconfig", env["KUBECONFIG"]]
-            with (tmp / "agent.log").open("wb") as log:
-                agent = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-            try:
-                wait_ready(port, agent)
+            with running_agent(cfg, tmp, env) as agent:
                 print(
                     f"agent pid {agent.pid} up with {args.paths} paths; warm-up {args.warmup:.0f}s ...",
                     flush=True,
@@ -147,13 +116,6 @@ def main() -> int:
                 time.sleep(args.window)
                 after, cpu1, lab1, t1 = scrape(port), cpu_seconds(agent.pid), _cpu(lab_tree), time.monotonic()
                 rss, peak = rss_mb(agent.pid), rss_mb(agent.pid, "VmHWM")
-            finally:
-                agent.terminate()
-                try:
-                    agent.wait(15)
-                except subprocess.TimeoutExpired:
-                    agent.kill()
-                    agent.wait(5)
     probes = after.get("meshprober_probes_total", 0) - before.get("meshprober_probes_total", 0)
     minutes = (t1 - t0) / 60
     per_min = probes / minutes
