@@ -1,6 +1,6 @@
-"""Shared helpers for the end-to-end tests: subprocess CLI runs, leftover-process checks, labs.
+"""Shared helpers for the end-to-end tests: subprocess CLI runs, leftover-process checks, metrics.
 
-Every lab here is module-scoped and stopped in a finally; every wait is bounded.
+Every wait is bounded. Labs come from tests/lab_support.run_lab (one lab fixture for every suite).
 """
 
 from __future__ import annotations
@@ -10,14 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-
-from agent.lab.kubectl import kubectl_path
-from agent.lab.runtime import Lab
-from agent.lab.scenario import load_scenario
+from typing import TypeVar
 
 T = TypeVar("T")
 MESHPROBER = [sys.executable, "-m", "agent"]
@@ -64,31 +59,6 @@ def cli(
     return subprocess.run(
         [*MESHPROBER, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
-
-
-@dataclass
-class LabHandle:
-    lab: Lab
-    kubectl: str
-    env: dict[str, str]  # KUBECONFIG + a per-lab kubectl cache dir
-
-    def k(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.kubectl, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
-
-    def pod(self, namespace: str, workload: str) -> str:
-        return next(p.name for p in self.lab.pods if p.namespace == namespace and p.workload.name == workload)
-
-
-def run_lab(scenario: str | Path, tmp: Path, **kwargs: Any) -> Iterator[LabHandle]:
-    lab = Lab(load_scenario(scenario), tmp / "state", **kwargs)
-    lab.start()
-    try:
-        env = dict(os.environ, KUBECONFIG=str(lab.kubeconfig), KUBECACHEDIR=str(tmp / "kcache"))
-        yield LabHandle(lab, str(kubectl_path()), env)
-    finally:
-        lab.stop()
 
 
 def samples(text: str, metric: str) -> list[tuple[dict[str, str], float]]:

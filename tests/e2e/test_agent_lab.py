@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from e2e_helpers import TESTDATA, LabHandle, by_path, cli, run_lab, samples, wait_for
+from e2e_helpers import TESTDATA, by_path, cli, samples, wait_for
 
 from agent.kube.live import LiveCluster
 from agent.pipeline import CheckContext
@@ -29,6 +29,7 @@ from agent.serve.agent import Agent
 from agent.serve.results import CheckResult
 from agent.serve.status_page import COLORS
 from agent.wiring import build_agent, prime_policy
+from tests.lab_support import LabHandle, run_lab
 
 pytestmark = pytest.mark.lab
 

@@ -1,65 +1,14 @@
-"""Fixtures that run the real lab (real Envoy, the API-server emulator, the pinned kubectl)."""
+"""The lab tests' seed lab: module-scoped, started by the shared tests/lab_support.run_lab."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from agent.lab.kubectl import kubectl_path
-from agent.lab.runtime import Lab
-from agent.lab.scenario import load_scenario
-
-
-@dataclass
-class RunningLab:
-    lab: Lab
-    kubectl: str
-    env: dict[str, str]
-
-    def k(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.kubectl, *args], env=self.env, capture_output=True, text=True, timeout=timeout
-        )
-
-    def pod(self, namespace: str, workload: str) -> str:
-        return next(p.name for p in self.lab.pods if p.namespace == namespace and p.workload.name == workload)
-
-    def curl(self, source: str, url: str, request_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        """`kubectl exec` (default container) curl from "ns/workload", as a user would type it."""
-        namespace, workload = source.split("/")[:2]
-        return self.k("exec", "-n", namespace, self.pod(namespace, workload), "--",
-                      "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                      "-H", f"x-request-id: {request_id}", *extra, url)  # fmt: skip
-
-    def proxy_log_lines(self, source: str, request_id: str, timeout: float = 5.0) -> list[str]:
-        """The source pod's istio-proxy log lines (via `kubectl logs`) carrying request_id."""
-        namespace, workload = source.split("/")[:2]
-        deadline = time.monotonic() + timeout
-        while True:  # bounded: Envoy flushes its access log every 100 ms
-            out = self.k("logs", "-n", namespace, self.pod(namespace, workload), "-c", "istio-proxy").stdout
-            lines = [line for line in out.splitlines() if request_id in line]
-            if lines or time.monotonic() >= deadline:
-                return lines
-            time.sleep(0.1)
-
-
-def start_lab(scenario: str, tmp: Path, extra_objects: Sequence[dict[str, Any]] = ()) -> Iterator[RunningLab]:
-    lab = Lab(load_scenario(scenario), tmp / "state", extra_objects=extra_objects)
-    lab.start()
-    try:
-        env = dict(os.environ, KUBECONFIG=str(lab.kubeconfig), KUBECACHEDIR=str(tmp / "kcache"))
-        yield RunningLab(lab, str(kubectl_path()), env)
-    finally:
-        lab.stop()
+from tests.lab_support import LabHandle, run_lab
 
 
 @pytest.fixture(scope="module")
-def seed_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
-    yield from start_lab("seed", tmp_path_factory.mktemp("seed"))
+def seed_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    yield from run_lab("seed", tmp_path_factory.mktemp("seed"))

@@ -21,7 +21,7 @@ from agent.envoy.config_dump import cluster_name_regex
 from agent.kube.live import LiveCluster
 from agent.lab.processes import pid_alive
 from agent.lab.scenario import available_scenarios, load_scenario
-from tests.lab.conftest import RunningLab, start_lab
+from tests.lab_support import LabHandle, run_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 
@@ -59,20 +59,20 @@ CASES: list[tuple[str, str, Expect]] = [
 
 
 @pytest.fixture(scope="module")
-def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], RunningLab]]:
+def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], LabHandle]]:
     """The lab of a scenario ("NAME" or "NAME:tag" for a separate one), started on first use.
 
     Only one lab runs at a time (switching stops the previous one): every Envoy takes a few of the
     machine-wide inotify instances (default 128 per user), and other suites run labs too.
     """
-    current: list[tuple[str, RunningLab, Iterator[RunningLab]]] = []
+    current: list[tuple[str, LabHandle, Iterator[LabHandle]]] = []
 
-    def get(key: str) -> RunningLab:
+    def get(key: str) -> LabHandle:
         if current and current[0][0] == key:
             return current[0][1]
         if current:
             next(current.pop()[2], None)
-        gen = start_lab(key.split(":")[0], tmp_path_factory.mktemp(key.replace(":", "-")))
+        gen = run_lab(key.split(":")[0], tmp_path_factory.mktemp(key.replace(":", "-")))
         current.append((key, next(gen), gen))
         return current[0][1]
 
@@ -91,7 +91,7 @@ def test_table_covers_every_path_of_the_scenario(scenario: str) -> None:
 
 @pytest.mark.parametrize(("scenario", "path", "expect"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
 def test_path_behaves_as_the_scenario_says(
-    labs: Callable[[str], RunningLab], scenario: str, path: str, expect: Expect
+    labs: Callable[[str], LabHandle], scenario: str, path: str, expect: Expect
 ) -> None:
     lab = labs(scenario)
     spec = next(p for p in lab.lab.scenario.paths if p.name == path)
@@ -124,7 +124,7 @@ def test_path_behaves_as_the_scenario_says(
     ids=["sidecar-client-200", "legacy-client-reset"],
 )
 def test_official_python_client_exec(
-    labs: Callable[[str], RunningLab], source: str, url: str, exit_code: int
+    labs: Callable[[str], LabHandle], source: str, url: str, exit_code: int
 ) -> None:
     lab = labs("no-sidecar-client")
     ns, workload = source.split("/")
@@ -141,7 +141,7 @@ def test_official_python_client_exec(
 PP_FQDN = "productpage.bookinfo.svc.cluster.local"
 
 
-def _pilot_agent(lab: RunningLab, source: str, path: str) -> subprocess.CompletedProcess[str]:
+def _pilot_agent(lab: LabHandle, source: str, path: str) -> subprocess.CompletedProcess[str]:
     ns, workload = source.split("/")
     return lab.k("exec", "-n", ns, lab.pod(ns, workload), "-c", "istio-proxy", "--",
                  "pilot-agent", "request", "GET", path)  # fmt: skip
@@ -184,7 +184,7 @@ def _pilot_agent(lab: RunningLab, source: str, path: str) -> subprocess.Complete
     ],
 )
 def test_pilot_agent_request_per_pod(
-    labs: Callable[[str], RunningLab], source: str, path: str, check: Callable[[str, str], bool]
+    labs: Callable[[str], LabHandle], source: str, path: str, check: Callable[[str, str], bool]
 ) -> None:
     lab = labs("no-sidecar-client")
     r = _pilot_agent(lab, source, path)
@@ -194,7 +194,7 @@ def test_pilot_agent_request_per_pod(
     assert check(r.stdout, ip), r.stdout[:500]
 
 
-def test_logs_since_filters_by_the_access_log_time(labs: Callable[[str], RunningLab]) -> None:
+def test_logs_since_filters_by_the_access_log_time(labs: Callable[[str], LabHandle]) -> None:
     lab = labs("no-sidecar-client")
     src = "load-test/traffic-generator"
     assert lab.curl(src, f"http://{PP_FQDN}:9080/productpage", "rid-since").stdout == "200"
@@ -233,7 +233,7 @@ def _poll(check: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def test_runtime_follows_service_port_changes_and_pod_deletion(
-    labs: Callable[[str], RunningLab], tmp_path_factory: pytest.TempPathFactory
+    labs: Callable[[str], LabHandle], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A Service gaining a port starts an app behind the sidecar; `kubectl delete pod` stops the
     pod's processes and the Python client no longer lists it (its own lab, last: it mutates the mesh)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import RunningLab
+from tests.lab_support import LabHandle
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
@@ -24,19 +24,19 @@ spec:
 """
 
 
-def curl_status(lab: RunningLab, namespace: str) -> str:
+def curl_status(lab: LabHandle, namespace: str) -> str:
     r = lab.k("exec", "-n", namespace, lab.pod(namespace, "traffic-generator"), "--",
               "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", URL)  # fmt: skip
     return r.stdout
 
 
-def test_pods_carry_default_container(seed_lab: RunningLab) -> None:
+def test_pods_carry_default_container(seed_lab: LabHandle) -> None:
     r = seed_lab.k("get", "pods", "-n", "load-test", "-o", "json")
     pod = json.loads(r.stdout)["items"][0]
     assert pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == "traffic-generator"
 
 
-def test_load_test_generator_gets_503_connection_termination(seed_lab: RunningLab) -> None:
+def test_load_test_generator_gets_503_connection_termination(seed_lab: LabHandle) -> None:
     pod = seed_lab.pod("load-test", "traffic-generator")
     r = seed_lab.k(
         "exec", "-n", "load-test", pod, "--", "curl", "-sS", "-v", "-H", "x-request-id: seed-rid-1", URL
@@ -52,7 +52,7 @@ def test_load_test_generator_gets_503_connection_termination(seed_lab: RunningLa
     assert '" 503 UC ' in line and "outbound|9080||productpage.bookinfo.svc.cluster.local" in line
 
 
-def test_config_dump_shows_bookinfo_dr_and_no_tls(seed_lab: RunningLab) -> None:
+def test_config_dump_shows_bookinfo_dr_and_no_tls(seed_lab: LabHandle) -> None:
     pod = seed_lab.pod("load-test", "traffic-generator")
     r = seed_lab.k(
         "exec",
@@ -83,11 +83,11 @@ def test_config_dump_shows_bookinfo_dr_and_no_tls(seed_lab: RunningLab) -> None:
     assert cluster["lb_policy"] == "LEAST_REQUEST"
 
 
-def test_client_namespace_rule_keeps_traffic_generator_healthy(seed_lab: RunningLab) -> None:
+def test_client_namespace_rule_keeps_traffic_generator_healthy(seed_lab: LabHandle) -> None:
     assert curl_status(seed_lab, "traffic-generator") == "200"
 
 
-def test_applying_the_fix_heals_load_test_within_seconds(seed_lab: RunningLab, tmp_path: Path) -> None:
+def test_applying_the_fix_heals_load_test_within_seconds(seed_lab: LabHandle, tmp_path: Path) -> None:
     assert curl_status(seed_lab, "load-test") == "503"
     (tmp_path / "fix.yaml").write_text(FIX)
     r = seed_lab.k("apply", "-f", str(tmp_path / "fix.yaml"))

@@ -1,4 +1,4 @@
-"""The resilience tests' seed lab: in-process, module-scoped, always stopped."""
+"""The resilience tests' seed lab: in-process, module-scoped, always stopped (tests/lab_support.run_lab)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from agent.lab.runtime import Lab
-from agent.lab.scenario import load_scenario
+from tests.lab_support import run_lab
 
 
 @pytest.fixture(scope="module")
 def seed_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(load_scenario("seed"), tmp_path_factory.mktemp("resilience") / "state")
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
+    # These tests drive the Lab object itself (its emulator, supervisor and pods), not kubectl.
+    for handle in run_lab("seed", tmp_path_factory.mktemp("resilience")):
+        yield handle.lab
