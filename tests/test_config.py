@@ -127,18 +127,25 @@ def test_empty_file_is_a_valid_config() -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "namespace", "expected"),
+    ("url", "namespace", "expected", "host"),
     [
-        ("http://productpage:9080/", "bookinfo", ("productpage", "bookinfo", 9080)),
-        ("http://productpage.bookinfo.svc:9080/", "x", ("productpage", "bookinfo", 9080)),
-        ("https://example.com/", "x", (None, None, 443)),
-        ("http://10.0.0.1/", "x", (None, None, 80)),
+        ("http://productpage:9080/", "bookinfo", ("productpage", "bookinfo", 9080), "productpage"),
+        (
+            "http://productpage.bookinfo.svc:9080/",
+            "x",
+            ("productpage", "bookinfo", 9080),
+            "productpage.bookinfo.svc",
+        ),
+        ("https://example.com/", "x", (None, None, 443), "example.com"),
+        ("http://10.0.0.1/", "x", (None, None, 80), "10.0.0.1"),
     ],
     ids=["short-name", "svc-suffix", "external-https", "ip"],
 )
-def test_destination_from_url(url: str, namespace: str, expected: tuple[object, ...]) -> None:
+def test_destination_from_url(url: str, namespace: str, expected: tuple[object, ...], host: str) -> None:
     text = f"paths:\n  - {{name: p, from: {{namespace: {namespace}, workload: w}}, to: {{url: '{url}'}}}}\n"
-    assert parse_config_text(text).paths[0].destination() == expected
+    path = parse_config_text(text).paths[0]
+    assert path.destination() == expected
+    assert path.to.host_port == (host, expected[2])  # the URL is parsed once, then served from the cache
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ Cross-field errors (duplicate names, intervals below the limit) carry their own 
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Self
@@ -75,6 +76,23 @@ class TargetConfig(_Model):
             return self.url
         return f"http://{self.service}.{self.namespace}.svc.cluster.local:{self.port}{self.path}"
 
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """The host and port the probe connects to."""
+        if self.url is None:
+            return f"{self.service}.{self.namespace}.svc.cluster.local", self.port or 0
+        return _url_host_port(self.url)
+
+
+@functools.lru_cache(maxsize=4096)
+def _url_host_port(url: str) -> tuple[str, int]:
+    """(host, port) of a validated target URL. Cached by URL: destination() and the metric labels ask
+    for it several times per probe and per scrape, and the config's URLs are few and fixed."""
+    m = URL.match(url)
+    assert m is not None  # validated when the config loaded
+    port = m.group("port")
+    return m.group("host"), int(port) if port else (443 if m.group("scheme") == "https" else 80)
+
 
 class PathConfig(_Model):
     """One probed path. Values left out are filled from `defaults` by the loader."""
@@ -91,10 +109,7 @@ class PathConfig(_Model):
         t = self.to
         if t.url is None:
             return t.service, t.namespace, t.port
-        m = URL.match(t.url)
-        assert m is not None  # validated
-        host, port = m.group("host"), m.group("port")
-        port_n = int(port) if port else (443 if m.group("scheme") == "https" else 80)
+        host, port_n = t.host_port
         parts = host.split(".")
         if len(parts) == 1:
             return host, self.source.namespace, port_n

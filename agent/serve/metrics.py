@@ -38,8 +38,13 @@ def path_label_values(name: str, path: PathConfig | None, result: CheckResult | 
     """Label values from the configured path (stable), falling back to the result."""
     if path is not None:
         service, _, port = path.destination()
-        host = path.to.target_url.split("/")[2].split(":")[0]
-        return [name, path.source.namespace, path.source.label, service or host, str(port or "")]
+        return [
+            name,
+            path.source.namespace,
+            path.source.label,
+            service or path.to.host_port[0],
+            str(port or ""),
+        ]
     if result is not None:
         dest = result.destination
         return [
