@@ -15,6 +15,12 @@ from tests.kube_emulator.conftest import NS, PRODUCTPAGE, RESTRICTED, KubectlRun
 
 pytestmark = pytest.mark.timeout(120)
 
+
+def exec_argv(*command: str, container: str | None = None, pod: str = PRODUCTPAGE) -> list[str]:
+    """`exec POD -n NS [-c CONTAINER] -- COMMAND...`: the exec rows differ only in pod, container and command."""
+    return ["exec", pod, "-n", NS, *(["-c", container] if container else []), "--", *command]
+
+
 # id, kubectl args, user, expected rc, substrings of stdout, substrings of stderr
 READ_CASES = [
     (
@@ -169,20 +175,7 @@ READ_CASES = [
     ),
     (
         "exec-curl-exit-code",
-        [
-            "exec",
-            PRODUCTPAGE,
-            "-n",
-            NS,
-            "-c",
-            "productpage",
-            "--",
-            "curl",
-            "-sS",
-            "--max-time",
-            "2",
-            "http://127.0.0.1:1/",
-        ],
+        exec_argv("curl", "-sS", "--max-time", "2", "http://127.0.0.1:1/", container="productpage"),
         "admin",
         7,
         [],
@@ -190,7 +183,7 @@ READ_CASES = [
     ),
     (
         "exec-exit-3",
-        ["exec", PRODUCTPAGE, "-n", NS, "--", "sh", "-c", "exit 3"],
+        exec_argv("sh", "-c", "exit 3"),
         "admin",
         3,
         [],
@@ -198,18 +191,7 @@ READ_CASES = [
     ),
     (
         "exec-healthy-stdout-stderr-env",
-        [
-            "exec",
-            PRODUCTPAGE,
-            "-n",
-            NS,
-            "-c",
-            "productpage",
-            "--",
-            "sh",
-            "-c",
-            'echo "$GREETING"; echo to-stderr >&2',
-        ],
+        exec_argv("sh", "-c", 'echo "$GREETING"; echo to-stderr >&2', container="productpage"),
         "admin",
         0,
         ["hello-from-productpage"],
@@ -217,7 +199,7 @@ READ_CASES = [
     ),
     (
         "exec-missing-binary",
-        ["exec", PRODUCTPAGE, "-n", NS, "--", "no-such-binary"],
+        exec_argv("no-such-binary"),
         "admin",
         1,
         [],
@@ -225,7 +207,7 @@ READ_CASES = [
     ),
     (
         "exec-pod-not-found",
-        ["exec", "nosuch", "-n", NS, "--", "true"],
+        exec_argv("true", pod="nosuch"),
         "admin",
         1,
         [],
@@ -233,7 +215,7 @@ READ_CASES = [
     ),
     (
         "exec-forbidden",
-        ["exec", PRODUCTPAGE, "-n", NS, "--", "true"],
+        exec_argv("true"),
         RESTRICTED,
         1,
         [],
@@ -275,7 +257,7 @@ def test_exec_large_json_stdout_intact(kubectl: KubectlRunner) -> None:
         "import json,sys; sys.stdout.write(json.dumps("
         "{'configs': [{'name': f'c{i}', 'v': 'x' * 100} for i in range(20000)]}))"
     )
-    res = kubectl("exec", PRODUCTPAGE, "-n", NS, "-c", "istio-proxy", "--", "python3", "-c", code)
+    res = kubectl(*exec_argv("python3", "-c", code, container="istio-proxy"))
     assert res.rc == 0, res.err
     assert json.loads(res.out) == doc
 
@@ -312,30 +294,13 @@ def test_apply_get_change_edit_patch_delete(kubectl: KubectlRunner, emu: Emulato
         editor.write_text("#!/bin/sh\nsed -i 's/ISTIO_MUTUAL/SIMPLE/' \"$1\"\n")
         editor.chmod(0o755)
         assert kubectl("edit", "dr", "ratings", "-n", NS, extra_env={"KUBE_EDITOR": str(editor)}).rc == 0
-        res = kubectl(
-            "patch",
-            "dr",
-            "ratings",
-            "-n",
-            NS,
-            "--type",
-            "json",
-            "-p",
-            '[{"op":"replace","path":"/spec/host","value":"ratings.bookinfo"}]',
-        )
-        assert res.rc == 0, res
-        res = kubectl(
-            "patch",
-            "dr",
-            "ratings",
-            "-n",
-            NS,
-            "--type",
-            "merge",
-            "-p",
-            '{"spec":{"subsets":[{"name":"v1"}]}}',
-        )
-        assert res.rc == 0, res
+        patches = {
+            "json": '[{"op":"replace","path":"/spec/host","value":"ratings.bookinfo"}]',
+            "merge": '{"spec":{"subsets":[{"name":"v1"}]}}',
+        }
+        for patch_type, patch in patches.items():
+            res = kubectl("patch", "dr", "ratings", "-n", NS, "--type", patch_type, "-p", patch)
+            assert res.rc == 0, res
         got = emu.store.get("destinationrules", NS, "ratings")
         assert got is not None
         assert got["spec"] == {
@@ -372,7 +337,7 @@ def test_live_change_visible_to_kubectl(kubectl: KubectlRunner, emu: Emulator) -
 def test_exec_killed_when_client_goes_away(kubectl: KubectlRunner, emu: Emulator) -> None:
     before = child_pids()
     with pytest.raises(Exception, match="timed out"):
-        kubectl("exec", PRODUCTPAGE, "-n", NS, "--", "sleep", "30", timeout=1.5)
+        kubectl(*exec_argv("sleep", "30"), timeout=1.5)
     deadline = time.monotonic() + 10
     while child_pids() - before and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -482,16 +447,14 @@ def test_typed_commands_send_protobuf(
 
 
 def test_spdy_fallback_is_a_clear_400(kubectl: KubectlRunner) -> None:
-    res = kubectl(
-        "exec", PRODUCTPAGE, "-n", NS, "--", "true", extra_env={"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
-    )
+    res = kubectl(*exec_argv("true"), extra_env={"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"})
     assert res.rc == 1 and "SPDY is not supported by this emulator" in res.err, res
 
 
 def test_exec_ends_when_background_child_holds_stdout(kubectl: KubectlRunner, emu: Emulator) -> None:
     before = child_pids()
     started = time.monotonic()
-    res = kubectl("exec", PRODUCTPAGE, "-n", NS, "--", "sh", "-c", "sleep 31.25 & echo started")
+    res = kubectl(*exec_argv("sh", "-c", "sleep 31.25 & echo started"))
     assert (res.rc, res.out) == (0, "started\n"), res
     assert time.monotonic() - started < 10
     assert not (child_pids() - before) and not emu.backend.procs
