@@ -224,44 +224,16 @@ def test_qbool(value: str | None, expected: bool) -> None:
     ("rule", "verb", "resource", "group", "ns", "allowed"),
     [
         pytest.param({"verbs": ["*"]}, "create", "pods/exec", "", "a", True, id="wildcard"),
-        pytest.param(
-            {"verbs": ["get"], "resources": ["pods"]},
-            "get",
-            "pods/exec",
-            "",
-            "a",
-            False,
-            id="subresource-is-separate",
-        ),
-        pytest.param(
-            {"verbs": ["get"], "resources": ["pods"], "namespaces": ["a"]},
-            "get",
-            "pods",
-            "",
-            "b",
-            False,
-            id="other-namespace",
-        ),
-        pytest.param(
-            {"verbs": ["list"], "namespaces": ["a"]},
-            "list",
-            "pods",
-            "",
-            None,
-            False,
-            id="namespaced-rule-not-cluster-scope",
-        ),
-        pytest.param(
-            {"verbs": ["list"], "apiGroups": ["networking.istio.io"]},
-            "list",
-            "destinationrules",
-            "networking.istio.io",
-            "a",
-            True,
-            id="api-group",
-        ),
+        pytest.param({"verbs": ["get"], "resources": ["pods"]}, "get", "pods/exec", "", "a", False,
+                     id="subresource-is-separate"),
+        pytest.param({"verbs": ["get"], "resources": ["pods"], "namespaces": ["a"]}, "get", "pods", "", "b", False,
+                     id="other-namespace"),
+        pytest.param({"verbs": ["list"], "namespaces": ["a"]}, "list", "pods", "", None, False,
+                     id="namespaced-rule-not-cluster-scope"),
+        pytest.param({"verbs": ["list"], "apiGroups": ["networking.istio.io"]}, "list", "destinationrules",
+                     "networking.istio.io", "a", True, id="api-group"),
     ],
-)
+)  # fmt: skip
 def test_rbac_rule(
     rule: dict[str, Any], verb: str, resource: str, group: str, ns: str | None, allowed: bool
 ) -> None:
