@@ -27,6 +27,7 @@ from agent.errors import (
 from agent.kube.live import LiveCluster
 from agent.lab import apiserver
 from agent.lab.apiserver import ContainerContext, Emulator
+from tests.istio.istio_builders import dr, mesh, pa, svc
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,33 +70,10 @@ OBJECTS: list[dict[str, Any]] = [
     pod("reviews-v1-0", "reviews", ("StatefulSet", "reviews-v1"), ip="10.1.0.8"),
     pod("reviews-v2-x", "reviews", None, ready=False, ip="10.1.0.9"),
     pod("nocurl-1", "nocurl", None, ip="10.1.0.10"),
-    {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "reviews", "namespace": "bookinfo"},
-        "spec": {
-            "selector": {"app": "reviews"},
-            "ports": [{"name": "http", "port": 9080, "targetPort": 9080}],
-        },
-    },
-    {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "DestinationRule",
-        "metadata": {"name": "reviews", "namespace": "bookinfo"},
-        "spec": {"host": "reviews", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
-    },
-    {
-        "apiVersion": "security.istio.io/v1",
-        "kind": "PeerAuthentication",
-        "metadata": {"name": "default", "namespace": "istio-system"},
-        "spec": {"mtls": {"mode": "STRICT"}},
-    },
-    {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "istio", "namespace": "istio-system"},
-        "data": {"mesh": "enableAutoMtls: true\nrootNamespace: istio-system\n"},
-    },
+    svc("bookinfo", "reviews", 9080),
+    dr("bookinfo", "reviews", "reviews", tls="DISABLE"),
+    pa("istio-system", "default", "STRICT"),
+    mesh(enableAutoMtls=True, rootNamespace="istio-system"),
 ]
 
 

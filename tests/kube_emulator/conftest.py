@@ -19,6 +19,7 @@ from kubernetes.stream.ws_client import WSClient
 
 from agent.lab.apiserver import Emulator
 from agent.lab.kubectl import KubectlNotFound, kubectl_path
+from tests.istio.istio_builders import dr, mesh, pa, svc
 
 NS = "bookinfo"
 PRODUCTPAGE = "productpage-v1-6b746f74dc-9stvs"
@@ -56,24 +57,9 @@ def _pod(name: str, app: str, env: dict[str, str] | None = None) -> dict[str, An
 OBJECTS: list[dict[str, Any]] = [
     _pod(PRODUCTPAGE, "productpage", {"GREETING": "hello-from-productpage"}),
     _pod("reviews-v1-545db77b95-abcde", "reviews"),
-    {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "reviews", "namespace": NS},
-        "spec": {"selector": {"app": "reviews"}, "ports": [{"name": "http", "port": 9080}]},
-    },
-    {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "DestinationRule",
-        "metadata": {"name": "reviews", "namespace": NS},
-        "spec": {"host": "reviews.bookinfo.svc.cluster.local", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
-    },
-    {
-        "apiVersion": "security.istio.io/v1",
-        "kind": "PeerAuthentication",
-        "metadata": {"name": "default", "namespace": "istio-system"},
-        "spec": {"mtls": {"mode": "STRICT"}},
-    },
+    svc(NS, "reviews", 9080),
+    dr(NS, "reviews", "reviews.bookinfo.svc.cluster.local", tls="DISABLE"),
+    pa("istio-system", "default", "STRICT"),
     {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -87,12 +73,7 @@ OBJECTS: list[dict[str, Any]] = [
             },
         },
     },
-    {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "istio", "namespace": "istio-system"},
-        "data": {"mesh": "accessLogFile: /dev/stdout\n"},
-    },
+    mesh(accessLogFile="/dev/stdout"),
 ]
 
 RBAC = {
