@@ -19,6 +19,7 @@ from agent.kube.live import LiveCluster
 from agent.lab import apiserver
 from agent.pipeline import CheckContext, policy_check
 from agent.wiring import apply_scope
+from tests.istio.istio_builders import dr, mesh, pa, svc
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,28 +39,19 @@ def pod(name: str, namespace: str, app: str) -> dict[str, Any]:
     return doc
 
 
-def service(name: str, namespace: str) -> dict[str, Any]:
-    return meta("Service", name, namespace, spec={"selector": {"app": name}, "ports": [{"port": 9080}]})
-
-
-def dr(name: str, namespace: str, host: str, mode: str) -> dict[str, Any]:
-    spec = {"host": host, "trafficPolicy": {"tls": {"mode": mode}}}
-    return meta("DestinationRule", name, namespace, "networking.istio.io/v1", spec=spec)
-
-
 OBJECTS: list[dict[str, Any]] = [
     *({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in ("bookinfo", "istio-system", "other", "locked")),
     pod("productpage-1", "bookinfo", "productpage"),
     pod("reviews-1", "bookinfo", "reviews"),
-    service("reviews", "bookinfo"),
-    dr("reviews", "bookinfo", "reviews", "DISABLE"),
-    meta("PeerAuthentication", "default", "istio-system", "security.istio.io/v1", spec={"mtls": {"mode": "STRICT"}}),
-    meta("ConfigMap", "istio", "istio-system", data={"mesh": "enableAutoMtls: true\nrootNamespace: istio-system\n"}),
+    svc("bookinfo", "reviews", 9080),
+    dr("bookinfo", "reviews", "reviews", tls="DISABLE"),
+    pa("istio-system", "default", "STRICT"),
+    mesh(enableAutoMtls=True, rootNamespace="istio-system"),
     # outside the scope: must not be listed by a scoped agent
     pod("stranger-1", "other", "stranger"),
-    service("stranger", "other"),
-    dr("all-reviews", "other", "reviews.bookinfo.svc.cluster.local", "ISTIO_MUTUAL"),
-    service("vault", "locked"),
+    svc("other", "stranger", 9080),
+    dr("other", "all-reviews", "reviews.bookinfo.svc.cluster.local", tls="ISTIO_MUTUAL"),
+    svc("locked", "vault", 9080),
 ]  # fmt: skip
 
 
