@@ -108,3 +108,9 @@ def mesh(**cfg: Any) -> dict[str, Any]:
         "metadata": {"name": "istio", "namespace": "istio-system"},
         "data": {"mesh": yaml.safe_dump(cfg)},
     }
+
+
+def with_spec(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """`obj` with raw spec fields set as given, for shapes the builders refuse to make (bad types, a null host)."""
+    obj["spec"].update(spec)
+    return obj

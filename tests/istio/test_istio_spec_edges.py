@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from istio_builders import dr, mesh, pa, pod, svc
+from istio_builders import dr, mesh, pa, pod, svc, with_spec
 
 from agent.istio.dr_resolution import DestinationRuleIndex
 from agent.istio.engine import PolicyEngine
@@ -41,6 +41,14 @@ def _check(extra: list[dict[str, Any]], client: str = "cli/client-0") -> Any:
 
 def _row(v: Any) -> tuple[str, str, str | None]:
     return v.status, v.client_mode, v.destination_rule
+
+
+def _expect(
+    extra: list[dict[str, Any]], want: tuple[str, str, str | None], client: str = "cli/client-0"
+) -> None:
+    """The check from `client` to web.ns:80 with `extra` objects gives (status, client mode, DR) `want`."""
+    v = _check(extra, client)
+    assert _row(v) == want, v.explanation
 
 
 # -- exportTo (§1.4) and the lookup order (§1.5) ----------------------------------------------------
@@ -89,8 +97,7 @@ def _row(v: Any) -> tuple[str, str, str | None]:
 def test_export_to_and_lookup(
     extra: list[dict[str, Any]], client: str, want: tuple[str, str, str | None]
 ) -> None:
-    v = _check(extra, client)
-    assert _row(v) == want, v.explanation
+    _expect(extra, want, client)
 
 
 # -- host forms (§1.2, §1.3) ---------------------------------------------------------------------------
@@ -115,8 +122,7 @@ def test_export_to_and_lookup(
     ],
 )  # fmt: skip
 def test_host_forms(extra: list[dict[str, Any]], want: tuple[str, str, str | None]) -> None:
-    v = _check(extra)
-    assert _row(v) == want, v.explanation
+    _expect(extra, want)
 
 
 # -- ENABLE_ENHANCED_DESTINATIONRULE_MERGE (§1.6) --------------------------------------------------------
@@ -149,8 +155,7 @@ SUPER_B = dr("ns", "b", "web", lb="RANDOM", export_to=["cli", "other"], created=
     ],
 )  # fmt: skip
 def test_enhanced_merge(extra: list[dict[str, Any]], client: str, want: tuple[str, str, str | None]) -> None:
-    v = _check(extra, client)
-    assert _row(v) == want, v.explanation
+    _expect(extra, want, client)
 
 
 # -- root namespace clients and a custom rootNamespace (§1.4-1.5, §2.2) ------------------------------------
@@ -189,8 +194,7 @@ ROOT_CFG_AUTO_OFF = mesh(rootNamespace="istio-config", enableAutoMtls=False)
     ],
 )  # fmt: skip
 def test_root_namespace(extra: list[dict[str, Any]], client: str, want: tuple[str, str, str | None]) -> None:
-    v = _check(extra, client)
-    assert _row(v) == want, v.explanation
+    _expect(extra, want, client)
 
 
 # -- workloadSelector DRs (§1.7) -------------------------------------------------------------------------
@@ -226,8 +230,7 @@ SEL_DISABLE = dr("cli", "sel", FQDN, tls="DISABLE", selector={"app": "client"}, 
 def test_workload_selector(
     extra: list[dict[str, Any]], client: str, want: tuple[str, str, str | None]
 ) -> None:
-    v = _check(extra, client)
-    assert _row(v) == want, v.explanation
+    _expect(extra, want, client)
 
 
 # -- port-level settings keyed by SERVICE port, the EDS marking gap, subsets (§1.8, §3.2, §8) ----------------
@@ -256,8 +259,7 @@ PL = [{"port": {"number": 80}, "loadBalancer": {"simple": "RANDOM"}}]
     ],
 )  # fmt: skip
 def test_port_level_and_marking(extra: list[dict[str, Any]], want: tuple[str, str, str | None]) -> None:
-    v = _check(extra)
-    assert _row(v) == want, v.explanation
+    _expect(extra, want)
 
 
 def test_subset_tls_is_reported_for_routed_traffic() -> None:
@@ -411,29 +413,24 @@ def test_passthrough_lb_with_naked_endpoint_is_plaintext() -> None:
 
 
 # -- validation: bad objects become notes, the rest still evaluates (§1.4, §2.2) -------------------------------------
-def _with(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    obj["spec"].update(spec)
-    return obj
-
-
 @pytest.mark.parametrize(
     ("bad", "note_has"),
     [
         pytest.param(pa("ns", "p", "strict"), "spec.mtls.mode 'strict'", id="pa-mode-lower-case"),
         pytest.param(pa("ns", "p", "ENABLED"), "spec.mtls.mode 'ENABLED'", id="pa-mode-unknown"),
-        pytest.param(_with(pa("ns", "p", "STRICT"), portLevelMtls={8080: {"mode": "DISABLE"}}), "portLevelMtls requires a selector",
+        pytest.param(with_spec(pa("ns", "p", "STRICT"), portLevelMtls={8080: {"mode": "DISABLE"}}), "portLevelMtls requires a selector",
                      id="port-level-without-selector"),
         pytest.param(pa("ns", "p", selector=WL, ports={8080: "OFF"}), "portLevelMtls[8080].mode", id="port-level-bad-mode"),
         pytest.param(dr("ns", "d", "web", tls="DISABLE", export_to=["*", "cli"]), "'*' cannot be combined", id="exportTo-star-with-name"),
         pytest.param(dr("ns", "d", "web", tls="DISABLE", export_to=["Bad_NS"]), "not '.', '*' or a namespace", id="exportTo-bad-name"),
-        pytest.param(_with(dr("ns", "d", "web", tls="DISABLE"), exportTo="cli"), "spec.exportTo must be a list", id="exportTo-not-a-list"),
-        pytest.param(_with(dr("ns", "d", "web", tls="DISABLE"), host=None), "spec.host is required", id="dr-without-host"),
+        pytest.param(with_spec(dr("ns", "d", "web", tls="DISABLE"), exportTo="cli"), "spec.exportTo must be a list", id="exportTo-not-a-list"),
+        pytest.param(with_spec(dr("ns", "d", "web", tls="DISABLE"), host=None), "spec.host is required", id="dr-without-host"),
         pytest.param(dr("ns", "d", "web", tls="istio_mutual"), "tls.mode 'istio_mutual'", id="dr-tls-mode-lower-case"),
-        pytest.param(_with(dr("ns", "d", "web"), trafficPolicy={"portLevelSettings": {"port": 80}}), "portLevelSettings must be a list",
+        pytest.param(with_spec(dr("ns", "d", "web"), trafficPolicy={"portLevelSettings": {"port": 80}}), "portLevelSettings must be a list",
                      id="port-level-settings-not-a-list"),
-        pytest.param(_with(dr("ns", "d", "web"), subsets={"name": "v1"}), "spec.subsets must be a list", id="subsets-not-a-list"),
-        pytest.param(_with(pa("ns", "p"), mtls="STRICT"), "spec.mtls must be a mapping", id="pa-mtls-not-a-mapping"),
-        pytest.param(_with(pa("ns", "p", selector=WL), portLevelMtls=[8080]), "portLevelMtls must be a map", id="port-level-mtls-not-a-map"),
+        pytest.param(with_spec(dr("ns", "d", "web"), subsets={"name": "v1"}), "spec.subsets must be a list", id="subsets-not-a-list"),
+        pytest.param(with_spec(pa("ns", "p"), mtls="STRICT"), "spec.mtls must be a mapping", id="pa-mtls-not-a-mapping"),
+        pytest.param(with_spec(pa("ns", "p", selector=WL), portLevelMtls=[8080]), "portLevelMtls must be a map", id="port-level-mtls-not-a-map"),
         pytest.param(mesh(enableAutoMtls="false"), "enableAutoMtls must be true or false", id="mesh-auto-mtls-string"),
         pytest.param(mesh(rootNamespace=["x"]), "rootNamespace", id="mesh-root-not-a-name"),
         pytest.param({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"},

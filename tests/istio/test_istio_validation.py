@@ -8,18 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from istio_builders import dr, pa
+from istio_builders import dr, pa, with_spec
 
 from agent.errors import InputError
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_dir, load_objects_from_text
 from agent.istio.parse import has_proxy_container
 from agent.istio.topology import expand_host
-
-
-def _with_spec(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    obj["spec"].update(spec)
-    return obj
 
 
 @pytest.mark.parametrize(
@@ -31,7 +26,7 @@ def _with_spec(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
         pytest.param(dr("ns", "d", "h", export_to=["*", "other"]), "'*' cannot be combined", id="exportTo-star-mixed"),
         pytest.param(dr("ns", "d", "h", export_to=["~"]), "exportTo", id="exportTo-tilde"),
         pytest.param(dr("ns", "d", "h", export_to=[".", "ns"]), "duplicate", id="exportTo-duplicate-own-ns"),
-        pytest.param(_with_spec(dr("ns", "d", "h"), host=""), "spec.host is required", id="dr-without-host"),
+        pytest.param(with_spec(dr("ns", "d", "h"), host=""), "spec.host is required", id="dr-without-host"),
         pytest.param(dr("ns", "d", "h", tls="MTLS"), "tls.mode 'MTLS'", id="dr-bad-tls-mode"),
         pytest.param(dr("ns", "d", "h", selector={"a": "b"}, export_to=["*"]), "workloadSelector cannot be exported", id="selector-dr-exported"),
         pytest.param(dr("ns", "d", "h", port_level=[{"tls": {"mode": "DISABLE"}}]), "port.number", id="port-level-without-number"),
