@@ -50,6 +50,11 @@ def wait_budget(path: PathConfig) -> float:
     return path.timeout * 3 + 30.0
 
 
+def source_ref(path: PathConfig, pod: str | None = None, container: str | None = None) -> SourceRef:
+    """Where the path probes from; before a pod is picked, the configured container (if any)."""
+    return SourceRef(path.source.namespace, path.source.label, pod, container or path.source.container)
+
+
 def destination_ref(path: PathConfig) -> DestinationRef | None:
     """The path's destination service, when its target names one (None for an external URL)."""
     service, namespace, port = path.destination()

@@ -26,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from agent.config import PathConfig
 from agent.errors import ClusterUnreachable, ExecError, MeshproberError
 from agent.evidence import PolicyView
-from agent.serve.results import CheckResult, SourceRef, destination_ref, probe_failed_result
+from agent.serve.results import CheckResult, destination_ref, probe_failed_result, source_ref
 from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,6 @@ def initial_delay(name: str, interval: float) -> float:
     return frac * min(interval, MAX_INITIAL_SPREAD_S)
 
 
-def _source_ref(path: PathConfig) -> SourceRef:
-    return SourceRef(path.source.namespace, path.source.label, None, path.source.container)
-
-
 def _stage_of(exc: BaseException) -> str:
     if isinstance(exc, ClusterUnreachable):
         return "api"
@@ -79,7 +75,7 @@ def safe_check(
         log.warning("check of path %s failed at stage %s: %s", path.name, stage, type(exc).__name__)
         message = str(exc)[:300] if isinstance(exc, MeshproberError) else type(exc).__name__
         return probe_failed_result(
-            path.name, _source_ref(path), path.to.target_url, stage, message, started, destination_ref(path)
+            path.name, source_ref(path), path.to.target_url, stage, message, started, destination_ref(path)
         )
 
 

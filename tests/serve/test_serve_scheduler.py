@@ -12,6 +12,7 @@ from serve_fakes import CONFLICT, StandInCheck, make_path, wait_until
 
 from agent.errors import ExecTimeout
 from agent.model import Verdict
+from agent.serve.results import SourceRef, source_ref
 from agent.serve.scheduler import (
     MAX_INITIAL_SPREAD_S,
     MAX_JITTER_S,
@@ -160,3 +161,23 @@ def test_scheduled_runs_respect_jitter_window(make_scheduler: type[ProbeSchedule
     # Interval 0.2 s with up to 0.1 s jitter per run: gaps lie in (0.2 - 0.1, 0.2 + 0.1); the upper
     # bound gets generous slack because a loaded CI machine can only make runs later, never earlier.
     assert all(0.09 <= g <= 1.0 for g in gaps), gaps
+
+
+@pytest.mark.parametrize(
+    ("container", "pod", "picked", "expected"),
+    [
+        pytest.param(None, None, None, SourceRef("load-test", "gen", None, None), id="healthy-defaults"),
+        pytest.param(
+            "app", None, None, SourceRef("load-test", "gen", None, "app"), id="configured-container"
+        ),
+        pytest.param(
+            "app", "gen-1", "main", SourceRef("load-test", "gen", "gen-1", "main"), id="picked-wins"
+        ),
+    ],
+)
+def test_source_ref(container: str | None, pod: str | None, picked: str | None, expected: SourceRef) -> None:
+    # The scheduler's probe_failed results name the configured container before any pod is picked.
+    path = make_path("p")
+    if container is not None:
+        path = path.model_copy(update={"source": path.source.model_copy(update={"container": container})})
+    assert source_ref(path, pod, picked) == expected
