@@ -19,6 +19,7 @@ from agent.diagnose.remedy import to_diagnosis
 from agent.diagnose.rules import RULES
 from agent.diagnose.signals import Signals, derive
 from agent.diagnose.transport import analyse
+from agent.envoy.log_tokens import split_details
 from agent.model import Confidence, Diagnosis, Verdict
 
 H, M, L = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
@@ -60,7 +61,8 @@ def _facts(inp: DiagnoseInput, sig: Signals) -> list[str]:
         ev.append(f"server sidecar response flags {','.join(sig.server_flags)}")
     if sig.details_raw and sig.details != "via upstream":
         # The TLS part of the details is repeated below as the transport failure reason.
-        shown = sig.details_raw.split("|", 1)[0] + ("}" if "|" in sig.details_raw else "")
+        parts = split_details(sig.details_raw)
+        shown = f"{parts[0]}{{{parts[1]}}}" if parts and parts[2] else sig.details_raw
         ev.append(f"response code details: {shown}")
     if sig.local_reply is not None:
         ev.append(f"Envoy local reply body: {c.body.strip()[:200]}")

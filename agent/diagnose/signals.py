@@ -44,8 +44,8 @@ def _from_details(details: str | None) -> tuple[str | None, str | None]:
     parts = split_details(details)
     if parts is None:
         return None, None
-    head, rest = parts
-    return normalise(head) or None, _useful(rest)
+    _, reason, failure = parts
+    return normalise(reason) or None, _useful(failure)
 
 
 def derive(inp: DiagnoseInput) -> Signals:

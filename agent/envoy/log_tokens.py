@@ -67,10 +67,10 @@ def readable_reason(text: str | None) -> str | None:
     return " ".join(":".join(parts).split()) or None
 
 
-def split_details(details: str | None) -> tuple[str, str] | None:
+def split_details(details: str | None) -> tuple[str, str, str] | None:
     """`upstream_reset_before_response_started{remote_connection_failure|TLS_error:...}` ->
-    ("remote_connection_failure", "TLS_error:..."), both as logged; the second is "" when the braces
-    hold only a reset reason. None when there are no braces."""
+    ("upstream_reset_before_response_started", "remote_connection_failure", "TLS_error:..."), as logged;
+    the last is "" when the braces hold only a reset reason. None when there are no braces."""
     if not details:
         return None
     m = _DETAIL_BRACES.search(details)
@@ -79,11 +79,11 @@ def split_details(details: str | None) -> tuple[str, str] | None:
     inner = m.group(1)
     # Newer Envoy joins with "|", older with "," (`{connection_failure,TLS_error:_...}`).
     sep = "|" if "|" in inner else ","
-    head, _, rest = inner.partition(sep)
-    return head, rest
+    reason, _, failure = inner.partition(sep)
+    return details[: m.start()], reason, failure
 
 
 def reason_from_details(details: str | None) -> str | None:
     """`upstream_reset_before_response_started{remote_connection_failure|TLS_error:...}` -> the TLS part."""
     parts = split_details(details)
-    return readable_reason(parts[1]) if parts else None
+    return readable_reason(parts[2]) if parts else None

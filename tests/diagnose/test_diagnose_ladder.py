@@ -413,3 +413,25 @@ def test_seed_names_destination_rule_and_uses_policy_patch() -> None:
     assert d.remedy is not None and d.remedy.patch is not None
     assert "ISTIO_MUTUAL" in d.remedy.patch and "LEAST_CONN" in d.remedy.patch
     assert "destrule-productpage" in d.summary
+
+
+OLD_TLS = "connection_failure,TLS_error:_268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER"
+NEW_TLS = "remote_connection_failure|TLS_error:|268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER"
+
+
+@pytest.mark.parametrize(
+    ("details", "shown"),
+    [
+        pytest.param("via_upstream", None, id="healthy-not-listed"),
+        pytest.param("route_not_found", "route_not_found", id="no-braces"),
+        pytest.param("x{connection_termination}", "x{connection_termination}", id="reset-only"),
+        pytest.param("x{" + NEW_TLS + "}", "x{remote_connection_failure}", id="new-pipe-tls-split-off"),
+        pytest.param("x{" + OLD_TLS + "}", "x{connection_failure}", id="old-comma-tls-split-off"),
+    ],
+)
+def test_details_evidence_line(details: str, shown: str | None) -> None:
+    # The TLS text of the details has its own evidence line; the details line keeps only the reset reason.
+    curl = CurlResult(exit_code=0, http_status=503)
+    d = classify(DiagnoseInput(curl=curl, client_entry=entry(("UF",), response_code_details=details)))
+    lines = [e for e in d.evidence if e.startswith("response code details: ")]
+    assert lines == ([] if shown is None else [f"response code details: {shown}"])

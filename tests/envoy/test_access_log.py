@@ -183,7 +183,7 @@ def test_readable_reason(raw: str | None, readable: str | None) -> None:
         pytest.param(None, None, None, id="none"),
         pytest.param(
             "upstream_reset_before_response_started{connection_termination}",
-            ("connection_termination", ""),
+            ("upstream_reset_before_response_started", "connection_termination", ""),
             None,
             id="reset-only",
         ),
@@ -191,6 +191,7 @@ def test_readable_reason(raw: str | None, readable: str | None) -> None:
             "upstream_reset_before_response_started{remote_connection_failure|TLS_error:|268435703:"
             "SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end}",
             (
+                "upstream_reset_before_response_started",
                 "remote_connection_failure",
                 "TLS_error:|268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end",
             ),
@@ -200,13 +201,17 @@ def test_readable_reason(raw: str | None, readable: str | None) -> None:
         pytest.param(
             "upstream_reset_before_response_started{connection_failure,TLS_error:_268435703:SSL_routines:"
             "OPENSSL_internal:WRONG_VERSION_NUMBER}",
-            ("connection_failure", "TLS_error:_268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER"),
+            (
+                "upstream_reset_before_response_started",
+                "connection_failure",
+                "TLS_error:_268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
+            ),
             "TLS error: 268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
             id="old-comma-tls",
         ),
     ],
 )
-def test_details_braces(details: str | None, parts: tuple[str, str] | None, reason: str | None) -> None:
+def test_details_braces(details: str | None, parts: tuple[str, str, str] | None, reason: str | None) -> None:
     # One splitter serves the access-log parser (TLS text) and the diagnosis signals (reset reason too).
     assert split_details(details) == parts
     assert reason_from_details(details) == reason
