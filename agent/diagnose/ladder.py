@@ -21,6 +21,7 @@ from agent.diagnose.signals import Signals, derive
 from agent.diagnose.transport import analyse
 from agent.envoy.log_tokens import split_details
 from agent.model import Confidence, Diagnosis, Verdict
+from agent.probe.curl_exit import describe_exit
 
 H, M, L = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 
@@ -52,7 +53,10 @@ def _facts(inp: DiagnoseInput, sig: Signals) -> list[str]:
     ev: list[str] = []
     c = inp.curl
     if c.exit_code:
-        ev.append(f"curl exit {c.exit_code}" + (f": {c.error}" if c.error else ""))
+        # curl's own message when it printed one; else what the code means (e.g. a bundle from `curl -s`).
+        ev.append(
+            f"curl exit {c.exit_code}: {c.error}" if c.error else f"curl exit {describe_exit(c.exit_code)}"
+        )
     if sig.status is not None:
         ev.append(f"HTTP {sig.status} (expected {inp.expected_status})")
     if sig.flags:

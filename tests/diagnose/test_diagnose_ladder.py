@@ -435,3 +435,26 @@ def test_details_evidence_line(details: str, shown: str | None) -> None:
     d = classify(DiagnoseInput(curl=curl, client_entry=entry(("UF",), response_code_details=details)))
     lines = [e for e in d.evidence if e.startswith("response code details: ")]
     assert lines == ([] if shown is None else [f"response code details: {shown}"])
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "error", "line"),
+    [
+        pytest.param(0, None, None, id="healthy-no-exit-line"),
+        pytest.param(
+            7, "Failed to connect to p port 80", "curl exit 7: Failed to connect to p port 80", id="curl-text"
+        ),
+        pytest.param(
+            7, None, "curl exit 7 CURLE_COULDNT_CONNECT: failed to connect", id="silent-curl-explained"
+        ),
+        pytest.param(250, None, "curl exit 250: unknown exit code", id="unknown-code"),
+    ],
+)
+def test_curl_exit_evidence_line(exit_code: int, error: str | None, line: str | None) -> None:
+    status = 200 if exit_code == 0 else None
+    d = classify(DiagnoseInput(curl=CurlResult(exit_code=exit_code, http_status=status, error=error)))
+    lines = [e for e in d.evidence if e.startswith("curl exit ")]
+    if line is None:
+        assert lines == []
+    else:
+        assert lines[0].startswith(line), lines  # the facts line comes first
