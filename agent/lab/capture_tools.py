@@ -13,7 +13,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.lab.pod import LabPod
+from agent.lab.golden_pod import GoldenPod
 from agent.probe.argv import build_curl_argv
 
 CURL_MAX_TIME_S = 10.0
@@ -51,7 +51,7 @@ def start_curl(argv: list[str], curl_home: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env)
 
 
-def wait_log_lines(pod: LabPod, request_id: str, timeout_s: float = LOG_WAIT_S) -> list[str]:
+def wait_log_lines(pod: GoldenPod, request_id: str, timeout_s: float = LOG_WAIT_S) -> list[str]:
     """Lines of the pod's access log carrying request_id (bounded wait for Envoy's flush)."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -61,7 +61,7 @@ def wait_log_lines(pod: LabPod, request_id: str, timeout_s: float = LOG_WAIT_S) 
         time.sleep(0.1)
 
 
-def bundle_log(pod: LabPod, request_id: str, others: int = 2) -> str:
+def bundle_log(pod: GoldenPod, request_id: str, others: int = 2) -> str:
     """The request's lines plus up to `others` unrelated lines, in file order."""
     lines = pod.access_log.read_text().splitlines()
     keep, extra = [], 0
@@ -90,12 +90,12 @@ def trim_stats(text: str, keep: str) -> str:
     return "".join(out)
 
 
-def cluster_dump(pod: LabPod, cluster_name: str) -> str:
+def cluster_dump(pod: GoldenPod, cluster_name: str) -> str:
     regex = urllib.parse.quote(re.escape(cluster_name), safe="")
     return pod.admin(f"config_dump?resource=dynamic_active_clusters&name_regex={regex}")
 
 
-def wait_stat_at_least(pod: LabPod, stat: str, minimum: int, timeout_s: float = 3.0) -> bool:
+def wait_stat_at_least(pod: GoldenPod, stat: str, minimum: int, timeout_s: float = 3.0) -> bool:
     """Poll the admin until gauge `stat` reaches `minimum` (bounded); False on timeout."""
     deadline = time.monotonic() + timeout_s
     prefix = stat + ": "

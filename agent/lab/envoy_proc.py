@@ -1,6 +1,7 @@
-"""Start and stop one real Envoy sidecar process; write its xDS files atomically; talk to its admin.
+"""Talk to a lab Envoy: find its binary, write its files atomically, call and poll its admin API.
 
-Loopback only. Every wait is bounded. Must not decide any config (that is the translator's job).
+Loopback only. Every wait is bounded. Starts no process (agent.lab.pod_processes runs Envoys under
+a Supervisor) and decides no config (that is the translator's job).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,59 +78,3 @@ def wait_admin_live(host: str, port: int, timeout_s: float, check_running: Calla
             pass  # not listening yet
         time.sleep(0.05)
     return False
-
-
-class EnvoyProcess:
-    """One Envoy with a given bootstrap; admin on (admin_host, admin_port)."""
-
-    def __init__(self, bootstrap: Path, admin_host: str, admin_port: int, log_file: Path) -> None:
-        self.bootstrap = bootstrap
-        self.admin_host = admin_host
-        self.admin_port = admin_port
-        self.log_file = log_file
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        argv = [
-            envoy_binary(),
-            "-c",
-            str(self.bootstrap),
-            "--concurrency",
-            "1",
-            # No shared memory: several lab Envoys can run side by side without base-id clashes.
-            "--disable-hot-restart",
-            "--log-level",
-            "warning",
-            "--log-path",
-            str(self.log_file),
-            "--drain-time-s",
-            "1",
-            # Flush access logs quickly so the lab (and tests) can read a request's line at once.
-            "--file-flush-interval-msec",
-            "100",
-        ]
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout_s: float = 15.0) -> None:
-        def check_running() -> None:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise EnvoyError(f"envoy exited with {self.proc.returncode}; see {self.log_file}")
-
-        if not wait_admin_live(self.admin_host, self.admin_port, timeout_s, check_running):
-            raise EnvoyError(f"envoy admin {self.admin_host}:{self.admin_port} not ready after {timeout_s}s")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)

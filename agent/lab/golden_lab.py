@@ -14,9 +14,10 @@ from types import TracebackType
 from agent.istio.client_tls import spiffe_id
 from agent.lab.app_server import AppBehaviour
 from agent.lab.ca import LabCA
+from agent.lab.golden_pod import GoldenPod
 from agent.lab.golden_resources import CLIENT_NS, CLIENT_POD, SERVER_APP, SERVER_NS, SERVER_POD, SERVER_SA
 from agent.lab.golden_scenarios import GoldenScenario
-from agent.lab.pod import LabPod
+from agent.lab.processes import Supervisor
 from agent.lab.sidecar import Endpoint, InboundPort, OutboundService, SidecarSpec
 
 SERVICE_PORT = 9080
@@ -36,8 +37,12 @@ class GoldenLab:
             raise ValueError(f"subnet {subnet} out of range 1..254")
         self.sc = sc
         self.state_dir = state_dir
-        self.client = LabPod(CLIENT_POD, CLIENT_NS, f"127.0.{subnet}.10", state_dir)
-        self.server = LabPod(SERVER_POD, SERVER_NS, f"127.0.{subnet}.20", state_dir, SERVER_SA)
+        # One supervisor for both pods' Envoys: stop() reaps them all, and they die with this process.
+        self.supervisor = Supervisor()
+        self.client = GoldenPod(CLIENT_POD, CLIENT_NS, f"127.0.{subnet}.10", state_dir, self.supervisor)
+        self.server = GoldenPod(
+            SERVER_POD, SERVER_NS, f"127.0.{subnet}.20", state_dir, self.supervisor, SERVER_SA
+        )
         self.curl_home = state_dir / "curl-home"
 
     def outbound_service(self) -> OutboundService:
@@ -108,6 +113,8 @@ class GoldenLab:
         )
 
     def start(self) -> None:
+        """Start apps and sidecars; returns once they are ready. Call from a thread that outlives the
+        lab: Envoys get PR_SET_PDEATHSIG, which fires when the *thread* that started them exits."""
         sc = self.sc
         self._issue_certs()
         if not sc.no_endpoints and sc.app_listening:
@@ -130,6 +137,7 @@ class GoldenLab:
     def stop(self) -> None:
         self.client.stop()
         self.server.stop()
+        self.supervisor.stop_all()
 
     def __enter__(self) -> GoldenLab:
         try:

@@ -1,7 +1,9 @@
-"""How a lab pod's processes are run: loopback subnet, app and Envoy argv, xDS file order, readiness.
+"""How a lab pod's processes are run: loopback subnet, app and Envoy argv, xDS files, readiness.
 
-The lab runtime decides *when* a pod's processes start or stop; this module knows *how*. It makes
-no policy decisions (that is agent.lab.mesh) and renders no config (agent.lab.sidecar).
+The one way lab Envoys run, for the lab daemon (agent.lab.runtime) and the golden capture harness
+(agent.lab.golden_pod) alike: under a processes.Supervisor (PDEATHSIG, always reaped). Callers
+decide *when* a pod's processes start or stop; this module knows *how*. It makes no policy
+decisions (that is agent.lab.mesh) and renders no config (agent.lab.sidecar).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any
 from agent.errors import MeshproberError
 from agent.lab.envoy_proc import envoy_binary, wait_admin_live, write_files
 from agent.lab.podenv import ADMIN_PORT
-from agent.lab.processes import Supervisor
-from agent.lab.sidecar.render import CDS_FILE, LDS_FILE
+from agent.lab.processes import Child, Supervisor
+from agent.lab.sidecar.render import BOOTSTRAP_FILE, CDS_FILE, LDS_FILE
 from agent.lab.topology import LabPod
 
 READY_TIMEOUT_S = 30.0
@@ -85,9 +87,31 @@ def write_xds(xds_dir: Path, files: dict[str, dict[str, Any]]) -> None:
     write_files(xds_dir, dict(sorted(files.items(), key=lambda item: order.get(item[0], 0))))
 
 
-def envoy_exit_reason(pod: LabPod, log_path: Path) -> str:
-    """Why a sidecar died at start, with the one cause a user can fix named plainly."""
-    reason = f"envoy of {pod.namespace}/{pod.name} exited; see {log_path}"
+def envoy_name(pod: str) -> str:
+    """The Supervisor name of pod "namespace/name"'s Envoy."""
+    return f"envoy:{pod}"
+
+
+def start_sidecar(
+    supervisor: Supervisor, pod: str, pod_dir: Path, files: dict[str, dict[str, Any]], cwd: Path | None = None
+) -> Child:
+    """Write a rendered sidecar (agent.lab.sidecar.render_sidecar) and make sure its Envoy runs.
+
+    xDS files go to pod_dir/xds, which a running Envoy hot-reloads; the bootstrap is written and
+    Envoy started only when none runs yet, since Envoy reads its bootstrap once."""
+    xds = {name: doc for name, doc in files.items() if name != BOOTSTRAP_FILE}
+    write_xds(pod_dir / "xds", xds)
+    child = supervisor.get(envoy_name(pod))
+    if child is None:
+        write_files(pod_dir, {BOOTSTRAP_FILE: files[BOOTSTRAP_FILE]})
+        argv = envoy_argv(pod_dir / BOOTSTRAP_FILE)
+        child = supervisor.start(envoy_name(pod), argv, log_path=pod_dir / "envoy.out", cwd=cwd)
+    return child
+
+
+def envoy_exit_reason(pod: str, log_path: Path) -> str:
+    """Why pod "namespace/name"'s sidecar died at start, with the one cause a user can fix named plainly."""
+    reason = f"envoy of {pod} exited; see {log_path}"
     try:
         text = log_path.read_text(errors="replace")[-20_000:]
     except OSError:
@@ -99,17 +123,23 @@ def envoy_exit_reason(pod: LabPod, log_path: Path) -> str:
     return reason
 
 
+def wait_envoy_ready(supervisor: Supervisor, pod: str, ip: str, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Block until pod "namespace/name"'s Envoy admin on ip says LIVE; LabError if it died or timed out."""
+
+    def check_running() -> None:
+        child = supervisor.get(envoy_name(pod))
+        if child is not None and not child.alive:
+            raise LabError(envoy_exit_reason(pod, child.log_path))
+
+    if not wait_admin_live(ip, ADMIN_PORT, timeout_s, check_running):
+        raise LabError(f"envoy of {pod} not ready after {timeout_s:.0f}s")
+
+
 def wait_sidecars_ready(supervisor: Supervisor, pods: list[LabPod]) -> None:
     """Block until every sidecar's admin says LIVE; LabError naming the first that cannot."""
 
     def wait(pod: LabPod) -> None:
-        def check_running() -> None:
-            child = supervisor.get(f"envoy:{pod.namespace}/{pod.name}")
-            if child is not None and not child.alive:
-                raise LabError(envoy_exit_reason(pod, child.log_path))
-
-        if not wait_admin_live(pod.ip, ADMIN_PORT, READY_TIMEOUT_S, check_running):
-            raise LabError(f"envoy of {pod.namespace}/{pod.name} not ready after {READY_TIMEOUT_S:.0f}s")
+        wait_envoy_ready(supervisor, f"{pod.namespace}/{pod.name}", pod.ip)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(wait, [p for p in pods if p.has_sidecar]))

@@ -19,16 +19,14 @@ from typing import Any
 
 from agent.lab.apiserver import ContainerContext, Emulator
 from agent.lab.ca import LabCA
-from agent.lab.envoy_proc import write_files
 from agent.lab.mesh import MeshModel
 from agent.lab.pod_processes import (
     READY_TIMEOUT_S,
     LabError,
     allocate_subnet,
     app_argv,
-    envoy_argv,
+    start_sidecar,
     wait_sidecars_ready,
-    write_xds,
 )
 from agent.lab.podenv import container_env, pod_dir, write_app_env, write_proxy_env
 from agent.lab.processes import Supervisor
@@ -251,13 +249,7 @@ class Lab:
         if self._rendered.get(key) == fingerprint and self.supervisor.get(f"envoy:{key}"):
             return
         self._rendered[key] = fingerprint
-        xds = base / "xds"
-        bootstrap = {"bootstrap.json": files.pop("bootstrap.json")}
-        write_xds(xds, files)
-        if self.supervisor.get(f"envoy:{key}") is None:
-            write_files(base, bootstrap)
-            argv = envoy_argv(base / "bootstrap.json")
-            self.supervisor.start(f"envoy:{key}", argv, log_path=base / "envoy.out", cwd=base / "proxy")
+        start_sidecar(self.supervisor, key, base, files, cwd=base / "proxy")
 
     def describe(self) -> dict[str, Any]:
         assert self.emulator is not None

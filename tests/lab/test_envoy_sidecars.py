@@ -82,8 +82,9 @@ def test_policy_change_reloads_without_restart(tmp_path: Path) -> None:
     )
     with GoldenLab(broken, tmp_path, SUBNET_BASE + 3) as lab:
         assert probe(lab)[:2] == (503, "UC")
-        assert lab.client.envoy is not None and lab.client.envoy.proc is not None
-        pid = lab.client.envoy.proc.pid
+        envoy = lab.client.envoy
+        assert envoy is not None and envoy.alive
+        pid = envoy.proc.pid
         # "kubectl apply" of the DR with ISTIO_MUTUAL: re-render, Envoy picks the files up itself.
         lab.sc = dataclasses.replace(broken, client_tls="ISTIO_MUTUAL")
         lab.client.apply_sidecar(lab.client_spec())
@@ -93,7 +94,7 @@ def test_policy_change_reloads_without_restart(tmp_path: Path) -> None:
             time.sleep(0.2)
             result = probe(lab)
         assert result[:2] == (200, "-")
-        assert lab.client.envoy.proc.pid == pid
+        assert lab.client.envoy is envoy and envoy.alive and envoy.proc.pid == pid
         dump = lab.client.admin("config_dump?resource=dynamic_active_clusters")
         assert '"version_info": "2"' in dump and "istio-peer-exchange" in dump
-    assert lab.client.envoy.proc.poll() is not None, "envoy must be stopped on exit"
+    assert not envoy.alive and lab.client.envoy is None, "envoy must be stopped on exit"

@@ -1,7 +1,10 @@
-"""One lab "pod": a loopback address, the workload app, and (optionally) a real Envoy sidecar.
+"""One golden-capture "pod": a loopback address, the workload app, and (optionally) a real Envoy sidecar.
 
-Knows how to start/stop them and where their files live; does not decide policy (the caller passes
-a rendered SidecarSpec). Loopback only; every wait bounded; stop() is idempotent.
+Knows where the pod's files live and starts/stops its app and sidecar; does not decide policy (the
+caller passes a SidecarSpec). Envoy runs the lab's one way (agent.lab.pod_processes under the
+caller's Supervisor: PDEATHSIG, always reaped). The app runs in-process on a thread, because
+golden scenarios need behaviours (garbage bytes, raw replies) the app_server command line lacks.
+Loopback only; every wait bounded; stop() is idempotent.
 """
 
 from __future__ import annotations
@@ -13,22 +16,29 @@ from pathlib import Path
 from threading import Thread
 
 from agent.lab.app_server import AppBehaviour, make_server, serve_in_thread
-from agent.lab.envoy_proc import EnvoyProcess, admin_get, write_files
+from agent.lab.envoy_proc import admin_get
+from agent.lab.pod_processes import envoy_name, start_sidecar, wait_envoy_ready
+from agent.lab.podenv import ADMIN_PORT
+from agent.lab.processes import Child, Supervisor
 from agent.lab.sidecar import SidecarFiles, SidecarSpec, render_sidecar
-from agent.lab.sidecar.render import BOOTSTRAP_FILE
 
 
 @dataclass
-class LabPod:
+class GoldenPod:
     name: str
     namespace: str
     ip: str
     state_dir: Path
+    supervisor: Supervisor
     service_account: str = "default"
     _servers: list[ThreadingHTTPServer] = field(default_factory=list)
     _threads: list[Thread] = field(default_factory=list)
-    envoy: EnvoyProcess | None = None
     _version: int = 0
+
+    @property
+    def label(self) -> str:
+        """ "namespace/name", as the lab names pods (and their Envoys) everywhere."""
+        return f"{self.namespace}/{self.name}"
 
     @property
     def pod_dir(self) -> Path:
@@ -37,6 +47,15 @@ class LabPod:
     @property
     def access_log(self) -> Path:
         return self.pod_dir / "istio-proxy.log"
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.pod_dir / "certs"
+
+    @property
+    def envoy(self) -> Child | None:
+        """The running sidecar, if started (and not yet stopped)."""
+        return self.supervisor.get(envoy_name(self.label))
 
     def sidecar_files(self) -> SidecarFiles:
         d = self.pod_dir
@@ -48,10 +67,6 @@ class LabPod:
             access_log=str(self.access_log),
         )
 
-    @property
-    def certs_dir(self) -> Path:
-        return self.pod_dir / "certs"
-
     def start_app(self, port: int, behaviour: AppBehaviour) -> None:
         server = make_server(self.ip, port, behaviour)
         self._servers.append(server)
@@ -60,40 +75,32 @@ class LabPod:
     def apply_sidecar(self, spec: SidecarSpec) -> None:
         """Render and write the sidecar's files; start Envoy the first time, later ones hot-reload."""
         self._version += 1
-        files = render_sidecar(spec, version=str(self._version))
-        xds_dir = Path(spec.files.xds_dir)
-        # EDS/CDS/LDS first, bootstrap last: Envoy reads the bootstrap only at start.
-        write_files(xds_dir, {k: v for k, v in files.items() if k != BOOTSTRAP_FILE})
-        write_files(self.pod_dir, {BOOTSTRAP_FILE: files[BOOTSTRAP_FILE]})
         if self.envoy is None:
+            self.pod_dir.mkdir(parents=True, exist_ok=True)
             self.access_log.touch()
-            self.envoy = EnvoyProcess(
-                self.pod_dir / BOOTSTRAP_FILE, self.ip, spec.admin_port, self.pod_dir / "envoy.log"
-            )
-            self.envoy.start()
+        start_sidecar(self.supervisor, self.label, self.pod_dir, render_sidecar(spec, str(self._version)))
 
     def wait_ready(self, expect_listeners: int, timeout_s: float = 15.0) -> None:
         """Wait for admin LIVE and for the dynamic listeners to be active (file xDS loads async)."""
         if self.envoy is None:
             return
-        self.envoy.wait_ready(timeout_s)
+        wait_envoy_ready(self.supervisor, self.label, self.ip, timeout_s)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            _, body = admin_get(self.ip, 15000, "listeners")
+            _, body = admin_get(self.ip, ADMIN_PORT, "listeners")
             if len([ln for ln in body.splitlines() if ln.strip()]) >= expect_listeners:
                 return
             time.sleep(0.05)
-        raise TimeoutError(f"pod {self.namespace}/{self.name}: listeners not active after {timeout_s}s")
+        raise TimeoutError(f"pod {self.label}: listeners not active after {timeout_s}s")
 
     def admin(self, path: str) -> str:
-        status, body = admin_get(self.ip, 15000, path)
+        status, body = admin_get(self.ip, ADMIN_PORT, path)
         if status >= 400:
             raise RuntimeError(f"admin {path} on {self.ip} returned {status}: {body[:200]}")
         return body
 
     def stop(self) -> None:
-        if self.envoy is not None:
-            self.envoy.stop()
+        self.supervisor.stop(envoy_name(self.label))
         for server in self._servers:
             server.shutdown()
             server.server_close()
