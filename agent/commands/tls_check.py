@@ -54,8 +54,8 @@ def load_objects(resources: Path | None) -> tuple[list[dict[str, Any]], list[str
         from agent.kube.live import LiveCluster  # lazy: only the live path needs the client
     except ImportError as exc:
         raise InputError(f"cannot read the live cluster ({exc}); use --resources DIR") from None
-    cluster = LiveCluster.from_kubeconfig(context=None, namespace=None)
-    return cluster.list_policy_objects(), []
+    with LiveCluster.from_kubeconfig(context=None, namespace=None) as cluster:
+        return cluster.list_policy_objects(), []
 
 
 def row_json(view: PolicyView, client_ns: str | None = None) -> dict[str, Any]:

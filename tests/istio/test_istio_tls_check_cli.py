@@ -168,10 +168,17 @@ def test_live_cluster_path_is_used_without_resources(monkeypatch: pytest.MonkeyP
     from agent.kube import live
 
     calls: list[tuple[object, object]] = []
+    closed: list[bool] = []
 
-    class FakeCluster:
+    class FakeCluster:  # STAND-IN for LiveCluster: no API server in this unit test
         def list_policy_objects(self) -> list[dict[str, object]]:
             return load_objects_from_dir(Path(SEED)).objects
+
+        def __enter__(self) -> FakeCluster:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            closed.append(True)
 
     def fake_from_kubeconfig(
         cls: object = None, context: object = None, namespace: object = None
@@ -183,3 +190,4 @@ def test_live_cluster_path_is_used_without_resources(monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(app, ["tls-check", "--from", TG, "productpage.bookinfo:9080"])
     assert result.exit_code == 0, result.output
     assert calls == [(None, None)]
+    assert closed == [True]  # the client is closed once the resources are read
