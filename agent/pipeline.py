@@ -41,7 +41,7 @@ from agent.kube.cluster import Cluster, ExecResult, PodInfo
 from agent.model import Confidence, Diagnosis, Verdict
 from agent.probe.argv import build_curl_argv
 from agent.probe.curl_output import parse_curl
-from agent.serve.results import CheckResult, SourceRef, destination_ref, probe_failed_result
+from agent.serve.results import CheckResult, SourceRef, destination_ref, probe_failed_result, source_ref
 
 log = logging.getLogger(__name__)
 EXEC_GRACE_S = 5.0  # the exec deadline is curl's own --max-time plus this
@@ -103,10 +103,6 @@ class Attempt:
     started: float
     exec_result: ExecResult
     curl: CurlResult
-
-
-def source_ref(path: PathConfig, pod: PodInfo | None = None, container: str | None = None) -> SourceRef:
-    return SourceRef(path.source.namespace, path.source.label, pod.name if pod else None, container)
 
 
 def pick_source(cluster: Cluster, path: PathConfig, index: int) -> tuple[PodInfo, str]:
@@ -235,7 +231,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
     except ClusterError as exc:
         stage = "api" if isinstance(exc, ClusterUnreachable) else "pods"
         return _failed(ctx, path, source_ref(path), stage, str(exc), started)
-    source = source_ref(path, pod, container)
+    source = source_ref(path, pod.name, container)
     pending = start_gather(ctx, path, pod) if eager_evidence else None
     try:
         first = probe_once(ctx.cluster, pod, container, path)
