@@ -159,9 +159,14 @@ async def _pump_out(
 
 
 async def _exit_of(proc: asyncio.subprocess.Process) -> int:
-    """The command's exit, as soon as it happens: proc.wait() would also wait for every pipe to close."""
+    """The command's exit, as soon as it happens: proc.wait() would also wait for every pipe to close.
+
+    Polled from 1 ms up to 20 ms: a short command's status goes out without a fixed 20 ms lag, a long
+    one costs 50 wake-ups a second."""
+    delay = 0.001
     while proc.returncode is None:
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.02)
     return proc.returncode
 
 
