@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -453,12 +454,17 @@ def test_spdy_fallback_is_a_clear_400(kubectl: KubectlRunner) -> None:
 def test_exec_ends_when_background_child_holds_stdout(kubectl: KubectlRunner, emu: Emulator) -> None:
     before = child_pids()
     started = time.monotonic()
-    res = kubectl(*exec_argv("sh", "-c", "sleep 31.25 & echo started"))
+    # A duration unique to this test process: the /proc scan below sees every process on the host, and a
+    # concurrent run of this suite (another checkout, another session) has its own orphan to kill.
+    seconds = f"31.{os.getpid()}"
+    res = kubectl(*exec_argv("sh", "-c", f"sleep {seconds} & echo started"))
     assert (res.rc, res.out) == (0, "started\n"), res
     assert time.monotonic() - started < 10
     assert not (child_pids() - before) and not emu.backend.procs
     # the orphaned background child was reparented away from us: find it by its command line
-    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if _cmdline(p) == b"sleep\x0031.25\x00"]
+    assert not [
+        p for p in Path("/proc").glob("[0-9]*/cmdline") if _cmdline(p) == f"sleep\0{seconds}\0".encode()
+    ]
 
 
 def _cmdline(path: Path) -> bytes:
