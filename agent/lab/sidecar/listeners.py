@@ -111,17 +111,24 @@ def outbound_route_config(spec: SidecarSpec) -> dict[str, Any]:
     return {"name": "outbound", "virtual_hosts": vhosts, "validate_clusters": False}
 
 
-def outbound_listener(spec: SidecarSpec) -> dict[str, Any]:
-    """Where iptables would send the app's outbound traffic: routes by Host to outbound clusters."""
+def _listener(
+    ip: str, port: int, direction: str, chains: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    """A listener on ip:port, named "<ip>_<port>" as istiod names a sidecar's listeners."""
     return {
         "@type": LISTENER_TYPE,
-        "name": f"{spec.pod_ip}_{spec.outbound_port}",
-        "address": {"socket_address": {"address": spec.pod_ip, "port_value": spec.outbound_port}},
-        "traffic_direction": "OUTBOUND",
-        "filter_chains": [
-            {"filters": [_hcm("outbound_0.0.0.0_http", outbound_route_config(spec), spec.files.access_log)]}
-        ],
+        "name": f"{ip}_{port}",
+        "address": {"socket_address": {"address": ip, "port_value": port}},
+        "traffic_direction": direction,
+        **extra,
+        "filter_chains": chains,
     }
+
+
+def outbound_listener(spec: SidecarSpec) -> dict[str, Any]:
+    """Where iptables would send the app's outbound traffic: routes by Host to outbound clusters."""
+    hcm = _hcm("outbound_0.0.0.0_http", outbound_route_config(spec), spec.files.access_log)
+    return _listener(spec.pod_ip, spec.outbound_port, "OUTBOUND", [{"filters": [hcm]}])
 
 
 def _inbound_hcm(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
@@ -150,51 +157,27 @@ def _inbound_hcm(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
 def inbound_listener(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
     """Inbound listener on the target port; its filter chains follow the effective PeerAuthentication."""
     hcm = _inbound_hcm(spec, port)
-    chains: list[dict[str, Any]] = []
+    mtls: dict[str, Any] = {
+        "name": "mtls",
+        "filter_chain_match": {"transport_protocol": "tls"},
+        "transport_socket": inbound_tls_socket(),
+        "filters": [hcm],
+    }
+    plaintext = {
+        "name": "plaintext",
+        "filter_chain_match": {"transport_protocol": "raw_buffer"},
+        "filters": [hcm],
+    }
     if port.mode == "STRICT":
         # Only TLS matches; plaintext finds no chain and Envoy closes the connection.
-        chains.append(
-            {
-                "name": "mtls",
-                "filter_chain_match": {"transport_protocol": "tls"},
-                "transport_socket": inbound_tls_socket(),
-                "filters": [hcm],
-            }
-        )
+        chains = [mtls]
     elif port.mode == "PERMISSIVE":
-        chains.append(
-            {
-                "name": "mtls",
-                "filter_chain_match": {
-                    "transport_protocol": "tls",
-                    "application_protocols": list(ISTIO_INBOUND_ALPNS),
-                },
-                "transport_socket": inbound_tls_socket(),
-                "filters": [hcm],
-            }
-        )
-        chains.append(
-            {
-                "name": "plaintext",
-                "filter_chain_match": {"transport_protocol": "raw_buffer"},
-                "filters": [hcm],
-            }
-        )
+        mtls["filter_chain_match"]["application_protocols"] = list(ISTIO_INBOUND_ALPNS)
+        chains = [mtls, plaintext]
     else:  # DISABLE: a TLS ClientHello matches nothing and is closed
-        chains.append(
-            {
-                "name": "plaintext",
-                "filter_chain_match": {"transport_protocol": "raw_buffer"},
-                "filters": [hcm],
-            }
-        )
-    return {
-        "@type": LISTENER_TYPE,
-        "name": f"{spec.pod_ip}_{port.target_port}",
-        "address": {"socket_address": {"address": spec.pod_ip, "port_value": port.target_port}},
-        "traffic_direction": "INBOUND",
-        "listener_filters": [
-            {"name": "envoy.filters.listener.tls_inspector", "typed_config": {"@type": TLS_INSPECTOR_TYPE}}
-        ],
-        "filter_chains": chains,
+        chains = [plaintext]
+    tls_inspector = {
+        "name": "envoy.filters.listener.tls_inspector",
+        "typed_config": {"@type": TLS_INSPECTOR_TYPE},
     }
+    return _listener(spec.pod_ip, port.target_port, "INBOUND", chains, listener_filters=[tls_inspector])
