@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -251,12 +252,35 @@ def test_cluster_name_regex(args: tuple[str, int, str | None], regex: str) -> No
     assert cluster_name_regex(*args) == regex
 
 
+REVIEWS = "reviews.bookinfo.svc.cluster.local"
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "matches"),
+    [
+        pytest.param((REVIEWS, 9080, None), f"outbound|9080||{REVIEWS}", True, id="exact"),
+        pytest.param((REVIEWS, 9080, "v1"), f"outbound|9080|v1|{REVIEWS}", True, id="subset"),
+        pytest.param((REVIEWS, 9080, None), f"outbound|9080|v1|{REVIEWS}", False, id="other-subset"),
+        pytest.param((REVIEWS, 9080, None), f"outbound|90800||{REVIEWS}", False, id="port-prefix"),
+        pytest.param((REVIEWS, 9080, None), "outbound|9080||reviewsXbookinfo.svc.cluster.local", False, id="dot-escaped"),
+        pytest.param((REVIEWS, 9080, None), f"outbound|9080||{REVIEWS}.evil", False, id="whole-name"),
+    ],
+)  # fmt: skip
+def test_cluster_name_regex_matches(args: tuple[str, int, str | None], name: str, matches: bool) -> None:
+    regex = cluster_name_regex(*args)
+    assert "\\|" in regex
+    assert bool(re.search(regex, name)) is matches
+
+
 @pytest.mark.parametrize(
     "args",
     [
         pytest.param(("a b", 80, None), id="space-in-host"),
         pytest.param(("a.b", 0, None), id="port-zero"),
         pytest.param(("a.b", 80, "v1|x"), id="pipe-in-subset"),
+        pytest.param(("reviews/../x", 80, None), id="bad-host"),
+        pytest.param(("reviews", 0, None), id="bad-port"),
+        pytest.param(("reviews", 80, "v1|x"), id="bad-subset"),
     ],
 )
 def test_cluster_name_regex_rejects(args: tuple[str, int, str | None]) -> None:

@@ -1,8 +1,10 @@
-"""Bounded retries, cluster-name regexes and the config_dump fallback (pure, with a fake Cluster)."""
+"""Bounded retries and the config_dump fallback (pure, with a fake Cluster).
+
+cluster_name_regex, which agent.kube.proxy re-exports, is tested with its home in tests/envoy/test_config_dump.py.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from agent.errors import ClusterUnreachable, ExecError, InputError
 from agent.kube.cluster import ExecResult
 from agent.kube.policy_kinds import POLICY_KINDS, pick_version, served_from_group_list
-from agent.kube.proxy import cluster_name_regex, fetch_clusters_config_dump, fetch_stats
+from agent.kube.proxy import fetch_clusters_config_dump, fetch_stats
 from agent.kube.retry import with_retries
 
 
@@ -43,78 +45,6 @@ def test_retry_recovers_and_does_not_retry_permanent_errors() -> None:
     )
     with pytest.raises(ValueError):
         with_retries(lambda: int("x"), transient=lambda e: isinstance(e, OSError), server="s")
-
-
-@pytest.mark.parametrize(
-    ("fqdn", "port", "subset", "name", "matches"),
-    [
-        pytest.param(
-            "reviews.bookinfo.svc.cluster.local",
-            9080,
-            None,
-            "outbound|9080||reviews.bookinfo.svc.cluster.local",
-            True,
-            id="exact",
-        ),
-        pytest.param(
-            "reviews.bookinfo.svc.cluster.local",
-            9080,
-            "v1",
-            "outbound|9080|v1|reviews.bookinfo.svc.cluster.local",
-            True,
-            id="subset",
-        ),
-        pytest.param(
-            "reviews.bookinfo.svc.cluster.local",
-            9080,
-            None,
-            "outbound|9080|v1|reviews.bookinfo.svc.cluster.local",
-            False,
-            id="other-subset",
-        ),
-        pytest.param(
-            "reviews.bookinfo.svc.cluster.local",
-            9080,
-            None,
-            "outbound|90800||reviews.bookinfo.svc.cluster.local",
-            False,
-            id="port-prefix",
-        ),
-        pytest.param(
-            "reviews.bookinfo.svc.cluster.local",
-            9080,
-            None,
-            "outbound|9080||reviewsXbookinfo.svc.cluster.local",
-            False,
-            id="dot-escaped",
-        ),
-        pytest.param(
-            "reviews.bookinfo.svc.cluster.local",
-            9080,
-            None,
-            "outbound|9080||reviews.bookinfo.svc.cluster.local.evil",
-            False,
-            id="whole-name",
-        ),
-    ],
-)
-def test_cluster_name_regex(fqdn: str, port: int, subset: str | None, name: str, matches: bool) -> None:
-    regex = cluster_name_regex(fqdn, port, subset)
-    assert "\\|" in regex
-    assert bool(re.search(regex, name)) is matches
-
-
-@pytest.mark.parametrize(
-    ("fqdn", "port", "subset"),
-    [
-        pytest.param("reviews/../x", 80, None, id="bad-host"),
-        pytest.param("reviews", 0, None, id="bad-port"),
-        pytest.param("reviews", 80, "v1|x", id="bad-subset"),
-    ],
-)
-def test_cluster_name_regex_rejects(fqdn: str, port: int, subset: str | None) -> None:
-    with pytest.raises(InputError):
-        cluster_name_regex(fqdn, port, subset)
 
 
 class FakeProxyCluster:
