@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from agent.lab.apiserver import Emulator
+from tests.istio.istio_builders import dr
 from tests.kube_emulator.conftest import NS, PRODUCTPAGE, RESTRICTED, KubectlRunner, child_pids
 
 pytestmark = pytest.mark.timeout(120)
@@ -267,12 +268,7 @@ def test_apply_get_change_edit_patch_delete(kubectl: KubectlRunner, emu: Emulato
     events: list[tuple[str, str]] = []
     unsubscribe = emu.store.subscribe(lambda kind, obj: events.append((kind, obj["metadata"]["name"])))
     try:
-        manifest = {
-            "apiVersion": "networking.istio.io/v1",
-            "kind": "DestinationRule",
-            "metadata": {"name": "ratings", "namespace": NS},
-            "spec": {"host": "ratings", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
-        }
+        manifest = dr(NS, "ratings", "ratings", tls="DISABLE")
         path = tmp_path / "dr.yaml"
         path.write_text(yaml.safe_dump(manifest))
         assert "created" in kubectl("apply", "-f", str(path)).out
