@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,9 @@ import pytest
 from agent.lab.capture_tools import curl_argv, run_curl, wait_log_lines
 from agent.lab.golden_lab import GoldenLab
 from agent.lab.golden_scenarios import GoldenScenario
+from agent.lab.pod_processes import LabError
+from agent.lab.podenv import ADMIN_PORT
+from tests.e2e.e2e_helpers import processes_mentioning
 
 pytestmark = [
     pytest.mark.envoy,
@@ -98,3 +102,17 @@ def test_policy_change_reloads_without_restart(tmp_path: Path) -> None:
         dump = lab.client.admin("config_dump?resource=dynamic_active_clusters")
         assert '"version_info": "2"' in dump and "istio-peer-exchange" in dump
     assert not envoy.alive and lab.client.envoy is None, "envoy must be stopped on exit"
+
+
+def test_sidecar_that_cannot_start_is_named_and_nothing_is_left(tmp_path: Path) -> None:
+    """An Envoy dying at start (here: its admin port is taken) fails the lab with its log named, and
+    GoldenLab's exit path stops the other pod's sidecar and the app (one Supervisor reaps both)."""
+    scenario = GoldenScenario("taken", "", "", server_mode="STRICT", warmups=0)
+    lab = GoldenLab(scenario, tmp_path, SUBNET_BASE + 4)
+    with socket.socket() as squatter:
+        squatter.bind((lab.client.ip, ADMIN_PORT))
+        squatter.listen()
+        with pytest.raises(LabError, match=r"envoy of .*/.* exited; see .*envoy\.out"):
+            lab.__enter__()
+    assert lab.client.envoy is None and lab.server.envoy is None
+    assert processes_mentioning(str(tmp_path)) == []  # both bootstraps live under tmp_path
