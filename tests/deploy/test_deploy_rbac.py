@@ -25,7 +25,7 @@ READ_GRANTS = {
     ("", "pods/log"): {"get"},
     ("", "services"): READ,
     ("", "endpoints"): READ,
-    # the agent falls back to EndpointSlices when a Service has no Endpoints object (agent/kube/live.py)
+    # the agent falls back to EndpointSlices when a Service has no Endpoints object (agent/kube/core_reads.py)
     ("discovery.k8s.io", "endpointslices"): READ,
     ("networking.istio.io", "destinationrules"): READ,
     ("security.istio.io", "peerauthentications"): READ,
