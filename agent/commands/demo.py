@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from agent.errors import InputError, MeshproberError
 
@@ -97,6 +96,8 @@ def demo(
             f"lab {scen.name!r} is up: {len(lab.pods)} pods; export KUBECONFIG={lab.kubeconfig}",
             soft_wrap=True,
         )
+        import yaml
+
         config_path = root / "agent.yaml"
         config_path.write_text(
             yaml.safe_dump(agent_config(scen, root / "evidence", interval), sort_keys=False)

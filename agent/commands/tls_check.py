@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from agent.errors import InputError, MeshproberError
-from agent.evidence import PolicyView
-from agent.istio.engine import PolicyEngine
-from agent.istio.load import load_objects_from_dir
+
+if TYPE_CHECKING:  # the engine loads only when the command runs, not on every `meshprober` start
+    from agent.evidence import PolicyView
+    from agent.istio.engine import PolicyEngine
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _HOST = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
@@ -46,6 +47,8 @@ def load_objects(resources: Path | None) -> tuple[list[dict[str, Any]], list[str
     if resources is not None:
         if not resources.exists():
             raise InputError(f"--resources {resources}: no such file or directory")
+        from agent.istio.load import load_objects_from_dir
+
         result = load_objects_from_dir(resources)
         if not result.objects:
             raise InputError(f"--resources {resources}: no Kubernetes objects found")
@@ -147,6 +150,8 @@ def tls_check(
         if source is not None:
             parse_from(source)  # fail fast on a bad flag before reading anything
         objects, notes = load_objects(resources)
+        from agent.istio.engine import PolicyEngine
+
         engine = PolicyEngine(objects)
         rows = run_check(engine, source, target, all_pairs)
     except MeshproberError as exc:
