@@ -4,10 +4,12 @@ Generates a realistic Istio sidecar dump (thousands of outbound clusters: auto-m
 transport_socket_matches, explicit ISTIO_MUTUAL with DestinationRule metadata, plaintext,
 subsets, plus include_eds endpoints) in a temp dir, then measures each side in its own fresh
 subprocess (alternating json / parse, several rounds): wall time of one call, and peak traced
-memory (tracemalloc) of a second call. Prints the figures and a final line
-`config_dump: parse_ratio=X peak_ratio=Y` (targets: parse_ratio < 2, peak_ratio < 3).
+memory (tracemalloc) of a second call. Then, through the lab (bench/dump_fetch.py), the bytes
+and time of the filtered fetch meshprober makes (one cluster) against the full dump. Prints the
+figures and a final line `config_dump: parse_ratio=X peak_ratio=Y filtered_bytes_ratio=Z
+filtered_time_ratio=W` (targets: parse_ratio < 2, peak_ratio < 3).
 
-    python bench/config_dump.py [--size-mb 50] [--rounds 3]
+    python bench/config_dump.py [--size-mb 50] [--rounds 3] [--lab-services 100 | 0 to skip the lab]
 """
 
 from __future__ import annotations
@@ -248,14 +250,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size-mb", type=float, default=50.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--lab-services", type=int, default=100, help="extra Services in the lab for the fetch (0: no lab)"
+    )
     parser.add_argument("--measure", choices=["json", "parse"], help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, Path(args.path))))
         return 0
-    if not 1 <= args.rounds <= 20 or not 0.1 <= args.size_mb <= 500:
-        parser.error("--rounds must be 1-20 and --size-mb 0.1-500")
+    if not 1 <= args.rounds <= 20 or not 0.1 <= args.size_mb <= 500 or not 0 <= args.lab_services <= 150:
+        parser.error("--rounds must be 1-20, --size-mb 0.1-500, --lab-services 0-150")
     with tempfile.TemporaryDirectory(prefix="meshprober-bench-") as tmp:
         path = Path(tmp) / "config_dump.json"
         count = generate(path, args.size_mb)
@@ -272,7 +277,21 @@ def main() -> int:
     m_parse = statistics.median(r["peak_bytes"] for r in results["parse"])
     print(f"median json.loads:      {t_json:.3f} s, peak {m_json / 1e6:.1f} MB")
     print(f"median parse_clusters:  {t_parse:.3f} s, peak {m_parse / 1e6:.1f} MB")
-    print(f"config_dump: parse_ratio={t_parse / t_json:.2f} peak_ratio={m_parse / m_json:.2f}")
+    final = f"config_dump: parse_ratio={t_parse / t_json:.2f} peak_ratio={m_parse / m_json:.2f}"
+    if args.lab_services:
+        from dump_fetch import fetch_figures
+
+        with tempfile.TemporaryDirectory(prefix="meshprober-bench-") as tmp:
+            f = fetch_figures(Path(tmp), args.lab_services, max(args.rounds, 3))
+        print(
+            f"median filtered fetch: {f['filtered_s']:.3f} s, {f['filtered_bytes']:.0f} bytes; "
+            f"full dump: {f['full_s']:.3f} s, {f['full_bytes']:.0f} bytes"
+        )
+        final += (
+            f" filtered_bytes_ratio={f['filtered_bytes'] / f['full_bytes']:.3f}"
+            f" filtered_time_ratio={f['filtered_s'] / f['full_s']:.2f}"
+        )
+    print(final)
     return 0
 
 

@@ -44,10 +44,12 @@ def lab_env(state_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def lab(state_dir: Path, scenario: str = "seed") -> Iterator[dict[str, str]]:
-    """`meshprober lab up` in a subprocess; yields the client env; `lab down` on the way out."""
+def lab(state_dir: Path, scenario: str = "seed", resources: Path | None = None) -> Iterator[dict[str, str]]:
+    """`meshprober lab up` in a subprocess (with `--resources` on top of the scenario, if given);
+    yields the client env; `lab down` on the way out."""
     state_dir.mkdir(parents=True, exist_ok=True)
     up = [*meshprober_argv(), "lab", "up", "--scenario", scenario, "--state-dir", str(state_dir)]
+    up += ["--resources", str(resources)] if resources is not None else []
     proc = subprocess.run(up, capture_output=True, text=True, timeout=LAB_UP_TIMEOUT_S, check=False)
     try:
         if proc.returncode != 0:
