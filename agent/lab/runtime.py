@@ -25,6 +25,7 @@ from agent.lab.pod_processes import (
     LabError,
     allocate_subnet,
     app_argv,
+    envoy_name,
     start_sidecar,
     wait_sidecars_ready,
 )
@@ -32,6 +33,7 @@ from agent.lab.podenv import container_env, pod_dir, write_app_env, write_proxy_
 from agent.lab.processes import Supervisor
 from agent.lab.scenario import Scenario
 from agent.lab.sidecar import render_sidecar
+from agent.lab.sidecar.render import BOOTSTRAP_FILE
 from agent.lab.topology import LabPod, plan_pods, scenario_objects
 
 log = logging.getLogger(__name__)
@@ -209,7 +211,7 @@ class Lab:
             key = f"{pod.namespace}/{pod.name}"
             if (pod.namespace, pod.name) not in live:
                 # kubectl delete pod: its processes stop (the emulator already forgot the pod).
-                self.supervisor.stop(f"envoy:{key}")
+                self.supervisor.stop(envoy_name(key))
                 for port in self._apps.pop(key, ()):
                     self.supervisor.stop(f"app:{key}:{port}")
                 self._rendered.pop(key, None)
@@ -243,10 +245,10 @@ class Lab:
         base = self.pod_dir(pod)
         spec = model.sidecar_spec(pod, base)
         files = render_sidecar(spec, version=str(self._version))
-        fingerprint = json.dumps({k: v for k, v in files.items() if k != "bootstrap.json"}, sort_keys=True)
+        fingerprint = json.dumps({k: v for k, v in files.items() if k != BOOTSTRAP_FILE}, sort_keys=True)
         # Version strings differ every round; compare the content without them.
         fingerprint = fingerprint.replace(f'"version_info": "{self._version}"', "")
-        if self._rendered.get(key) == fingerprint and self.supervisor.get(f"envoy:{key}"):
+        if self._rendered.get(key) == fingerprint and self.supervisor.get(envoy_name(key)):
             return
         self._rendered[key] = fingerprint
         start_sidecar(self.supervisor, key, base, files, cwd=base / "proxy")
