@@ -61,6 +61,7 @@ class PendingGather:
 
     def __init__(self, ctx: CheckContext, path: PathConfig, pod: PodInfo) -> None:
         self._ctx, self._path, self._pod = ctx, path, pod
+        self._target = service_target(path)  # (FQDN, port) the dump and the policy view look up
         self._out = Gathered()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gather")
         self._jobs: dict[str, Future[None]] = {
@@ -69,17 +70,16 @@ class PendingGather:
         }
 
     def _dump(self) -> None:
-        fqdn, port = service_fqdn(self._path), self._path.destination()[2]
-        if fqdn and port and self._pod.has_sidecar:
-            pod, out = self._pod, self._out
+        if self._target is not None and self._pod.has_sidecar:
+            (fqdn, port), pod, out = self._target, self._pod, self._out
             out.dump = fetch_clusters_config_dump(
                 self._ctx.cluster, pod.namespace, pod.name, fqdn, port, timeout=10
             )
             out.cluster_info = find_cluster(parse_clusters(out.dump), fqdn, port)
 
     def _policy(self) -> None:
-        fqdn, port = service_fqdn(self._path), self._path.destination()[2]
-        if fqdn and port:
+        if self._target is not None:
+            fqdn, port = self._target
             objects, engine = self._ctx.policy.get()
             self._out.objects = objects
             self._out.policy = engine.check(self._pod.namespace, self._pod.name, fqdn, port)
@@ -123,10 +123,12 @@ class PendingGather:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def service_fqdn(path: PathConfig) -> str | None:
-    """The target Service's cluster-local FQDN, when the URL names a Service."""
-    service, namespace, _ = path.destination()
-    return f"{service}.{namespace}.svc.cluster.local" if service and namespace else None
+def service_target(path: PathConfig) -> tuple[str, int] | None:
+    """The target Service's cluster-local FQDN and port, when the URL names a Service (else None)."""
+    service, namespace, port = path.destination()
+    if not (service and namespace and port):
+        return None
+    return f"{service}.{namespace}.svc.cluster.local", port
 
 
 def start_gather(ctx: CheckContext, path: PathConfig, pod: PodInfo) -> PendingGather:

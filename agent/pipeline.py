@@ -36,7 +36,7 @@ from agent.errors import (
     NotFound,
 )
 from agent.evidence import CurlResult, PolicyView
-from agent.gather import Gathered, PendingGather, log_entry, service_fqdn, start_gather
+from agent.gather import Gathered, PendingGather, log_entry, service_target, start_gather
 from agent.kube.cluster import Cluster, ExecResult, PodInfo
 from agent.model import Confidence, Diagnosis, Verdict
 from agent.probe.argv import build_curl_argv
@@ -295,9 +295,10 @@ def _abandon(pending: PendingGather | None) -> None:
 
 def policy_check(path: PathConfig, ctx: CheckContext) -> PolicyView | None:
     """Policy-only verdict for a configured path (no traffic), for meshprober_tls_conflict."""
-    fqdn, port = service_fqdn(path), path.destination()[2]
-    if not (fqdn and port):
+    target = service_target(path)
+    if target is None:
         return None
+    fqdn, port = target
     _, engine = ctx.policy.get()
     return engine.check(path.source.namespace, None, fqdn, port)
 
