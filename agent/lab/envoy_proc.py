@@ -22,7 +22,7 @@ ADMIN_TIMEOUT_S = 5.0
 
 
 class EnvoyError(MeshproberError):
-    """Envoy could not be started or did not become ready."""
+    """No envoy binary to start, or an admin call aimed off loopback (start-up failures are LabError)."""
 
 
 def envoy_binary() -> str:
