@@ -3,7 +3,7 @@
 The source sidecar's cluster for the target (filtered config dump), the access logs of the source
 and destination istio-proxy containers, and the policy engine's view of the live resources. Each
 piece is optional: a failure becomes a note and an error count, never an exception. The fetches can
-start before the probe they explain has finished (`start_gather`), so an on-demand probe does not
+start before the probe they explain has finished (`PendingGather`), so an on-demand probe does not
 pay for them one after the other.
 """
 
@@ -129,10 +129,6 @@ def service_target(path: PathConfig) -> tuple[str, int] | None:
     if not (service and namespace and port):
         return None
     return f"{service}.{namespace}.svc.cluster.local", port
-
-
-def start_gather(ctx: CheckContext, path: PathConfig, pod: PodInfo) -> PendingGather:
-    return PendingGather(ctx, path, pod)
 
 
 def log_entry(text: str | None, request_id: str) -> AccessLogEntry | None:

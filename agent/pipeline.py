@@ -36,7 +36,7 @@ from agent.errors import (
     NotFound,
 )
 from agent.evidence import CurlResult, PolicyView
-from agent.gather import Gathered, PendingGather, log_entry, service_target, start_gather
+from agent.gather import Gathered, PendingGather, log_entry, service_target
 from agent.kube.cluster import Cluster, ExecResult, PodInfo
 from agent.model import Confidence, Diagnosis, Verdict
 from agent.probe.argv import build_curl_argv
@@ -232,7 +232,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         stage = "api" if isinstance(exc, ClusterUnreachable) else "pods"
         return _failed(ctx, path, source_ref(path), stage, str(exc), started)
     source = source_ref(path, pod.name, container)
-    pending = start_gather(ctx, path, pod) if eager_evidence else None
+    pending = PendingGather(ctx, path, pod) if eager_evidence else None
     try:
         first = probe_once(ctx.cluster, pod, container, path)
     except (CommandNotFound, ExecTimeout, ClusterError, InputError) as exc:
@@ -251,7 +251,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
             destination,
             first.curl.http_status,
         )
-    pending = pending or start_gather(ctx, path, pod)
+    pending = pending or PendingGather(ctx, path, pod)
     # The confirming probe runs while the config dump and the policy view are fetched.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
         confirming = pool.submit(_probe_again, ctx, pod, container, path)
