@@ -119,7 +119,7 @@ def test_parse_status(body: str | bytes | None, code: int, message: str) -> None
     ("reason", "expected"),
     [
         pytest.param(
-            "Handshake status 403 errors.Forbidden -+-+- {'content-type': 'application/json'} -+-+- {\"code\": 403}",
+            "Handshake status 403 Forbidden -+-+- {'content-type': 'application/json'} -+-+- {\"code\": 403}",
             (403, '{"code": 403}'),
             id="403-with-body",
         ),
