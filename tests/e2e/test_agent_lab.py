@@ -115,6 +115,16 @@ def running(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         cluster.close()
 
 
+def wait_first_runs(running: RunningAgent) -> None:
+    """Wait until the broken and the healthy path have a result. Tests that read verdicts call this:
+    under `pytest -n 2` a worker may run them first in the module, before any scheduled run ended."""
+    wait_for(
+        "a result of the broken and the healthy path",
+        lambda: all(running.history(n) for n in (BROKEN, HEALTHY)),
+        timeout=30,
+    )
+
+
 def test_policy_conflict_is_exported_before_any_probe(running: RunningAgent) -> None:
     # prime_policy ran at start; the first scheduled probe may or may not have finished yet.
     conflict = by_path(running.metrics(), "meshprober_tls_conflict")
@@ -202,6 +212,7 @@ def test_api_token_adhoc_and_paths(running: RunningAgent) -> None:
     assert running.get("/healthz", token=None).status_code == 200
     adhoc = running.post("/api/v1/probe", {"from": "bookinfo/traffic-generator", "to": PRODUCTPAGE})
     assert adhoc.status_code == 403 and "allow_adhoc" in adhoc.json()["error"]
+    wait_first_runs(running)
     items = {item["path"]: item for item in running.get("/api/v1/paths").json()}
     assert set(items) == {BROKEN, HEALTHY, SLOW}
     assert items[BROKEN]["verdict"] == "mtls_plaintext_to_strict"
@@ -286,6 +297,7 @@ def test_config_reload_good_then_bad(running: RunningAgent) -> None:
 def test_status_page_in_headless_chromium(running: RunningAgent, tmp_path: Path) -> None:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is not installed")
+    wait_first_runs(running)
     argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run",
             f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", running.url + "/"]  # fmt: skip
