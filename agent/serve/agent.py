@@ -73,7 +73,8 @@ class Agent:
         history: int = 20,
         check_now: CheckFn | None = None,
     ) -> None:
-        """`check_now` runs an on-demand probe (POST /api/v1/probe) while a user waits; default `check`."""
+        """`check_now` runs what someone waits on (POST /api/v1/probe, ad hoc or a configured path;
+        `run_path`); the schedule runs `check`. Default: `check` for both."""
         self.store = ResultStore(history=history)
         self.watcher = ConfigWatcher(config_path, self.apply_config, self._config_rejected, reload_interval)
         self._check = check
@@ -154,7 +155,7 @@ class Agent:
                 )
             ),
             paths=self.scheduler.paths,
-            run_path=self.scheduler.run_now,
+            run_path=self.run_path,
             run_adhoc=lambda p: safe_check(self._check_now, p, self.store.record_error),
             settings=api_cfg,
             token=api_cfg.read_token(),
@@ -227,7 +228,8 @@ class Agent:
             self.refresh_discovery()
 
     def run_path(self, name: str) -> CheckResult:
-        return self.scheduler.run_now(name)
+        """A configured path now, for someone waiting on it (API, demo --once): through check_now."""
+        return self.scheduler.run_now(name, self._check_now)
 
     def run_until_signalled(self, stop: threading.Event | None = None) -> None:
         """Block until SIGINT/SIGTERM (or `stop` is set), then stop everything. For `meshprober run/demo`."""

@@ -161,8 +161,10 @@ class ProbeScheduler:
         with contextlib.suppress(PathBusy, KeyError):
             self.run_now(name)
 
-    def run_now(self, name: str) -> CheckResult:
-        """Probe a configured path now in this thread and record it. KeyError if unknown, PathBusy if running."""
+    def run_now(self, name: str, check: CheckFn | None = None) -> CheckResult:
+        """Probe a configured path now in this thread and record it. KeyError if unknown, PathBusy if running.
+
+        `check` replaces the scheduled check for this run (an on-demand probe someone waits on)."""
         with self._mutex:
             path = self._paths[name]
             lock = self._locks[name]
@@ -170,7 +172,7 @@ class ProbeScheduler:
             raise PathBusy(f"a probe of path {name!r} is already running")
         try:
             self._run_policy(path)
-            result = safe_check(self._check, path, self._store.record_error)
+            result = safe_check(check or self._check, path, self._store.record_error)
             self._store.record(result)
             return result
         finally:

@@ -159,7 +159,8 @@ def test_run_until_signalled_stops_everything(tmp_path: Path) -> None:
 
 
 def test_on_demand_probe_uses_check_now(tmp_path: Path) -> None:
-    """POST /api/v1/probe (a user waiting) goes through check_now; configured paths through check."""
+    """POST /api/v1/probe (a user waiting: ad hoc or a configured path) goes through check_now; the
+    schedule's own runs through check."""
     file = tmp_path / "agent.yaml"
     file.write_text(DISCOVERY.split("discovery:")[0] + "api: {listen: '127.0.0.1:0', allow_adhoc: true}\n")
     scheduled, now = StandInCheck(), StandInCheck()
@@ -172,6 +173,8 @@ def test_on_demand_probe_uses_check_now(tmp_path: Path) -> None:
             assert c.post("/api/v1/probe", json=body).status_code == 200
             assert c.post("/api/v1/probe", json={"path": "explicit"}).status_code == 200
         assert (now.count("adhoc"), scheduled.count("adhoc")) == (1, 0)
-        assert (now.count("explicit"), scheduled.count("explicit")) == (0, 1)
+        assert (now.count("explicit"), scheduled.count("explicit")) == (1, 0)
+        agent.scheduler._scheduled_run("explicit")  # what the APScheduler job calls
+        assert (now.count("explicit"), scheduled.count("explicit")) == (1, 1)
     finally:
         agent.stop()
