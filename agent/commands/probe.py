@@ -118,15 +118,12 @@ def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, 
     from agent.kube.live import LiveCluster
     from agent.pipeline import CheckContext, run_check
 
-    cluster = LiveCluster.from_kubeconfig(kubeconfig, context)
-    try:
+    with LiveCluster.from_kubeconfig(kubeconfig, context) as cluster:
         cluster.ping()
         ctx = CheckContext.for_cluster(cluster)
         with _spinner(path):
             result = run_check(path, ctx, eager_evidence=True)  # a user is waiting on this one probe
         return result.to_json()
-    finally:
-        cluster.close()
 
 
 def _spinner(path: Any) -> AbstractContextManager[Any]:
