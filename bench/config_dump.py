@@ -251,7 +251,10 @@ def main() -> int:
     parser.add_argument("--size-mb", type=float, default=50.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--lab-services", type=int, default=100, help="extra Services in the lab for the fetch (0: no lab)"
+        "--lab-services",
+        type=int,
+        default=100,
+        help="extra Services in the lab for the fetch (0: no lab); the fetch runs max(--rounds, 3) rounds",
     )
     parser.add_argument("--measure", choices=["json", "parse"], help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)

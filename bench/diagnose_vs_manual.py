@@ -165,7 +165,7 @@ def main() -> int:
                         f"  import kubernetes {times['floor'][-1]:.2f}s",
                         flush=True,
                     )
-    mesh, manual, via_agent, floor = (times[side] for side in ("meshprober", "manual", "agent", "floor"))
+    mesh, manual, via_agent, floor = (times[side] for side in SIDES)
     m_mesh, m_manual, m_floor = statistics.median(mesh), statistics.median(manual), statistics.median(floor)
     m_agent = statistics.median(via_agent)
     print(

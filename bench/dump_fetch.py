@@ -47,7 +47,8 @@ def bulk_services(directory: Path, count: int) -> Path:
 
 
 def fetch_figures(workdir: Path, services: int, rounds: int) -> dict[str, float]:
-    """Median time and bytes of the filtered and the full fetch; prints each round."""
+    """Median time of the filtered and the full fetch, and each answer's bytes (the same every round:
+    the lab's config does not change while it runs); prints each round."""
     from agent.envoy.config_dump import find_cluster, parse_clusters
     from agent.kube.live import LiveCluster
     from agent.kube.proxy import fetch_clusters_config_dump, fetch_full_config_dump
