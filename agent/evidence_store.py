@@ -9,6 +9,7 @@ first, then logs are cut) and bundles per path (oldest removed).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import shutil
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from agent.gather import Gathered
     from agent.pipeline import Attempt, CheckContext
 
+log = logging.getLogger(__name__)
 POLICY_KINDS = {"DestinationRule", "PeerAuthentication", "Policy", "MeshPolicy"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_LOG_LINES = 50
@@ -94,6 +96,8 @@ def keep_bundle(
     g: Gathered,
     d: Diagnosis,
 ) -> Path | None:
+    """Write this failure's bundle and prune the path's old ones; None when bundles are off or the
+    write failed (counted as ctx.errors("evidence") and logged, never raised)."""
     evidence_dir = ctx.evidence_dir  # read once: `demo` clears it while it tears down
     if evidence_dir is None or ctx.keep_per_path <= 0:
         return None
@@ -127,17 +131,22 @@ def keep_bundle(
         "notes": g.notes,
     }  # fmt: skip
     root = evidence_dir / _UNSAFE.sub("_", path.name)
-    target = write_bundle(
-        root / bundle_name(attempt.started, attempt.request_id),
-        probe=probe,
-        curl_stdout=out.stdout.decode("utf-8", "replace")[: budget // 2],
-        curl_stderr=out.stderr.decode("utf-8", "replace")[: budget // 2],
-        curl_exit=out.exit_code,
-        optional=optional,
-        resources=resources,
-        diagnosis=d,
-    )
-    _prune(root, ctx.keep_per_path)
+    try:
+        target = write_bundle(
+            root / bundle_name(attempt.started, attempt.request_id),
+            probe=probe,
+            curl_stdout=out.stdout.decode("utf-8", "replace")[: budget // 2],
+            curl_stderr=out.stderr.decode("utf-8", "replace")[: budget // 2],
+            curl_exit=out.exit_code,
+            optional=optional,
+            resources=resources,
+            diagnosis=d,
+        )
+        _prune(root, ctx.keep_per_path)
+    except OSError as exc:  # a full or read-only disk costs the bundle, never the result
+        ctx.errors("evidence")
+        log.warning("could not write the evidence bundle of %s: %s", path.name, exc)
+        return None
     return target
 
 

@@ -282,8 +282,10 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         policy=gathered.policy,
     )
     if ctx.evidence_dir is not None:
+        from agent.evidence_store import keep_bundle  # yaml and the writer: only when bundles are kept
+
         result = replace(
-            result, bundle_dir=_keep_bundle(ctx, path, pod, container, first, gathered, diagnosis)
+            result, bundle_dir=keep_bundle(ctx, path, pod, container, first, gathered, diagnosis)
         )
     return result
 
@@ -301,22 +303,3 @@ def policy_check(path: PathConfig, ctx: CheckContext) -> PolicyView | None:
     fqdn, port = target
     _, engine = ctx.policy.get()
     return engine.check(path.source.namespace, None, fqdn, port)
-
-
-def _keep_bundle(
-    ctx: CheckContext,
-    path: PathConfig,
-    pod: PodInfo,
-    container: str,
-    attempt: Attempt,
-    g: Gathered,
-    d: Diagnosis,
-) -> Path | None:
-    from agent.evidence_store import keep_bundle
-
-    try:
-        return keep_bundle(ctx, path, pod, container, attempt, g, d)
-    except OSError as exc:
-        ctx.errors("evidence")
-        log.warning("could not write the evidence bundle of %s: %s", path.name, exc)
-        return None
