@@ -145,7 +145,7 @@ def test_destination_from_url(url: str, namespace: str, expected: tuple[object, 
     text = f"paths:\n  - {{name: p, from: {{namespace: {namespace}, workload: w}}, to: {{url: '{url}'}}}}\n"
     path = parse_config_text(text).paths[0]
     assert path.destination() == expected
-    assert path.to.host_port == (host, expected[2])  # the URL is parsed once, then served from the cache
+    assert path.to.host_port == (host, expected[2])  # what destination() and the metric labels read
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ import pytest
 from resilience_helpers import SEED_PATHS, http_get, wait_for, write_config
 
 from agent.kube.live import LiveCluster
+from agent.lab.pod_processes import envoy_name
 from agent.lab.runtime import Lab
 from agent.model import Confidence, Verdict
 from agent.pipeline import CheckContext, run_check
@@ -124,7 +125,7 @@ def test_sidecar_envoy_killed_gives_a_clear_verdict(seed_lab: Lab, tmp_path: Pat
         ctx = CheckContext.for_cluster(cluster)
         assert run_check(path, ctx).diagnosis.verdict is Verdict.OK
         pod = next(p for p in seed_lab.pods if p.namespace == "traffic-generator" and p.has_sidecar)
-        child = seed_lab.supervisor.get(f"envoy:{pod.namespace}/{pod.name}")
+        child = seed_lab.supervisor.get(envoy_name(f"{pod.namespace}/{pod.name}"))
         assert child is not None
         os.kill(child.proc.pid, signal.SIGKILL)
         wait_for("the sidecar to die", lambda: not child.alive, 10)
