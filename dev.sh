@@ -51,7 +51,7 @@ case "$cmd" in
     setup_system
     setup_python
     raise_inotify_limit
-    echo "== ruff" && "$PY" -m ruff check agent tests bench && "$PY" -m ruff format --check agent tests bench
+    echo "== ruff" && "$PY" -m ruff check agent meshlab tools tests bench && "$PY" -m ruff format --check agent meshlab tools tests bench
     echo "== mypy" && "$PY" -m mypy
     # Two workers: the lab tests wait on real Envoys and subprocesses, so the 2 cores stay busy.
     echo "== pytest" && exec "$PY" -m pytest -n "${PYTEST_WORKERS:-2}" "$@"

@@ -33,7 +33,7 @@ def meshprober_argv() -> list[str]:
 
 def kubectl() -> str:
     sys.path.insert(0, str(REPO))
-    from agent.lab.kubectl import kubectl_path
+    from meshlab.kubectl import kubectl_path
 
     return str(kubectl_path())
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.lab.kubectl import kubectl_path
-from agent.lab.runtime import Lab
-from agent.lab.scenario import load_scenario
+from meshlab.kubectl import kubectl_path
+from meshlab.runtime import Lab
+from meshlab.scenario import load_scenario
 
 
 @dataclass

@@ -27,7 +27,7 @@ IO_MODULES = {
     "apscheduler",
     "prometheus_client",
     "agent.kube",
-    "agent.lab",
+    "meshlab",
     "agent.serve",
     "agent.pipeline",
 }

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from agent.commands.lab_extra import require_lab
 from agent.errors import InputError, MeshproberError
 
 DEMO_INTERVAL_S = 10
@@ -65,13 +66,14 @@ def demo(
     ] = DEMO_INTERVAL_S,
 ) -> None:
     """Start the local lab on the seed scenario and run the agent against it."""
+    require_lab("demo")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from agent.commands.render import make_console, print_results
     from agent.kube.live import LiveCluster
-    from agent.lab.runtime import Lab
-    from agent.lab.scenario import load_scenario
     from agent.serve.agent import parse_listen
     from agent.wiring import build_agent, prime_policy, run_round
+    from meshlab.runtime import Lab
+    from meshlab.scenario import load_scenario
 
     console = make_console(stderr=as_json)
     try:

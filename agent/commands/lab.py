@@ -14,25 +14,35 @@ from typing import Annotated, Any
 
 import typer
 
+from agent.commands.lab_extra import require_lab
+
 app = typer.Typer(
     help="The local mesh lab: real Envoy sidecars and an API-server emulator.", no_args_is_help=True
 )
 
 DEFAULT_STATE_DIR = Path.home() / ".meshprober" / "lab"
 UP_TIMEOUT_S = 90.0
+
+
+@app.callback()
+def _lab_installed() -> None:
+    """The local mesh lab: real Envoy sidecars, SPIFFE certificates and a Kubernetes API-server emulator."""
+    require_lab("lab")
+
+
 StateDir = Annotated[
     Path, typer.Option("--state-dir", help="Where the lab keeps its kubeconfig, logs and pids.")
 ]
 
 
 def _alive(pid: int) -> bool:
-    from agent.lab.processes import pid_alive
+    from meshlab.processes import pid_alive
 
     return pid_alive(pid)
 
 
 def _state(state_dir: Path) -> dict[str, Any] | None:
-    from agent.lab.daemon import read_state
+    from meshlab.daemon import read_state
 
     return read_state(state_dir)
 
@@ -62,7 +72,7 @@ def up(
 ) -> None:
     """Start the lab in the background and print the KUBECONFIG to use."""
     from agent.errors import InputError
-    from agent.lab.scenario import load_scenario, load_user_resources
+    from meshlab.scenario import load_scenario, load_user_resources
 
     # Validate everything the user gave before starting anything: bad input is exit 2.
     try:
@@ -81,7 +91,7 @@ def up(
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "state.json").unlink(missing_ok=True)
     if foreground:
-        from agent.lab.daemon import run
+        from meshlab.daemon import run
 
         def ready(state: dict[str, Any]) -> None:
             _export_line(state, scenario)
@@ -94,7 +104,7 @@ def up(
             raise typer.Exit(1)
         typer.echo("lab stopped")
         return
-    argv = [sys.executable, "-m", "agent.lab.daemon", "--scenario", scenario, "--state-dir", str(state_dir)]
+    argv = [sys.executable, "-m", "meshlab.daemon", "--scenario", scenario, "--state-dir", str(state_dir)]
     if resources is not None:
         argv += ["--resources", str(resources.resolve())]
     with (state_dir / "daemon.out").open("ab") as out:

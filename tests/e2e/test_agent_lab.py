@@ -401,7 +401,7 @@ def test_stale_sidecar_is_reported_as_config_mismatch(running: RunningAgent, lab
     emulator = lab.lab.emulator
     assert emulator is not None
     # Freeze the lab's sidecars: stop its reconcile from following the emulator (no public knob in
-    # agent/lab yet), then change the DestinationRule only in the API server.
+    # meshlab yet), then change the DestinationRule only in the API server.
     unsubscribe = lab.lab._unsubscribe
     assert unsubscribe is not None
     unsubscribe()

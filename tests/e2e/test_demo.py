@@ -22,7 +22,7 @@ import yaml
 from e2e_helpers import MESHPROBER, cli, free_port, processes_mentioning, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.lab.kubectl import kubectl_path
+from meshlab.kubectl import kubectl_path
 
 pytestmark = pytest.mark.lab
 
@@ -155,10 +155,10 @@ def test_demo_serves_and_heals_after_the_remedy(tmp_path: Path) -> None:
             log.close()
     assert proc.returncode == 0, Path(log.name).read_text()[-2000:]
     output = Path(log.name).read_text()
-    # Known lab issue (agent/lab, not ours): its exec pump may log an unretrieved task exception
+    # Known lab issue (meshlab, not ours): its exec pump may log an unretrieved task exception
     # while it shuts down. Any other traceback is a failure.
     blocks = output.split("Traceback (most recent call last):")[1:]
-    assert all("agent/lab/apiserver/" in block for block in blocks), output[-3000:]
+    assert all("meshlab/apiserver/" in block for block in blocks), output[-3000:]
     # Envoys and app servers are started with the state dir in their argv: none may survive.
     wait_for("no process mentioning the demo's state dir", lambda: not processes_mentioning(str(state)), 10)
     time.sleep(1.0)  # a late evidence write of an in-flight check would re-create the dir by now

@@ -25,8 +25,8 @@ from agent.errors import (
     Unauthorized,
 )
 from agent.kube.live import LiveCluster
-from agent.lab import apiserver
-from agent.lab.apiserver import ContainerContext, Emulator
+from meshlab import apiserver
+from meshlab.apiserver import ContainerContext, Emulator
 from tests.istio.istio_builders import dr, mesh, pa, svc
 
 pytestmark = pytest.mark.timeout(60)
@@ -369,7 +369,7 @@ def test_api_server_goes_away_and_comes_back(tmp_path: Path) -> None:
 def test_wrong_ca_is_reported_without_retries(world: dict[str, Any], tmp_path: Path) -> None:
     import base64
 
-    from agent.lab.tls import ensure_server_tls
+    from meshlab.tls import ensure_server_tls
 
     emu = world["emu"]
     other_ca = ensure_server_tls(tmp_path / "other").ca_cert.read_bytes()

@@ -18,7 +18,7 @@ import pytest
 
 from agent.kube.live import LiveCluster
 from agent.kube.proxy import fetch_clusters_config_dump, fetch_stats
-from agent.lab import apiserver
+from meshlab import apiserver
 
 pytestmark = [
     pytest.mark.envoy,

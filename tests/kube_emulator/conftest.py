@@ -17,8 +17,8 @@ from kubernetes import client
 from kubernetes.stream import stream
 from kubernetes.stream.ws_client import WSClient
 
-from agent.lab.apiserver import Emulator
-from agent.lab.kubectl import KubectlNotFound, kubectl_path
+from meshlab.apiserver import Emulator
+from meshlab.kubectl import KubectlNotFound, kubectl_path
 from tests.istio.istio_builders import dr, mesh, pa, svc
 
 NS = "bookinfo"

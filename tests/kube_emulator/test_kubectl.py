@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.lab.apiserver import Emulator
+from meshlab.apiserver import Emulator
 from tests.istio.istio_builders import dr
 from tests.kube_emulator.conftest import NS, PRODUCTPAGE, RESTRICTED, KubectlRunner, child_pids
 

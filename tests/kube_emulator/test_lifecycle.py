@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from agent.lab.apiserver import ContainerContext, Emulator
+from meshlab.apiserver import ContainerContext, Emulator
 from tests.kube_emulator.conftest import NS, OBJECTS, PRODUCTPAGE, child_pids, open_exec
 
 pytestmark = pytest.mark.timeout(60)
@@ -106,7 +106,7 @@ def test_subprocess_mode_ready_line_and_sigterm(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "agent.lab.apiserver",
+            "meshlab.apiserver",
             "--objects",
             str(objects),
             "--state-dir",
@@ -150,7 +150,7 @@ def test_subprocess_mode_bad_arguments_exit_2(tmp_path: Path, args: list[str], m
     unknown.write_text("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\n")
     args = [{"BAD": str(bad), "UNKNOWN": str(unknown)}.get(a, a) for a in args]
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.lab.apiserver", "--state-dir", str(tmp_path / "s"), *args],
+        [sys.executable, "-m", "meshlab.apiserver", "--state-dir", str(tmp_path / "s"), *args],
         capture_output=True,
         text=True,
         timeout=30,

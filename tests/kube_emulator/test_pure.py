@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from agent.lab.apiserver import logs, patch, protobuf
-from agent.lab.apiserver.auth import Authenticator, RbacRule
-from agent.lab.apiserver.defaults import derive_endpoints
-from agent.lab.apiserver.resources import by_plural, resolve
-from agent.lab.apiserver.selectors import parse_field_selector, parse_selector
-from agent.lab.apiserver.status import ApiError, forbidden
-from agent.lab.apiserver.tables import human_age
+from meshlab.apiserver import logs, patch, protobuf
+from meshlab.apiserver.auth import Authenticator, RbacRule
+from meshlab.apiserver.defaults import derive_endpoints
+from meshlab.apiserver.resources import by_plural, resolve
+from meshlab.apiserver.selectors import parse_field_selector, parse_selector
+from meshlab.apiserver.status import ApiError, forbidden
+from meshlab.apiserver.tables import human_age
 
 LABELS = {"app": "reviews", "version": "v1"}
 

@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from agent.lab.apiserver import Emulator
+from meshlab.apiserver import Emulator
 from tests.kube_emulator.conftest import NS, PRODUCTPAGE, open_exec, raw_exec_ws
 
 pytestmark = pytest.mark.timeout(60)

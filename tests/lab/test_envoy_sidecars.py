@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.lab.capture_tools import curl_argv, run_curl, wait_log_lines
-from agent.lab.golden_lab import GoldenLab
-from agent.lab.golden_scenarios import GoldenScenario
-from agent.lab.pod_processes import LabError
-from agent.lab.podenv import ADMIN_PORT
+from meshlab.pod_processes import LabError
+from meshlab.podenv import ADMIN_PORT
 from tests.e2e.e2e_helpers import processes_mentioning
+from tools.golden_capture.capture_tools import curl_argv, run_curl, wait_log_lines
+from tools.golden_capture.golden_lab import GoldenLab
+from tools.golden_capture.golden_scenarios import GoldenScenario
 
 pytestmark = [
     pytest.mark.envoy,

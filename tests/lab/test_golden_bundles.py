@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.lab.golden_more import ALL_SCENARIOS
 from agent.model import Verdict
+from tools.golden_capture.golden_more import ALL_SCENARIOS
 
 BUNDLES = Path(__file__).resolve().parent.parent / "testdata" / "bundles"
 EXPECTED: dict[str, str] = yaml.safe_load((BUNDLES / "EXPECTED.yaml").read_text())
@@ -35,7 +35,7 @@ OBSERVED = {
     "circuit_breaker_overflow": (0, 503, "UO"),
     "app_returns_503": (0, 503, "URX"),
     "app_closes_connection": (0, 503, "URX"),
-    # agent/lab/golden_more.py
+    # tools/golden_capture/golden_more.py
     "simple_tls_to_permissive": (0, 503, "URX,UF"),
     "mutual_other_ca_to_strict": (0, 503, "UC"),
     "plaintext_to_disable": (0, 200, "-"),

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.lab import pilot_agent
-from agent.lab.app_server import AppBehaviour, make_server, serve_in_thread
+from meshlab import pilot_agent
+from meshlab.app_server import AppBehaviour, make_server, serve_in_thread
 
 ADDR = f"127.0.{240 + os.getpid() % 10}.77"
 

@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from agent.istio.client_tls import spiffe_id
-from agent.lab.ca import LabCA
+from meshlab.ca import LabCA
 
 MESH_ROOT = LabCA()
 OTHER_ROOT = LabCA("other")

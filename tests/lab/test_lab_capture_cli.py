@@ -1,10 +1,10 @@
-"""`python -m agent.lab.capture` rejects bad input with a message naming the flag (no Envoy needed)."""
+"""`python -m tools.golden_capture.capture` rejects bad input with a message naming the flag (no Envoy needed)."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent.lab import capture
+from meshlab import capture
 
 
 @pytest.mark.parametrize(

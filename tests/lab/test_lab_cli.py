@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.lab.kubectl import kubectl_path
-from agent.lab.processes import pid_alive
+from meshlab.kubectl import kubectl_path
+from meshlab.processes import pid_alive
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 CLI = [sys.executable, "-m", "agent.cli", "lab"]

@@ -19,8 +19,8 @@ import pytest
 from agent.envoy.access_log import find_by_request_id, parse_log
 from agent.envoy.config_dump import cluster_name_regex
 from agent.kube.live import LiveCluster
-from agent.lab.processes import pid_alive
-from agent.lab.scenario import available_scenarios, load_scenario
+from meshlab.processes import pid_alive
+from meshlab.scenario import available_scenarios, load_scenario
 from tests.lab_support import LabHandle, run_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from agent.errors import InputError
-from agent.lab.scenario import available_scenarios, load_scenario
-from agent.lab.topology import plan_pods, scenario_objects
+from meshlab.scenario import available_scenarios, load_scenario
+from meshlab.topology import plan_pods, scenario_objects
 
 SUBNET = "127.42.7"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent.lab.sidecar import (
+from meshlab.sidecar import (
     Endpoint,
     InboundPort,
     OutboundService,
@@ -15,8 +15,8 @@ from agent.lab.sidecar import (
     TrafficPolicy,
     render_sidecar,
 )
-from agent.lab.sidecar.clusters import ISTIO_DEFAULT_THRESHOLDS, eds_file_name
-from agent.lab.sidecar.istio_defaults import ISTIO_TEXT_LOG_FORMAT
+from meshlab.sidecar.clusters import ISTIO_DEFAULT_THRESHOLDS, eds_file_name
+from meshlab.sidecar.istio_defaults import ISTIO_TEXT_LOG_FORMAT
 
 FILES = SidecarFiles(
     "/s/xds", "/s/certs/cert-chain.pem", "/s/certs/key.pem", "/s/certs/root-cert.pem", "/s/log"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent.lab.apiserver import patch
+from meshlab.apiserver import patch
 
 SVC: dict[str, Any] = {
     "spec": {

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.lab.runtime import Lab
+from meshlab.runtime import Lab
 from tests.lab_support import run_lab
 
 

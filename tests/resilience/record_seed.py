@@ -20,9 +20,9 @@ from replay_cluster import REPLAY, pod_to_json, request_id_of, service_to_json
 from agent.config import parse_config
 from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo
 from agent.kube.live import LiveCluster
-from agent.lab.runtime import Lab
-from agent.lab.scenario import load_scenario
 from agent.pipeline import CheckContext, run_check
+from meshlab.runtime import Lab
+from meshlab.scenario import load_scenario
 
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 SOURCES = [("traffic-generator", "traffic-generator"), ("load-test", "traffic-generator")]

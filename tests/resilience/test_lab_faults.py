@@ -20,13 +20,13 @@ import pytest
 from resilience_helpers import SEED_PATHS, http_get, wait_for, write_config
 
 from agent.kube.live import LiveCluster
-from agent.lab.pod_processes import envoy_name
-from agent.lab.runtime import Lab
 from agent.model import Confidence, Verdict
 from agent.pipeline import CheckContext, run_check
 from agent.serve.agent import Agent
 from agent.serve.results import CheckResult
 from agent.wiring import build_agent
+from meshlab.pod_processes import envoy_name
+from meshlab.runtime import Lab
 
 OUTAGE_S = float(os.environ.get("MESHPROBER_OUTAGE_S", "8"))
 ERRORS = re.compile(r'^meshprober_errors_total\{stage="([^"]+)"\} ([0-9.e+]+)$', re.MULTILINE)

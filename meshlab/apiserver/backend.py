@@ -1,0 +1,68 @@
+"""Shared request plumbing: the Backend every handler reads, JSON responses, authn and authz.
+
+No routing and no handlers here; no threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from meshlab.apiserver.auth import Authenticator
+from meshlab.apiserver.execws import ContainerContext, ExecFault
+from meshlab.apiserver.resources import ResourceType
+from meshlab.apiserver.status import forbidden, unauthorized
+from meshlab.apiserver.store import Store
+
+
+@dataclass
+class Backend:
+    """Everything a request handler may touch."""
+
+    store: Store
+    auth: Authenticator
+    state_dir: Path
+    exec_context: Callable[[str, str, str], ContainerContext | None] | None = None
+    log_path: Callable[[str, str, str], Path | None] | None = None
+    exec_faults: list[ExecFault] = field(default_factory=list)
+    follow_limit: float = 300.0
+    address: str = "127.0.0.1:0"
+    procs: set[asyncio.subprocess.Process] = field(default_factory=set)
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    stopping: asyncio.Event | None = None
+
+
+BACKEND: web.AppKey[Backend] = web.AppKey("backend", Backend)
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(body, separators=(",", ":")).encode(), content_type="application/json"
+    )
+
+
+def authenticate(request: web.Request) -> str:
+    user = request.app[BACKEND].auth.user_for(request.headers.get("Authorization"))
+    if user is None:
+        raise unauthorized()
+    return user
+
+
+def authorize(
+    request: web.Request,
+    user: str,
+    verb: str,
+    rt: ResourceType,
+    ns: str | None,
+    name: str | None,
+    sub: str | None = None,
+) -> None:
+    resource = f"{rt.plural}/{sub}" if sub else rt.plural
+    if not request.app[BACKEND].auth.allowed(user, verb, resource, rt.group, ns):
+        raise forbidden(rt, name, user, verb, resource, ns)

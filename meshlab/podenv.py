@@ -1,0 +1,104 @@
+"""A lab pod's container context on disk: working dirs, environment, curl routing, pilot-agent shim.
+
+This stands in for what a real pod gets from its image and from istio-init's iptables rules:
+- app container: `CURL_HOME/.curlrc` with `connect-to` lines, so an unchanged `curl http://svc.ns:port/`
+  enters the pod's own sidecar outbound listener (or, without a sidecar, goes straight to a server pod);
+- istio-proxy container: a `pilot-agent` executable on PATH that talks to this pod's Envoy admin.
+Writes only under the pod's own directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshlab.topology import LabPod
+
+OUTBOUND_PORT = 15001
+ADMIN_PORT = 15000
+
+
+@dataclass(frozen=True)
+class Route:
+    """One service port a client can call: its names, port, and where the bytes should go."""
+
+    hosts: tuple[str, ...]
+    port: int
+    target_ip: str
+    target_port: int
+
+
+def pod_dir(state_dir: Path, namespace: str, name: str) -> Path:
+    return state_dir / "pods" / namespace / name
+
+
+def dns_names(service: str, namespace: str, client_namespace: str) -> tuple[str, ...]:
+    """Names Kubernetes DNS resolves for a service from a client namespace (search path order)."""
+    names = [
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
+    if namespace == client_namespace:
+        names.insert(0, service)
+    return tuple(names)
+
+
+def curlrc_text(routes: Iterable[Route], source_ip: str | None = None) -> str:
+    lines = ["# written by the meshprober lab: stands in for istio-init's iptables redirect"]
+    if source_ip:
+        # Connections leave from the pod's own address, as they would from a pod network namespace.
+        lines.append(f'interface = "host!{source_ip}"')
+    for route in routes:
+        for host in route.hosts:
+            lines.append(f'connect-to = "{host}:{route.port}:{route.target_ip}:{route.target_port}"')
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def write_app_env(directory: Path, routes: Iterable[Route], source_ip: str | None = None) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    _atomic_write(directory / ".curlrc", curlrc_text(routes, source_ip))
+
+
+def write_proxy_env(directory: Path, pod_ip: str) -> Path:
+    """Install the `pilot-agent` shim; returns its bin directory (to put first on PATH)."""
+    bin_dir = directory / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = (
+        "#!/bin/sh\n"
+        f'exec {shlex.quote(sys.executable)} -m meshlab.pilot_agent --pod-ip {shlex.quote(pod_ip)} "$@"\n'
+    )
+    _atomic_write(bin_dir / "pilot-agent", script, 0o755)
+    return bin_dir
+
+
+def container_env(
+    pod: LabPod, container: str, directory: Path, extra_path: Path | None = None
+) -> dict[str, str]:
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if extra_path is not None:
+        path = f"{extra_path}:{path}"
+    env: Mapping[str, str] = {
+        "PATH": path,
+        "HOME": str(directory),
+        "CURL_HOME": str(directory),
+        "HOSTNAME": pod.name,
+        "POD_NAME": pod.name,
+        "POD_NAMESPACE": pod.namespace,
+        "INSTANCE_IP": pod.ip,
+        "LANG": "C.UTF-8",
+    }
+    if container == "istio-proxy":
+        env = {**env, "ENVOY_ADMIN": f"{pod.ip}:{ADMIN_PORT}"}
+    return dict(env)

@@ -1,0 +1,224 @@
+"""Turn a lab Scenario into the Kubernetes objects the API-server emulator serves.
+
+Pure: no I/O. Every pod gets a loopback address `<subnet>.<n>` (subnet like "127.42.7"), so the
+sidecars and apps of one lab bind to addresses nobody else uses. Pods look like injected Istio
+pods: an app container named after the workload, an `istio-proxy` container and the
+`security.istio.io/tlsMode: istio` label when the workload has a sidecar, the default-container
+annotation, owner references to a ReplicaSet of a Deployment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from meshlab.scenario import Scenario, WorkloadSpec
+
+FIRST_POD_HOST = 10
+FIRST_VIP_HOST = 200
+LAB_EPOCH = "2026-01-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class LabPod:
+    """One pod of the lab with the address its processes bind to."""
+
+    namespace: str
+    name: str
+    workload: WorkloadSpec
+    ip: str
+
+    @property
+    def has_sidecar(self) -> bool:
+        return self.workload.sidecar
+
+
+def _suffix(*parts: str, length: int = 5) -> str:
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    # Kubernetes' pod-name alphabet has no vowels; mimic its look with digits and consonants.
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(alphabet[int(digest[i : i + 2], 16) % len(alphabet)] for i in range(0, 2 * length, 2))
+
+
+def plan_pods(scenario: Scenario, subnet: str) -> list[LabPod]:
+    pods: list[LabPod] = []
+    host = FIRST_POD_HOST
+    for w in scenario.workloads:
+        rs = _suffix(w.namespace, w.name, length=10)
+        for replica in range(w.replicas):
+            name = f"{w.name}-{rs}-{_suffix(w.namespace, w.name, str(replica))}"
+            pods.append(LabPod(w.namespace, name, w, f"{subnet}.{host}"))
+            host += 1
+            if host >= FIRST_VIP_HOST:
+                raise ValueError("too many pods for one lab subnet")
+    return pods
+
+
+def _meta(kind_ns: str, name: str, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": kind_ns}
+    meta.update(extra)
+    return meta
+
+
+def _labels(w: WorkloadSpec, sidecar_label: bool) -> dict[str, str]:
+    labels = {"app": w.name, **w.labels}
+    labels.setdefault("version", "v1")
+    if sidecar_label:
+        labels["security.istio.io/tlsMode"] = "istio"
+        labels["service.istio.io/canonical-name"] = labels["app"]
+    return labels
+
+
+def pod_object(pod: LabPod, created: str = LAB_EPOCH) -> dict[str, Any]:
+    w = pod.workload
+    rs_name = pod.name.rsplit("-", 1)[0]
+    containers: list[dict[str, Any]] = [
+        {
+            "name": w.name,
+            "image": f"meshprober-lab/{w.name}:latest",
+            "ports": [{"containerPort": p.target, "name": p.name} for p in w.ports],
+        }
+    ]
+    if w.sidecar:
+        containers.append({"name": "istio-proxy", "image": "docker.io/envoyproxy/envoy:v1.40.0"})
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _meta(
+            pod.namespace,
+            pod.name,
+            labels=_labels(w, w.sidecar),
+            annotations={
+                "kubectl.kubernetes.io/default-container": w.name,
+                "sidecar.istio.io/status": '{"containers":["istio-proxy"]}' if w.sidecar else None,
+            }
+            if w.sidecar
+            else {"kubectl.kubernetes.io/default-container": w.name, "sidecar.istio.io/inject": "false"},
+            ownerReferences=[
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name, "controller": True}
+            ],
+        ),
+        "spec": {"serviceAccountName": w.sa, "containers": containers},
+        "status": {
+            "phase": "Running",
+            "podIP": pod.ip,
+            "podIPs": [{"ip": pod.ip}],
+            "hostIP": pod.ip,
+            "startTime": created,
+            "conditions": [
+                {"type": t, "status": "True", "lastTransitionTime": created}
+                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+            ],
+            "containerStatuses": [
+                {
+                    "name": c["name"],
+                    "ready": True,
+                    "restartCount": 0,
+                    "image": c["image"],
+                    "imageID": "",
+                    "started": True,
+                    "state": {"running": {"startedAt": created}},
+                }
+                for c in containers
+            ],
+        },
+    }
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def scenario_objects(
+    scenario: Scenario, pods: list[LabPod], subnet: str, created: str = LAB_EPOCH
+) -> list[dict[str, Any]]:
+    """Namespaces, mesh ConfigMap, ServiceAccounts, Deployments, ReplicaSets, Pods, Services, and
+    the scenario's Istio resources, in an order a real cluster could have created them."""
+    objs: list[dict[str, Any]] = []
+    for ns in scenario.namespaces():
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": ns,
+                    "labels": {"istio-injection": "enabled"},
+                },
+            }
+        )
+    mesh = f"rootNamespace: {scenario.root_namespace}\nenableAutoMtls: {str(scenario.enable_auto_mtls).lower()}\n"
+    objs.append(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(scenario.root_namespace, "istio"),
+            "data": {"mesh": mesh},
+        }
+    )
+    vip = FIRST_VIP_HOST
+    for w in scenario.workloads:
+        objs.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(w.namespace, w.sa)})
+        selector = {"app": w.name, **{k: v for k, v in w.labels.items() if k == "app"}}
+        template_labels = _labels(w, False)
+        rs_name = f"{w.name}-{_suffix(w.namespace, w.name, length=10)}"
+        objs.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": _meta(w.namespace, w.name, labels={"app": w.name}),
+                "spec": {
+                    "replicas": w.replicas,
+                    "selector": {"matchLabels": selector},
+                    "template": {
+                        "metadata": {"labels": template_labels},
+                        "spec": {"serviceAccountName": w.sa},
+                    },
+                },
+            }
+        )
+        objs.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": _meta(
+                    w.namespace,
+                    rs_name,
+                    labels={"app": w.name},
+                    ownerReferences=[
+                        {"apiVersion": "apps/v1", "kind": "Deployment", "name": w.name, "controller": True}
+                    ],
+                ),
+                "spec": {"replicas": w.replicas, "selector": {"matchLabels": selector}},
+            }
+        )
+        if w.ports and w.service:
+            objs.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": _meta(w.namespace, w.name, labels={"app": w.name, "service": w.name}),
+                    "spec": {
+                        "selector": selector,
+                        "clusterIP": f"{subnet}.{vip}",
+                        "ports": [
+                            {"name": p.name, "port": p.port, "targetPort": p.target, "protocol": "TCP"}
+                            for p in w.ports
+                        ],
+                    },
+                }
+            )
+            vip += 1
+    objs.extend(_clean(pod_object(p, created)) for p in pods)
+    objs.extend(scenario.resources)
+    return [_stamped(o, created) for o in objs]
+
+
+def _stamped(obj: dict[str, Any], created: str) -> dict[str, Any]:
+    """A copy with metadata.creationTimestamp set unless the scenario gave one (PA order uses it)."""
+    meta = {"creationTimestamp": created, **(obj.get("metadata") or {})}
+    return {**obj, "metadata": meta}
