@@ -40,6 +40,9 @@ def run(
     state_dir: Path,
     resources: Path | None = None,
     on_ready: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    api_latency_ms: float = 0.0,
+    exec_latency_ms: float = 0.0,
 ) -> int:
     """Start the lab, record its state, wait for SIGTERM/SIGINT, then stop everything.
 
@@ -63,7 +66,13 @@ def run(
     try:
         try:
             extra = load_user_resources(resources) if resources else []
-            lab = Lab(load_scenario(scenario), state_dir, extra_objects=extra)
+            lab = Lab(
+                load_scenario(scenario),
+                state_dir,
+                extra_objects=extra,
+                api_latency=api_latency_ms / 1000,
+                exec_latency=exec_latency_ms / 1000,
+            )
             lab.start()
         except Exception as exc:  # whatever it was, `lab up` must be told why (details in lab.log)
             reason = str(exc) if isinstance(exc, (MeshproberError, OSError, ValueError)) else repr(exc)
@@ -91,8 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="seed")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--resources", type=Path)
+    parser.add_argument("--api-latency-ms", type=float, default=0.0)
+    parser.add_argument("--exec-latency-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
-    return run(args.scenario, args.state_dir, args.resources)
+    return run(
+        args.scenario,
+        args.state_dir,
+        args.resources,
+        api_latency_ms=args.api_latency_ms,
+        exec_latency_ms=args.exec_latency_ms,
+    )
 
 
 if __name__ == "__main__":

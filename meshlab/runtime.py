@@ -45,9 +45,19 @@ __all__ = ["READY_TIMEOUT_S", "Lab", "LabError", "allocate_subnet"]
 
 class Lab:
     def __init__(
-        self, scenario: Scenario, state_dir: Path, extra_objects: Iterable[dict[str, Any]] = ()
+        self,
+        scenario: Scenario,
+        state_dir: Path,
+        extra_objects: Iterable[dict[str, Any]] = (),
+        *,
+        api_latency: float = 0.0,
+        exec_latency: float = 0.0,
     ) -> None:
         self.scenario = scenario
+        # Injected control-plane latency (seconds per API call, and per exec on top): see
+        # meshlab.apiserver.latency. 0 = the loopback emulator's own speed.
+        self.api_latency = api_latency
+        self.exec_latency = exec_latency
         self.state_dir = state_dir.resolve()
         self.extra_objects = list(extra_objects)
         self.supervisor = Supervisor()
@@ -86,6 +96,8 @@ class Lab:
             state_dir=self.state_dir / "apiserver",
             exec_context=self._exec_context,
             log_path=self._log_path,
+            api_latency=self.api_latency,
+            exec_latency=self.exec_latency,
         )
         self.emulator.start(host="127.0.0.1", port=0)
         self.kubeconfig = self.emulator.write_kubeconfig(self.state_dir / "kubeconfig")

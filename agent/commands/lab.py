@@ -69,6 +69,16 @@ def up(
     foreground: Annotated[
         bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C instead of detaching.")
     ] = False,
+    api_latency_ms: Annotated[
+        float,
+        typer.Option(
+            "--api-latency-ms", min=0, max=10000, help="Injected delay per API call (model a remote cluster)."
+        ),
+    ] = 0.0,
+    exec_latency_ms: Annotated[
+        float,
+        typer.Option("--exec-latency-ms", min=0, max=10000, help="Injected delay per exec, on top of it."),
+    ] = 0.0,
 ) -> None:
     """Start the lab in the background and print the KUBECONFIG to use."""
     from agent.errors import InputError
@@ -97,7 +107,14 @@ def up(
             _export_line(state, scenario)
             typer.echo("Ctrl-C stops the lab.")
 
-        code = run(scenario, state_dir, resources.resolve() if resources else None, on_ready=ready)
+        code = run(
+            scenario,
+            state_dir,
+            resources.resolve() if resources else None,
+            on_ready=ready,
+            api_latency_ms=api_latency_ms,
+            exec_latency_ms=exec_latency_ms,
+        )
         if code != 0:
             reason = (_state(state_dir) or {}).get("error") or f"see {state_dir / 'lab.log'}"
             typer.echo(f"error: lab failed to start: {reason}", err=True)
@@ -107,6 +124,8 @@ def up(
     argv = [sys.executable, "-m", "meshlab.daemon", "--scenario", scenario, "--state-dir", str(state_dir)]
     if resources is not None:
         argv += ["--resources", str(resources.resolve())]
+    if api_latency_ms or exec_latency_ms:
+        argv += ["--api-latency-ms", f"{api_latency_ms:g}", "--exec-latency-ms", f"{exec_latency_ms:g}"]
     with (state_dir / "daemon.out").open("ab") as out:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True

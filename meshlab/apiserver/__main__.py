@@ -1,4 +1,5 @@
-"""`python -m meshlab.apiserver --objects DIR --state-dir DIR [--host H] [--port P]`.
+"""`python -m meshlab.apiserver --objects DIR --state-dir DIR [--host H] [--port P]
+[--api-latency-ms N] [--exec-latency-ms N]`.
 
 Prints one JSON ready line (url, kubeconfig, ca, pid) on stdout and serves until SIGTERM/SIGINT.
 Bad arguments: a message on stderr and exit 2.
@@ -23,12 +24,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, required=True, help="CA, certs and kubeconfig go here")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-latency-ms", type=float, default=0.0, help="injected delay per API call")
+    parser.add_argument("--exec-latency-ms", type=float, default=0.0, help="injected delay per exec, on top")
     args = parser.parse_args(argv)
     try:
         if args.objects and not args.objects.exists():
             raise ValueError(f"--objects {args.objects}: no such file or directory")
         objects = load_manifests(args.objects) if args.objects else []
-        emu = Emulator(objects, state_dir=args.state_dir)
+        emu = Emulator(
+            objects,
+            state_dir=args.state_dir,
+            api_latency=args.api_latency_ms / 1000,
+            exec_latency=args.exec_latency_ms / 1000,
+        )
         emu.start(args.host, args.port)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -36,6 +36,12 @@ class Backend:
     procs: set[asyncio.subprocess.Process] = field(default_factory=set)
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     stopping: asyncio.Event | None = None
+    # Watch bookmarks every minute, as kube-apiserver's cacher (defaultBookmarkFrequency); tests shorten it.
+    bookmark_interval: float = 60.0
+    # Injected latency (seconds) to model a remote control plane: every API call, and each exec on top
+    # (API server -> kubelet -> runtime). 0 in the lab by default. See meshlab.apiserver.latency.
+    api_latency: float = 0.0
+    exec_latency: float = 0.0
 
 
 BACKEND: web.AppKey[Backend] = web.AppKey("backend", Backend)

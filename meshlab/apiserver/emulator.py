@@ -23,6 +23,7 @@ from aiohttp import web
 from meshlab.apiserver.auth import Authenticator, RbacTable
 from meshlab.apiserver.backend import Backend
 from meshlab.apiserver.execws import ContainerContext, ExecFault, kill_group
+from meshlab.apiserver.latency import check_latency
 from meshlab.apiserver.server import make_app
 from meshlab.apiserver.store import Store
 from meshlab.loopback import is_loopback_ip
@@ -48,6 +49,9 @@ class Emulator:
         users: Mapping[str, str] | None = None,
         rbac: RbacTable | None = None,
         follow_limit: float = 300.0,
+        api_latency: float = 0.0,
+        exec_latency: float = 0.0,
+        bookmark_interval: float = 60.0,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +62,8 @@ class Emulator:
         self.backend = Backend(
             self.store, self.auth, self.state_dir, exec_context, log_path, follow_limit=follow_limit
         )
+        self.set_latency(api_latency, exec_latency)
+        self.backend.bookmark_interval = bookmark_interval
         self.host = "127.0.0.1"
         self.port = 0
         self._thread: threading.Thread | None = None
@@ -79,6 +85,16 @@ class Emulator:
     def inject_exec_fault(self, fault: ExecFault) -> None:
         """Make the next exec (of fault.pod, or any) misbehave once; see ExecFault."""
         self.backend.exec_faults.append(fault)
+
+    def set_latency(self, api: float, exec_: float) -> None:
+        """Injected seconds per API call and, on top, per exec (see latency); 0 turns it off."""
+        self.backend.api_latency = check_latency("API latency", api)
+        self.backend.exec_latency = check_latency("exec latency", exec_)
+
+    def compact(self) -> None:
+        """Forget the change history, like an etcd compaction: every older watch or continue token
+        gets 410 Gone from now on."""
+        self.store.history.compact()
 
     def write_kubeconfig(self, path: Path, user: str = "admin", namespace: str | None = None) -> Path:
         if not self.port:

@@ -1,4 +1,4 @@
-"""Pod subresources (log, exec) and watch streams: the long-lived responses.
+"""Pod subresources (log, exec): the long-lived responses (watch streams are in `watch`).
 
 Checks run in the real server's order: authorization, pod lookup, container validation, then the
 request's own options. Every stream is bounded (follow/watch time limit, server stop, client gone).
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,7 @@ from meshlab.apiserver import logs
 from meshlab.apiserver.backend import BACKEND, Backend, authorize
 from meshlab.apiserver.execws import STREAMING, ContainerContext, serve_exec
 from meshlab.apiserver.resources import ResourceType
-from meshlab.apiserver.selectors import object_fields, parse_field_selector, parse_selector
 from meshlab.apiserver.status import ApiError, bad_request, not_found
-from meshlab.apiserver.tables import render_table
 
 _POLL = 0.2
 
@@ -179,55 +176,3 @@ async def _serve_log(
 
 def _stopping(backend: Backend) -> bool:
     return backend.stopping is not None and backend.stopping.is_set()
-
-
-async def watch(
-    request: web.Request, rt: ResourceType, version: str, ns: str | None, table: bool = False
-) -> web.StreamResponse:
-    """A bounded watch: synthetic ADDED for current objects (unless resourceVersion is given), then changes."""
-    backend = _backend(request)
-    q = request.query
-    labels_ok, fields_ok = (
-        parse_selector(q.get("labelSelector")),
-        parse_field_selector(q.get("fieldSelector")),
-    )
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-
-    def on_change(kind: str, obj: dict[str, Any]) -> None:
-        if obj.get("kind") == rt.kind and (ns is None or obj["metadata"].get("namespace") == ns):
-            loop.call_soon_threadsafe(queue.put_nowait, (kind, obj))
-
-    unsubscribe = backend.store.subscribe(on_change)
-    try:
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await resp.prepare(request)
-        request[STREAMING] = True
-        if q.get("resourceVersion", "") in ("", "0"):
-            for obj in backend.store.list(rt, ns):
-                queue.put_nowait(("ADDED", obj))
-        try:
-            timeout = min(float(q.get("timeoutSeconds", backend.follow_limit)), backend.follow_limit)
-        except ValueError:
-            timeout = backend.follow_limit
-        deadline = loop.time() + timeout
-        sent_columns = False
-        while loop.time() < deadline and not _stopping(backend):
-            try:
-                kind, obj = await asyncio.wait_for(queue.get(), min(1.0, max(0.01, deadline - loop.time())))
-            except TimeoutError:
-                continue
-            if not (labels_ok(obj["metadata"].get("labels") or {}) and fields_ok(object_fields(obj))):
-                continue
-            obj["apiVersion"] = rt.api_version(version)
-            if table:  # kubectl get -w: each event carries a one-row Table; columns only in the first
-                obj = render_table(rt.plural, [obj], obj["metadata"].get("resourceVersion", ""))
-                if sent_columns:
-                    obj["columnDefinitions"] = []
-                sent_columns = True
-            await resp.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
-        with contextlib.suppress(ConnectionError):
-            await resp.write_eof()
-        return resp
-    finally:
-        unsubscribe()

@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from meshlab.apiserver import podsub, protobuf
+from meshlab.apiserver import protobuf, watch
 from meshlab.apiserver.backend import BACKEND, authorize, json_response
+from meshlab.apiserver.listing import list_page
 from meshlab.apiserver.logs import qbool
 from meshlab.apiserver.patch import apply_patch
 from meshlab.apiserver.resources import ResourceType, by_plural
@@ -63,19 +64,21 @@ async def collection(
         verb = "watch" if qbool(q, "watch") else "list"
         authorize(request, user, verb, rt, ns, None)
         if verb == "watch":
-            return await podsub.watch(request, rt, version, ns, _wants_table(request))
-        items = [
-            _served(o, rt, version)
-            for o in backend.store.list(rt, ns, q.get("labelSelector"), q.get("fieldSelector"))
-        ]
-        rv = backend.store.resource_version
+            return await watch.watch(request, rt, version, ns, _wants_table(request))
+        page = list_page(backend.store, rt, ns, q)
+        items = [_served(o, rt, version) for o in page.items]
+        meta: dict[str, Any] = {"resourceVersion": page.resource_version, "continue": page.continue_token}
+        if page.remaining is not None:
+            meta["remainingItemCount"] = page.remaining
         if _wants_table(request):
-            return json_response(render_table(rt.plural, items, rv))
+            table = render_table(rt.plural, items, page.resource_version)
+            table["metadata"] = meta
+            return json_response(table)
         return json_response(
             {
                 "kind": f"{rt.kind}List",
                 "apiVersion": rt.api_version(version),
-                "metadata": {"resourceVersion": rv, "continue": ""},
+                "metadata": meta,
                 "items": items,
             }
         )

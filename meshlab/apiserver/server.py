@@ -16,6 +16,7 @@ from aiohttp import web
 from meshlab.apiserver import discovery, openapi, podsub
 from meshlab.apiserver.backend import BACKEND, Backend, authenticate, json_response
 from meshlab.apiserver.execws import STREAMING
+from meshlab.apiserver.latency import latency_middleware
 from meshlab.apiserver.resources import by_plural
 from meshlab.apiserver.rest import MAX_BODY, collection, read_body, single
 from meshlab.apiserver.status import ApiError, status_body, unknown_path
@@ -145,7 +146,7 @@ async def access_review(request: web.Request, user: str) -> web.Response:
 
 
 def make_app(backend: Backend) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[errors_middleware, latency_middleware], client_max_size=MAX_BODY)
     app[BACKEND] = backend
     # The Python client asks for `/version/` and `/apis/` with a trailing slash; real servers answer both.
     for slash in ("", "/"):

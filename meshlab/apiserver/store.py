@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from meshlab.apiserver import defaults
+from meshlab.apiserver.history import History
 from meshlab.apiserver.resources import ResourceType, by_api_version_kind, resolve
 from meshlab.apiserver.selectors import object_fields, parse_field_selector, parse_selector
 from meshlab.apiserver.status import ApiError, already_exists, conflict, not_found
@@ -50,6 +51,7 @@ class Store:
         self._cluster_ips = itertools.count(10)
         self._subscribers: list[Subscriber] = []
         self._last_rv = "1000"
+        self.history = History()  # watches and continue tokens are served from it (see history)
         self._ensure_namespace_locked("default", [])
 
     # -- notifications -------------------------------------------------------------------------
@@ -65,6 +67,7 @@ class Store:
         return unsubscribe
 
     def _notify(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        self.history.wake()
         with self._lock:
             subs = list(self._subscribers)
         for kind, obj in events:
@@ -106,6 +109,7 @@ class Store:
         self._stamp(obj, None)
         self._objects[key] = obj
         events.append(("ADDED", obj))
+        self.history.record(int(self._last_rv), "ADDED", key, obj, None)
 
     def _stamp(self, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         meta = obj.setdefault("metadata", {})
@@ -189,7 +193,9 @@ class Store:
                 obj["status"] = copy.deepcopy(old.get("status"))  # status is not part of the spec write
             self._stamp(obj, old)
             self._objects[key] = obj
-            events.append(("MODIFIED" if old is not None else "ADDED", obj))
+            kind = "MODIFIED" if old is not None else "ADDED"
+            events.append((kind, obj))
+            self.history.record(int(self._last_rv), kind, key, obj, old)
             result = copy.deepcopy(obj)
         self._notify(events)
         return result
@@ -198,18 +204,24 @@ class Store:
         rt = _rt(resource)
         events: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
-            obj = self._objects.pop(self._key(rt, namespace, name), None)
+            key = self._key(rt, namespace, name)
+            obj = self._objects.pop(key, None)
             if obj is not None and rt.plural == "namespaces":  # the namespace controller's cascade
-                events += [
-                    ("DELETED", self._objects.pop(k)) for k in [k for k in self._objects if k[2] == name]
-                ]
+                for k in [k for k in self._objects if k[2] == name]:
+                    events.append(("DELETED", self._deleted_locked(k, self._objects.pop(k))))
             if obj is not None:
-                self._next_rv()
-                events.append(("DELETED", obj))
+                events.append(("DELETED", self._deleted_locked(key, obj)))
         if obj is None:
             return None
         self._notify(events)
         return copy.deepcopy(obj)
+
+    def _deleted_locked(self, key: Key, obj: dict[str, Any]) -> dict[str, Any]:
+        """The DELETED event's object: the last state, carrying the deletion's resourceVersion
+        (as the real server's watch does), recorded in the history."""
+        gone = {**obj, "metadata": {**obj["metadata"], "resourceVersion": self._next_rv()}}
+        self.history.record(int(self._last_rv), "DELETED", key, gone, obj)
+        return gone
 
     # -- reads ---------------------------------------------------------------------------------
     def get(self, resource: ResourceRef, namespace: str | None, name: str) -> dict[str, Any] | None:
@@ -253,6 +265,31 @@ class Store:
             ]
         out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return out
+
+    def snapshot(
+        self, resource: ResourceRef, namespace: str | None, rv: int | None = None
+    ) -> tuple[int, dict[Key, dict[str, Any]]]:
+        """(rv, {key: object}) of one type (in one namespace or all) as of `rv` (None: now), rebuilt by
+        undoing the newer changes kept in the history; history.Gone when they are no longer kept.
+        The objects are the store's own: read-only, copy before changing. No derived endpoints."""
+        rt = _rt(resource)
+        with self._lock:
+            current = int(self._last_rv)
+            state = {
+                k: o
+                for k, o in self._objects.items()
+                if k[0] == rt.group and k[1] == rt.plural and (not namespace or k[2] == namespace)
+            }
+            if rv is None or rv >= current:
+                return current, state
+            for ch in reversed(self.history.since(rv)):
+                if ch.key[:2] != (rt.group, rt.plural) or (namespace and ch.key[2] != namespace):
+                    continue
+                if ch.prev is None:
+                    state.pop(ch.key, None)
+                else:
+                    state[ch.key] = ch.prev
+            return rv, state
 
     def _derived(self, plural: str, namespace: str | None) -> Iterator[dict[str, Any]]:
         """Endpoints (or EndpointSlices) computed from Services and pods, for Services without explicit ones."""
