@@ -60,6 +60,7 @@ class PolicySource:
         self._at = 0.0
         self._objects: list[dict[str, Any]] = []
         self._engine: Any = None
+        self._generation: int | None = None
 
     def invalidate(self) -> None:
         with self._lock:
@@ -67,9 +68,14 @@ class PolicySource:
 
     def get(self) -> tuple[list[dict[str, Any]], Any]:
         with self._lock:
-            if time.monotonic() - self._at > self.ttl or self._engine is None:
+            # With watch caches (LiveCluster.policy_generation) the engine is rebuilt only after a change.
+            generation_of = getattr(self.cluster, "policy_generation", None)
+            generation = generation_of() if generation_of is not None else None
+            stale = time.monotonic() - self._at > self.ttl
+            if self._engine is None or (stale and (generation is None or generation != self._generation)):
                 from agent.istio.engine import PolicyEngine
 
+                self._generation = generation
                 objects = self.cluster.list_policy_objects()
                 self._engine = PolicyEngine(objects)
                 self._objects = objects

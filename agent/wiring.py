@@ -24,6 +24,7 @@ from agent.serve.scheduler import PathBusy
 
 log = logging.getLogger(__name__)
 BUSY_POLL_S = 0.2
+CACHE_SYNC_WAIT_S = 10.0  # a bounded wait for the watch caches at start; reads fall back meanwhile
 
 
 def cluster_ready(cluster: Cluster) -> tuple[bool, str]:
@@ -65,6 +66,13 @@ def build_agent(
         reload_interval=reload_interval,
     )
     ctx.errors = agent.store.record_error
+    enable_caches = getattr(cluster, "enable_caches", None)  # LiveCluster: list+watch caches
+    if enable_caches is not None:
+        from agent.serve.cache_metrics import CacheCollector
+
+        if not enable_caches(wait=CACHE_SYNC_WAIT_S):
+            log.warning("watch caches not synced yet; reading directly until they are")
+        agent.extra_collectors.append(CacheCollector(cluster.cache_health))  # type: ignore[attr-defined]
     set_counter = getattr(cluster, "set_error_counter", None)
     if scope is not None and set_counter is not None:
         set_counter(agent.store.record_error)  # namespaces skipped in scoped lists, by stage

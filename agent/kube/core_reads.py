@@ -1,5 +1,7 @@
 """Reads of core/v1 objects for LiveCluster: pods, workloads' pods, services, endpoints, the mesh ConfigMap.
 
+With watch caches enabled (`cache`, see agent.kube.caches), pods, services and endpoint slices are
+read from them wherever they cover the namespace asked for; never a fresh LIST then.
 Owns the namespace scope: with one, lists that would be cluster-wide are made per namespace instead
 (`scope.list_each`), so namespaced RBAC suffices; without one, lists are cluster-wide. Every call goes
 through `rest.Rest` (retries + mapping to agent.errors). No exec, logs or client construction here.
@@ -12,10 +14,12 @@ from typing import Any
 
 from agent.errors import NotFound
 from agent.kube import objects
+from agent.kube.caches import ClusterCaches
 from agent.kube.cluster import PodInfo, ServiceInfo
 from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
 from agent.kube.scope import ErrorCounter, list_each, normalize_scope
+from agent.kube.slim import matches_selector
 
 MESH_CONFIGMAP = "istio"
 _KINDS = {"pods": "Pod", "services": "Service"}
@@ -29,6 +33,14 @@ class CoreReads:
         self._rest = rest
         self.scope: tuple[str, ...] | None = normalize_scope(namespaces)
         self.count_error: ErrorCounter = lambda stage: None
+        self.cache: ClusterCaches | None = None
+
+    def cached(self, plural: str, namespace: str | None) -> list[dict[str, Any]] | None:
+        """Objects from the watch caches when they are synced and cover `namespace`, else None."""
+        cache = self.cache
+        if cache is None or not cache.synced or not cache.covers(namespace):
+            return None
+        return cache.items(plural, namespace)
 
     def set_scope(self, namespaces: Iterable[str] | None) -> None:
         self.scope = normalize_scope(namespaces)
@@ -42,6 +54,10 @@ class CoreReads:
     def get_pod(self, namespace: str, name: str) -> PodInfo:
         objects.validate_name("namespace", namespace)
         objects.validate_name("pod", name)
+        if self.cached("pods", namespace) is not None and self.cache is not None:
+            found = self.cache.get("pods", namespace, name)
+            if found is not None:
+                return objects.pod_from_dict(found)
         doc = self._rest.json(f"pod {namespace}/{name}", self._core.read_namespaced_pod, name, namespace)
         return objects.pod_from_dict(doc)
 
@@ -72,6 +88,17 @@ class CoreReads:
         """Addresses behind a Service (core/v1 Endpoints; falls back to discovery/v1 EndpointSlices)."""
         objects.validate_name("service", service)
         what = f"endpoints of service {namespace}/{service}"
+        slices = self.cached("endpointslices", namespace)
+        if slices is not None:
+            mine = [
+                s
+                for s in slices
+                if matches_selector(
+                    s["metadata"].get("labels") or {}, f"kubernetes.io/service-name={service}"
+                )
+            ]
+            if mine:
+                return [e for s in mine for e in objects.endpoints_from_slice(s)]
         try:
             doc = self._rest.json(what, self._core.read_namespaced_endpoints, service, namespace)
             return objects.endpoints_from_dict(doc)
@@ -106,6 +133,11 @@ class CoreReads:
     ) -> list[dict[str, Any]]:
         """Manifests of `pods` or `services`: in `namespace`, else in the scope, else cluster-wide."""
         kind = _KINDS[plural]
+        if namespace:
+            objects.validate_name("namespace", namespace)
+        cached = self.cached(plural, namespace or None)
+        if cached is not None:
+            return [o for o in cached if matches_selector(o["metadata"].get("labels") or {}, label_selector)]
         kwargs: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
         if not namespace and self.scope is not None:
             # All-namespace services are listed for service discovery (the `discovery:` rules).

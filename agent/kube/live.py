@@ -9,6 +9,9 @@ so every client exception leaves this package as an agent.errors exception.
 With a namespace scope (`namespaces=` or `set_scope`), lists that would be cluster-wide (all-namespace
 pods and services, the policy objects) are made per namespace instead, so namespaced RBAC suffices;
 without one, lists are cluster-wide. Use as a context manager (or call close()) to release the client.
+
+`enable_caches()` (the long-running agent) starts list+watch caches (agent.kube.caches); from then
+on pods, services, endpoint slices and the Istio policy objects are read from them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from agent.kube.policy_list import list_istio_policy
 from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
 from agent.kube.scope import ErrorCounter, with_root
+from agent.kube.watch_cache import CacheStats
 
 __all__ = ["MESH_CONFIGMAP", "LiveCluster"]
 
@@ -87,8 +91,47 @@ class LiveCluster:
         return cls.from_kubeconfig(path, context, namespace)
 
     def close(self) -> None:
-        """Release the client's connections; safe to call more than once."""
+        """Stop the caches and release the client's connections; safe to call more than once."""
+        if self._reads.cache is not None:
+            self._reads.cache.stop()
+            self._reads.cache = None
         self._api.close()
+
+    # --- watch caches ---------------------------------------------------------------------------
+    def enable_caches(
+        self, wait: float = 30.0, watch_timeout: int | None = None, page_size: int | None = None
+    ) -> bool:
+        """Start list+watch caches for the current scope; True once all synced within `wait` s.
+        Until they are synced, reads fall back to direct requests. Call after set_scope."""
+        from agent.kube.caches import ClusterCaches
+        from agent.kube.policy_list import served_versions
+
+        if self._reads.cache is not None:
+            return self._reads.cache.wait_synced(wait)
+        try:
+            served: dict[str, list[str]] | None = served_versions(self._rest, self._core)
+        except NotFound:
+            served = None
+        caches = ClusterCaches(
+            self._core,
+            served,
+            self._reads.scope,
+            self.root_namespace,
+            watch_timeout=watch_timeout,
+            page_size=page_size,
+        )
+        self._reads.cache = caches
+        caches.start()
+        return caches.wait_synced(wait)
+
+    def cache_health(self) -> dict[str, CacheStats]:
+        """Per cached resource: synced, last sync, lists, relists, watch restarts ({} without caches)."""
+        return self._reads.cache.health() if self._reads.cache is not None else {}
+
+    def policy_generation(self) -> int | None:
+        """Changes whenever a cached object changes; None without synced caches (re-list by TTL)."""
+        cache = self._reads.cache
+        return cache.generation if cache is not None and cache.synced else None
 
     def __enter__(self) -> Self:
         return self
@@ -139,8 +182,12 @@ class LiveCluster:
     def list_policy_objects(self) -> list[dict[str, Any]]:
         """Cluster-wide; when scoped, DRs/PAs in the scope + root namespace, Services/Pods in the scope."""
         scope = self._reads.scope
-        policy_namespaces = None if scope is None else with_root(scope, self.root_namespace)
-        out = list_istio_policy(self._rest, self._core, policy_namespaces, self._reads.count_error)
+        cache = self._reads.cache
+        if cache is not None and cache.synced:
+            out = cache.policy_objects()
+        else:
+            policy_namespaces = None if scope is None else with_root(scope, self.root_namespace)
+            out = list_istio_policy(self._rest, self._core, policy_namespaces, self._reads.count_error)
         mesh = self.mesh_configmap()
         if mesh is not None:
             out.append(mesh)

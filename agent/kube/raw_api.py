@@ -119,6 +119,10 @@ class RawApi:
             **kw,
         )
 
+    def get_path(self, path: str, query: list[tuple[str, Any]] | None = None, **kw: Any) -> Any:
+        """GET any collection path the caller built (list pages and watches of agent.kube.watch_cache)."""
+        return self._get(path, None, query, **kw)
+
     # --- discovery, version, custom objects, endpoint slices ---------------------------------
     def get_api_versions(self, **kw: Any) -> Any:
         return self._get("/apis/", **kw)

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from prometheus_client.registry import Collector
+
 from agent.config import AgentConfig, PathConfig, expand_discovery
 from agent.errors import InputError
 from agent.kube.cluster import ServiceInfo
@@ -76,6 +78,7 @@ class Agent:
         """`check_now` runs what someone waits on (POST /api/v1/probe, ad hoc or a configured path;
         `run_path`); the schedule runs `check`. Default: `check` for both."""
         self.store = ResultStore(history=history)
+        self.extra_collectors: list[Collector] = []  # e.g. watch-cache health (agent.wiring)
         self.watcher = ConfigWatcher(config_path, self.apply_config, self._config_rejected, reload_interval)
         self._check = check
         self._check_now = check_now or check
@@ -152,7 +155,8 @@ class Agent:
                     self.scheduler.paths,
                     lambda: self._shard,
                     lambda: self.watcher.status().last_error is None,
-                )
+                ),
+                *self.extra_collectors,
             ),
             paths=self.scheduler.paths,
             run_path=self.run_path,

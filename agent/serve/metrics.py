@@ -164,9 +164,10 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("meshprober_paths", "Paths this replica probes", value=float(len(paths)))
 
 
-def make_registry(collector: Collector) -> CollectorRegistry:
+def make_registry(*collectors: Collector) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    for collector in collectors:
+        registry.register(collector)
     return registry
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from meshlab.apiserver.accounting import Accounting
 from meshlab.apiserver.auth import Authenticator
 from meshlab.apiserver.execws import ContainerContext, ExecFault
 from meshlab.apiserver.resources import ResourceType
@@ -42,6 +43,7 @@ class Backend:
     # (API server -> kubelet -> runtime). 0 in the lab by default. See meshlab.apiserver.latency.
     api_latency: float = 0.0
     exec_latency: float = 0.0
+    accounting: Accounting = field(default_factory=Accounting)  # requests and bytes by verb
 
 
 BACKEND: web.AppKey[Backend] = web.AppKey("backend", Backend)

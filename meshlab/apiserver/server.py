@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from meshlab.apiserver import discovery, openapi, podsub
+from meshlab.apiserver.accounting import ACCOUNTING, accounting_middleware
 from meshlab.apiserver.backend import BACKEND, Backend, authenticate, json_response
 from meshlab.apiserver.execws import STREAMING
 from meshlab.apiserver.latency import latency_middleware
@@ -146,8 +147,11 @@ async def access_review(request: web.Request, user: str) -> web.Response:
 
 
 def make_app(backend: Backend) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, latency_middleware], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[accounting_middleware, errors_middleware, latency_middleware], client_max_size=MAX_BODY
+    )
     app[BACKEND] = backend
+    app[ACCOUNTING] = backend.accounting
     # The Python client asks for `/version/` and `/apis/` with a trailing slash; real servers answer both.
     for slash in ("", "/"):
         app.router.add_get("/version" + slash, handle_version)

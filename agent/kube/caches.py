@@ -1,0 +1,150 @@
+"""The agent's watch caches of one cluster: Pods, Services, EndpointSlices and the Istio policy kinds.
+
+Cluster-wide when the agent is cluster-wide; with a namespace scope, one cache per scoped
+namespace (the policy kinds also in the mesh root namespace), so namespaced `list`/`watch` RBAC
+suffices. The policy kinds are cached at the version the server prefers among those we read
+(agent.kube.policy_kinds); a kind the server does not serve stays empty. `generation` changes
+whenever any cached object does, so the policy view rebuilds its engine only after a change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from agent.kube.policy_kinds import POLICY_KINDS, PolicyKind, pick_version
+from agent.kube.raw_api import RawApi
+from agent.kube.slim import Slimmer, slim_endpoint_slice, slim_pod, slim_policy, slim_service
+from agent.kube.watch_cache import CacheStats, WatchCache
+
+CORE: dict[str, tuple[str, Slimmer]] = {
+    "pods": ("/api/v1", slim_pod),
+    "services": ("/api/v1", slim_service),
+    "endpointslices": ("/apis/discovery.k8s.io/v1", slim_endpoint_slice),
+}
+
+
+def collection_path(prefix: str, plural: str, namespace: str | None) -> str:
+    return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+
+
+class ClusterCaches:
+    """Every cache the agent reads; see the module docstring."""
+
+    def __init__(
+        self,
+        raw: RawApi,
+        served: dict[str, list[str]] | None,
+        scope: Sequence[str] | None,
+        root_namespace: str,
+        *,
+        watch_timeout: int | None = None,
+        page_size: int | None = None,
+    ) -> None:
+        self.scope = tuple(scope) if scope is not None else None
+        self._gen_lock = threading.Lock()
+        self._generation = 0
+        kw: dict[str, Any] = {"on_change": self._bump}
+        if watch_timeout is not None:
+            kw["watch_timeout"] = watch_timeout
+        if page_size is not None:
+            kw["page_size"] = page_size
+        self._by_resource: dict[str, list[WatchCache]] = {}
+
+        def add(resource: str, prefix: str, slim: Slimmer, namespaces: Iterable[str | None]) -> None:
+            self._by_resource[resource] = [
+                WatchCache(
+                    raw, collection_path(prefix, resource, ns), slim, name=f"{resource}@{ns or '*'}", **kw
+                )
+                for ns in namespaces
+            ]
+
+        core_ns: list[str | None] = list(self.scope) if self.scope is not None else [None]
+        for plural, (prefix, slim) in CORE.items():
+            add(plural, prefix, slim, core_ns)
+        policy_ns: list[str | None] = (
+            [None] if self.scope is None else list(dict.fromkeys([*self.scope, root_namespace]))
+        )
+        self.policy_kinds: list[tuple[PolicyKind, str]] = []
+        for kind in POLICY_KINDS:
+            if self.scope is not None and not kind.namespaced:
+                continue
+            version = pick_version(kind, served) if served is not None else kind.versions[0]
+            if version is None:
+                continue  # not served: nothing to cache
+            self.policy_kinds.append((kind, version))
+            slim = slim_policy(f"{kind.group}/{version}", kind.kind)
+            add(kind.plural, f"/apis/{kind.group}/{version}", slim, policy_ns if kind.namespaced else [None])
+
+    def _bump(self) -> None:
+        with self._gen_lock:
+            self._generation += 1
+
+    @property
+    def generation(self) -> int:
+        with self._gen_lock:
+            return self._generation
+
+    def all(self) -> list[WatchCache]:
+        return [c for caches in self._by_resource.values() for c in caches]
+
+    def start(self) -> None:
+        for c in self.all():
+            c.start()
+
+    def stop(self) -> None:
+        for c in self.all():
+            c._stop.set()  # signal all first, so they wind down together
+        for c in self.all():
+            c.stop()
+
+    def wait_synced(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(c.wait_synced(max(0.0, deadline - time.monotonic())) for c in self.all())
+
+    @property
+    def synced(self) -> bool:
+        return all(c.synced for c in self.all())
+
+    def covers(self, namespace: str | None) -> bool:
+        """True when the caches hold every object of `namespace` (None: of every namespace)."""
+        if self.scope is None:
+            return True
+        return namespace is not None and namespace in self.scope
+
+    def items(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Cached objects of a resource (plural), in one namespace or all cached ones. Read-only."""
+        out: list[dict[str, Any]] = []
+        for c in self._by_resource.get(resource, []):
+            out.extend(c.items(namespace))
+        return out
+
+    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        for c in self._by_resource.get(resource, []):
+            found = c.get(namespace, name)
+            if found is not None:
+                return found
+        return None
+
+    def policy_objects(self) -> list[dict[str, Any]]:
+        return [obj for kind, _ in self.policy_kinds for obj in self.items(kind.plural)]
+
+    def health(self) -> dict[str, CacheStats]:
+        """Stats summed per resource (several namespaces' caches add up)."""
+        out: dict[str, CacheStats] = {}
+        for resource, caches in self._by_resource.items():
+            total = CacheStats(synced=all(c.synced for c in caches))
+            total.last_sync = min((c.stats.last_sync for c in caches), default=0.0)
+            for c in caches:
+                s = c.stats
+                total.lists += s.lists
+                total.relists += s.relists
+                total.watch_restarts += s.watch_restarts
+                total.events += s.events
+                total.bookmarks += s.bookmarks
+                total.errors += s.errors
+                total.objects += s.objects
+            out[resource] = total
+        return out
