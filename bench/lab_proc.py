@@ -44,12 +44,15 @@ def lab_env(state_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def lab(state_dir: Path, scenario: str = "seed", resources: Path | None = None) -> Iterator[dict[str, str]]:
-    """`meshprober lab up` in a subprocess (with `--resources` on top of the scenario, if given);
-    yields the client env; `lab down` on the way out."""
+def lab(
+    state_dir: Path, scenario: str = "seed", resources: Path | None = None, api_latency_ms: float = 0.0
+) -> Iterator[dict[str, str]]:
+    """`meshprober lab up` in a subprocess (with `--resources` on top of the scenario, if given, and
+    an injected API-server latency per call); yields the client env; `lab down` on the way out."""
     state_dir.mkdir(parents=True, exist_ok=True)
     up = [*meshprober_argv(), "lab", "up", "--scenario", scenario, "--state-dir", str(state_dir)]
     up += ["--resources", str(resources)] if resources is not None else []
+    up += ["--api-latency-ms", f"{api_latency_ms:g}"] if api_latency_ms else []
     proc = subprocess.run(up, capture_output=True, text=True, timeout=LAB_UP_TIMEOUT_S, check=False)
     try:
         if proc.returncode != 0:

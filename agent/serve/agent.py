@@ -21,6 +21,7 @@ from agent.kube.cluster import ServiceInfo
 from agent.serve import sharding
 from agent.serve.api import Api, ApiContext
 from agent.serve.api_server import ApiServer
+from agent.serve.lag import LagStats
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.reload import ConfigWatcher
 from agent.serve.results import CheckResult
@@ -78,7 +79,8 @@ class Agent:
         """`check_now` runs what someone waits on (POST /api/v1/probe, ad hoc or a configured path;
         `run_path`); the schedule runs `check`. Default: `check` for both."""
         self.store = ResultStore(history=history)
-        self.extra_collectors: list[Collector] = []  # e.g. watch-cache health (agent.wiring)
+        self.lag = LagStats()  # how late scheduled probes start (meshprober_schedule_lag_seconds)
+        self.extra_collectors: list[Collector] = [self.lag]  # + e.g. watch-cache health (agent.wiring)
         self.watcher = ConfigWatcher(config_path, self.apply_config, self._config_rejected, reload_interval)
         self._check = check
         self._check_now = check_now or check
@@ -118,7 +120,11 @@ class Agent:
             index, count, config.shard.index, config.shard.count, socket.gethostname()
         )
         self._scheduler = ProbeScheduler(
-            self._check, self._policy_check, self.store, config.limits.max_concurrent_probes
+            self._check,
+            self._policy_check,
+            self.store,
+            config.limits.max_concurrent_probes,
+            on_lag=self.lag.record,
         )
         server = self.make_server(config, listen) if serve else None
         self._refresh_services()

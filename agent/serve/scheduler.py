@@ -17,7 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+    JobExecutionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -87,8 +94,11 @@ class ProbeScheduler:
         store: ResultStore,
         max_concurrent: int = 8,
         jitter: Callable[[float], float] = jitter_seconds,
+        on_lag: Callable[[float], None] | None = None,
     ) -> None:
         self._check = check
+        self._on_lag = on_lag
+        self._started: dict[str, float] = {}  # wall time a scheduled run of each path began
         self._policy_check = policy_check
         self._store = store
         self._jitter = jitter
@@ -101,12 +111,19 @@ class ProbeScheduler:
             timezone=UTC,
         )
         self._scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        self._scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
     def _on_skipped(self, event: JobEvent) -> None:
         # A run skipped because the previous one still runs (a slow or hung check) or because the
         # pool was saturated past the misfire grace: make it visible as an agent-side error.
         stage = "overrun" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
         self._store.record_error(stage)
+
+    def _on_done(self, event: JobExecutionEvent) -> None:
+        # max_instances=1: at most one run per path, so its start time is unambiguous here.
+        started = self._started.pop(event.job_id, None)
+        if started is not None and self._on_lag is not None:
+            self._on_lag(started - event.scheduled_run_time.timestamp())
 
     def start(self) -> None:
         self._scheduler.start()
@@ -157,6 +174,7 @@ class ProbeScheduler:
         )
 
     def _scheduled_run(self, name: str) -> None:
+        self._started[name] = time.time()
         # Busy: still running from an on-demand probe; KeyError: removed by a reload meanwhile.
         with contextlib.suppress(PathBusy, KeyError):
             self.run_now(name)

@@ -3,7 +3,9 @@
 Benchmarks and tests read `Backend.accounting` to show what a client costs the API server (e.g. no
 LIST in a watch cache's steady state). Verbs as kube-apiserver's audit log and
 `apiserver_request_total` name them: list, watch, get, create, update, patch, delete, plus
-`exec` and `log` for those subresources and `discovery` for everything else.
+`exec` and `log` for those subresources and `discovery` for everything else. Bytes are response
+bodies; streams that last (watch) count their own bytes as they send them (`add_bytes`), so a
+long watch shows up while it runs; exec websocket frames are not counted.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ class Accounting:
     def add(self, verb: str, nbytes: int) -> None:
         with self._lock:
             self.requests[verb] += 1
+            self.bytes_sent[verb] += nbytes
+
+    def add_bytes(self, verb: str, nbytes: int) -> None:
+        with self._lock:
             self.bytes_sent[verb] += nbytes
 
     def snapshot(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -64,7 +70,7 @@ async def accounting_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     response = await handler(request)
-    body = getattr(response, "body", None)
-    nbytes = len(body) if isinstance(body, (bytes, bytearray)) else int(response.body_length or 0)
+    body = response.body if isinstance(response, web.Response) else None
+    nbytes = len(body) if isinstance(body, (bytes, bytearray)) else 0
     request.app[ACCOUNTING].add(verb_of(request), nbytes)
     return response

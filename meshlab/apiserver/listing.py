@@ -44,7 +44,7 @@ _DERIVED = ("endpoints", "endpointslices")  # computed from Services and Pods: n
 
 @dataclass(frozen=True)
 class Page:
-    items: list[dict[str, Any]]  # copies, safe to change
+    items: list[dict[str, Any]]  # shallow copies: set top-level keys only, never change nested ones
     resource_version: str
     continue_token: str
     remaining: int | None  # remainingItemCount; None when unknown (selectors) or no more pages
@@ -156,7 +156,7 @@ def list_page(store: Store, rt: ResourceType, ns: str | None, query: Mapping[str
     more = limit is not None and len(selected) > limit
     filtered = bool(query.get("labelSelector") or query.get("fieldSelector"))
     return Page(
-        items=[json.loads(json.dumps(o)) for _, o in page],  # a deep copy, ~2x faster than copy.deepcopy
+        items=[dict(o) for _, o in page],
         resource_version=str(at),
         continue_token=encode_token(at, page[-1][0]) if more else "",
         remaining=(len(selected) - len(page)) if more and not filtered else None,

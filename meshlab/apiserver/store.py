@@ -46,6 +46,8 @@ class Store:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._objects: dict[Key, dict[str, Any]] = {}
+        # keys per (group, plural): lists of one type do not walk every object (10,000 pods + ...)
+        self._by_type: dict[tuple[str, str], set[Key]] = {}
         self._rv = itertools.count(1000)
         self._ips = itertools.count(10)
         self._cluster_ips = itertools.count(10)
@@ -108,6 +110,7 @@ class Store:
         }
         self._stamp(obj, None)
         self._objects[key] = obj
+        self._by_type.setdefault(key[:2], set()).add(key)
         events.append(("ADDED", obj))
         self.history.record(int(self._last_rv), "ADDED", key, obj, None)
 
@@ -193,6 +196,7 @@ class Store:
                 obj["status"] = copy.deepcopy(old.get("status"))  # status is not part of the spec write
             self._stamp(obj, old)
             self._objects[key] = obj
+            self._by_type.setdefault(key[:2], set()).add(key)
             kind = "MODIFIED" if old is not None else "ADDED"
             events.append((kind, obj))
             self.history.record(int(self._last_rv), kind, key, obj, old)
@@ -206,8 +210,10 @@ class Store:
         with self._lock:
             key = self._key(rt, namespace, name)
             obj = self._objects.pop(key, None)
+            self._by_type.get(key[:2], set()).discard(key)
             if obj is not None and rt.plural == "namespaces":  # the namespace controller's cascade
                 for k in [k for k in self._objects if k[2] == name]:
+                    self._by_type.get(k[:2], set()).discard(k)
                     events.append(("DELETED", self._deleted_locked(k, self._objects.pop(k))))
             if obj is not None:
                 events.append(("DELETED", self._deleted_locked(key, obj)))
@@ -247,9 +253,9 @@ class Store:
         fields_ok = parse_field_selector(field_selector)
         with self._lock:
             objs = [
-                o
-                for k, o in self._objects.items()
-                if k[0] == rt.group and k[1] == rt.plural and (not namespace or k[2] == namespace)
+                self._objects[k]
+                for k in self._by_type.get((rt.group, rt.plural), ())
+                if not namespace or k[2] == namespace
             ]
             if rt.plural in ("endpoints", "endpointslices"):
                 have = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in objs}
@@ -276,9 +282,9 @@ class Store:
         with self._lock:
             current = int(self._last_rv)
             state = {
-                k: o
-                for k, o in self._objects.items()
-                if k[0] == rt.group and k[1] == rt.plural and (not namespace or k[2] == namespace)
+                k: self._objects[k]
+                for k in self._by_type.get((rt.group, rt.plural), ())
+                if not namespace or k[2] == namespace
             }
             if rv is None or rv >= current:
                 return current, state
@@ -297,13 +303,16 @@ class Store:
             yield ep if plural == "endpoints" else defaults.endpoint_slice(ep)
 
     def _derived_endpoints(self, namespace: str | None) -> Iterator[dict[str, Any]]:
-        for k, svc in list(self._objects.items()):
-            if k[1] != "services" or k[0] or (namespace and k[2] != namespace):
+        pods_by_ns: dict[str, list[dict[str, Any]]] = {}
+        for pk in self._by_type.get(("", "pods"), ()):
+            if not namespace or pk[2] == namespace:
+                pods_by_ns.setdefault(pk[2], []).append(self._objects[pk])
+        for k in sorted(self._by_type.get(("", "services"), ())):
+            if namespace and k[2] != namespace:
                 continue
             if ("", "endpoints", k[2], k[3]) in self._objects:
                 continue
-            pods = [p for pk, p in self._objects.items() if pk[1] == "pods" and not pk[0] and pk[2] == k[2]]
-            ep = defaults.derive_endpoints(svc, pods)
+            ep = defaults.derive_endpoints(self._objects[k], pods_by_ns.get(k[2], []))
             if ep is not None:
                 yield ep
 

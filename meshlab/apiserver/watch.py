@@ -130,17 +130,16 @@ async def watch(
         async def send(kind: str, obj: dict[str, Any]) -> None:
             nonlocal sent_columns
             if kind in ("ADDED", "MODIFIED", "DELETED"):
-                obj = json.loads(json.dumps(obj))  # never hand out the store's own dicts
-                obj["apiVersion"] = rt.api_version(version)
-                obj["kind"] = rt.kind
+                # a new top level only: the store's own dicts are serialized, never changed
+                obj = {**obj, "apiVersion": rt.api_version(version), "kind": rt.kind}
                 if table:  # kubectl get -w: each event carries a one-row Table; columns only in the first
                     obj = render_table(rt.plural, [obj], obj["metadata"].get("resourceVersion", ""))
                     if sent_columns:
                         obj["columnDefinitions"] = []
                     sent_columns = True
-            await resp.write(
-                json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
-            )
+            line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+            backend.accounting.add_bytes("watch", len(line))
+            await resp.write(line)
 
         rv_raw = q.get("resourceVersion", "")
         initial = "sendInitialEvents" in q and qbool(q, "sendInitialEvents")
