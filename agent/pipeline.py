@@ -61,6 +61,7 @@ class PolicySource:
         self._objects: list[dict[str, Any]] = []
         self._engine: Any = None
         self._generation: int | None = None
+        self._memo: Any = None  # agent.istio.parse_memo.ParseMemo: unchanged objects are not re-parsed
 
     def invalidate(self) -> None:
         with self._lock:
@@ -74,10 +75,12 @@ class PolicySource:
             stale = time.monotonic() - self._at > self.ttl
             if self._engine is None or (stale and (generation is None or generation != self._generation)):
                 from agent.istio.engine import PolicyEngine
+                from agent.istio.parse_memo import ParseMemo
 
                 self._generation = generation
                 objects = self.cluster.list_policy_objects()
-                self._engine = PolicyEngine(objects)
+                self._memo = self._memo or ParseMemo()
+                self._engine = PolicyEngine(objects, self._memo.parse(objects))
                 self._objects = objects
                 self._at = time.monotonic()
             return self._objects, self._engine

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_proc import REPO, free_port, rss_mb, running_agent
+from lab_proc import REPO, cpu_seconds, free_port, rss_mb, running_agent
 
 sys.path.insert(0, str(REPO))
 from agent.probe.argv import WRITE_OUT_FORMAT
@@ -313,11 +313,11 @@ def main() -> int:
                 time.sleep(args.warmup)
                 req0, bytes0 = emu.backend.accounting.snapshot()
                 m0, lag0 = scrape(port)
-                w0 = time.monotonic()
+                w0, cpu0 = time.monotonic(), cpu_seconds(agent.pid)
                 time.sleep(args.window)
                 req1, bytes1 = emu.backend.accounting.snapshot()
                 m1, lag1 = scrape(port)
-                w1 = time.monotonic()
+                w1, cpu1 = time.monotonic(), cpu_seconds(agent.pid)
                 rss, peak = rss_mb(agent.pid), rss_mb(agent.pid, "VmHWM")
                 churn.stop_event.set()
                 churn.join(5)
@@ -332,6 +332,8 @@ def main() -> int:
     print(
         f"window {w1 - w0:.0f}s; {churn.replaced} pods replaced in all; agent RSS {rss:.0f} MB (peak {peak:.0f} MB)"
     )
+    cpu_ms = (cpu1 - cpu0) * 1000 / probes if probes else float("nan")
+    print(f"agent CPU {(cpu1 - cpu0) / (w1 - w0) * 100:.0f}% of one core, {cpu_ms:.1f} ms per probe")
     print("API requests per minute by verb: " + ", ".join(f"{v}={n:.1f}" for v, n in per_verb.items()))
     print(
         "bytes per minute by verb (MB): "

@@ -16,7 +16,7 @@ from agent.istio import peer_authn, remedy, verdict
 from agent.istio.dr_resolution import ConsolidatedRule, DestinationRuleIndex
 from agent.istio.parse import parse_objects
 from agent.istio.peer_authn import ServerModeDecision
-from agent.istio.resources import PeerAuthentication, Pod, Service, ServicePort
+from agent.istio.resources import PeerAuthentication, Pod, Resources, Service, ServicePort
 from agent.istio.topology import Topology
 from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
 
@@ -24,8 +24,11 @@ from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
 class PolicyEngine(Topology):
     """The tls-check questions over one set of resources (index built once)."""
 
-    def __init__(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        res = parse_objects([dict(o) if isinstance(o, Mapping) else o for o in objects])
+    def __init__(self, objects: Iterable[Mapping[str, Any]], resources: Resources | None = None) -> None:
+        """`resources`: `objects` already parsed (agent.istio.parse_memo); else they are parsed here."""
+        if resources is None:
+            resources = parse_objects([dict(o) if isinstance(o, Mapping) else o for o in objects])
+        res = resources
         self.resources = res
         self.notes: list[str] = list(res.notes)
         self.mesh = res.mesh

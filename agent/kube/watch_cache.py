@@ -42,6 +42,7 @@ BACKOFF_MAX_S = 30.0
 CONNECT_TIMEOUT_S = 3.0
 READ_SLACK_S = 30.0  # a watch silent for longer than its timeout plus this is dead
 LIST_READ_TIMEOUT_S = 60.0
+NOT_SERVED_RETRY_S = 60.0
 
 
 class Relist(Exception):
@@ -90,7 +91,10 @@ class WatchCache:
         self._by_ns: dict[str, dict[str, dict[str, Any]]] = {}
         self._rv = ""
         self.stats = CacheStats()
-        self.not_served = False  # 404 on the collection: the kind is not installed (kept empty)
+        # 404 on the collection: the kind is not installed; 403: RBAC does not allow it (a namespace
+        # outside the grant, as scope.list_each skips). Either way the cache stays empty, synced,
+        # and looks again every NOT_SERVED_RETRY_S.
+        self.not_served = False
         self._synced = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,7 +147,7 @@ class WatchCache:
                     need_list = False
                     backoff = BACKOFF_START_S
                 if self.not_served:
-                    self._stop.wait(60.0)  # look again now and then: the CRD may get installed
+                    self._stop.wait(NOT_SERVED_RETRY_S)  # the CRD may get installed, RBAC granted
                     need_list = True
                     continue
                 self._watch()
@@ -181,7 +185,12 @@ class WatchCache:
                 if not token or self._stop.is_set():
                     break
         except ApiException as exc:
-            if exc.status == 404:
+            if exc.status in (403, 404):
+                if exc.status == 403:
+                    self.stats.errors += 1
+                    log.warning(
+                        "cache %s: forbidden; kept empty, retrying in %.0fs", self.name, NOT_SERVED_RETRY_S
+                    )
                 self.not_served = True
                 items, rv = {}, ""
             elif exc.status == 410:  # the continue token expired mid-list: start over

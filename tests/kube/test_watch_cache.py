@@ -193,3 +193,19 @@ def test_steady_state_makes_no_list(emu: Emulator, live: LiveCluster) -> None:
     wait_until("the churn", lambda: consistent(emu, live))
     after, _ = emu.backend.accounting.snapshot()
     assert after.get("list", 0) == before.get("list", 0), (before, after)
+
+
+def test_forbidden_namespace_is_kept_empty_and_counted(tmp_path: Path) -> None:
+    """A scoped namespace outside the RBAC grant: its caches stay empty (synced), the rest work."""
+    user = "system:serviceaccount:meshprober:meshprober"
+    rbac = {user: [{"verbs": ["get", "list", "watch"], "namespaces": ["ns-a", "istio-system"]}]}
+    with Emulator(_objects(), state_dir=tmp_path / "emu", rbac=rbac) as emu:
+        live = LiveCluster.from_kubeconfig(str(emu.write_kubeconfig(tmp_path / "kc", user=user)))
+        live.set_scope(("ns-a", "ns-b"))
+        try:
+            assert live.enable_caches(wait=20)
+            assert [p.name for p in live.list_pods("ns-a")] == [f"p{i}" for i in range(7)]
+            assert live.list_pods("ns-b") == []
+            assert live.cache_health()["pods"].errors >= 1
+        finally:
+            live.close()
