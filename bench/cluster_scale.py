@@ -214,16 +214,22 @@ def scrape(port: int) -> tuple[dict[str, float], dict[str, float]]:
         text = resp.read().decode()
     sums: dict[str, float] = {}
     lag: dict[str, float] = {}
+    per_path: dict[str, float] = {}
     for line in text.splitlines():
         m = SAMPLE.match(line)
         if not m:
             continue
         name, labels, value = m.group(1), m.group(2) or "", float(m.group(3))
         sums[name] = sums.get(name, 0.0) + value
+        if name == "meshprober_probes_total":
+            path = re.search(r'path="([^"]+)"', labels)
+            if path:
+                per_path[path.group(1)] = per_path.get(path.group(1), 0.0) + value
         if name == "meshprober_schedule_lag_seconds_bucket":
             le = re.search(r'le="([^"]+)"', labels)
             if le:
                 lag[le.group(1)] = value
+    sums.update({f"path:{k}": v for k, v in per_path.items()})
     return sums, lag
 
 
@@ -275,7 +281,13 @@ class Churn(threading.Thread):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--window", type=float, default=180.0, help="measured seconds (>= 180 per issue 16)")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=210.0,
+        help="measured seconds (>= 180 per issue 16; 210 = 4 mean periods of a 50 s interval + jitter, "
+        "so every path counts the same number of runs)",
+    )
     parser.add_argument("--warmup", type=float, default=75.0, help="seconds before the window starts")
     parser.add_argument("--interval", type=float, default=50.0, help="seconds between probes of one path")
     parser.add_argument("--concurrency", type=int, default=24, help="limits.max_concurrent_probes")
@@ -301,7 +313,8 @@ def main() -> int:
             env = {"KUBECONFIG": str(emu.write_kubeconfig(tmp / "kubeconfig")), "PATH": "/usr/bin:/bin"}
             import os
 
-            env = dict(os.environ, **env)
+            # MALLOC_ARENA_MAX as the image sets it (Dockerfile): the agent runs as deployed.
+            env = dict(os.environ, **env, MALLOC_ARENA_MAX="2")
             port = free_port()
             churn = Churn(emu, args.churn)
             with running_agent(agent_config(args.interval, args.concurrency, port), tmp, env) as agent:
@@ -334,6 +347,13 @@ def main() -> int:
     )
     cpu_ms = (cpu1 - cpu0) * 1000 / probes if probes else float("nan")
     print(f"agent CPU {(cpu1 - cpu0) / (w1 - w0) * 100:.0f}% of one core, {cpu_ms:.1f} ms per probe")
+    runs = sorted(m1[k] - m0.get(k, 0.0) for k in m1 if k.startswith("path:"))
+    if runs:
+        print(
+            f"runs per path in the window: min {runs[0]:.0f} median {runs[len(runs) // 2]:.0f} max {runs[-1]:.0f}"
+            f" (one per {args.interval:g}s + jitter expected); mean probe duration"
+            f" {m1.get('meshprober_probe_duration_seconds', 0.0) / max(len(runs), 1):.2f}s"
+        )
     print("API requests per minute by verb: " + ", ".join(f"{v}={n:.1f}" for v, n in per_verb.items()))
     print(
         "bytes per minute by verb (MB): "

@@ -10,6 +10,7 @@ metadata noise (managedFields, last-applied annotations).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +19,16 @@ from agent.kube.cluster import DEFAULT_CONTAINER_ANNOTATION
 Slimmer = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 _META_KEYS = ("name", "namespace", "labels", "resourceVersion", "creationTimestamp", "generation", "uid")
+
+
+def _s(value: Any) -> Any:
+    """Strings repeated across thousands of objects (label keys and values, namespaces, container
+    names) become one shared object each; JSON decoding makes a new one per occurrence."""
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def _labels(value: Any) -> dict[str, Any]:
+    return {_s(k): _s(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
 def _map(value: Any) -> dict[str, Any]:
@@ -31,12 +42,16 @@ def _items(value: Any) -> list[Mapping[str, Any]]:
 def _meta(obj: Mapping[str, Any], *, annotations: bool = False) -> dict[str, Any]:
     meta = _map(obj.get("metadata"))
     out = {k: meta[k] for k in _META_KEYS if k in meta}
+    if "namespace" in out:
+        out["namespace"] = _s(out["namespace"])
+    if "labels" in out:
+        out["labels"] = _labels(out["labels"])
     if annotations:
         kept = {k: v for k, v in _map(meta.get("annotations")).items() if k == DEFAULT_CONTAINER_ANNOTATION}
         if kept:
             out["annotations"] = kept
     owners = [
-        {k: o[k] for k in ("kind", "name", "controller") if k in o}
+        {k: _s(o[k]) for k in ("kind", "name", "controller") if k in o}
         for o in _items(meta.get("ownerReferences"))
     ]
     if owners:
@@ -48,7 +63,7 @@ def slim_pod(obj: Mapping[str, Any]) -> dict[str, Any]:
     spec, status = _map(obj.get("spec")), _map(obj.get("status"))
     containers = [
         {
-            "name": c.get("name"),
+            "name": _s(c.get("name")),
             "ports": [{k: p[k] for k in ("name", "containerPort") if k in p} for p in _items(c.get("ports"))],
         }
         for c in _items(spec.get("containers"))
@@ -62,7 +77,7 @@ def slim_pod(obj: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("serviceAccountName", "serviceAccount"):
         if key in spec:
             slim_spec[key] = spec[key]
-    slim_status: dict[str, Any] = {k: status[k] for k in ("phase", "podIP") if k in status}
+    slim_status: dict[str, Any] = {k: _s(status[k]) for k in ("phase", "podIP") if k in status}
     ready = [c for c in _items(status.get("conditions")) if c.get("type") == "Ready"]
     if ready:
         slim_status["conditions"] = [{"type": "Ready", "status": ready[0].get("status")}]
@@ -78,11 +93,14 @@ def slim_pod(obj: Mapping[str, Any]) -> dict[str, Any]:
 def slim_service(obj: Mapping[str, Any]) -> dict[str, Any]:
     spec = _map(obj.get("spec"))
     keep = ("ports", "selector", "type", "clusterIP", "externalName")
+    spec = {k: spec[k] for k in keep if k in spec}
+    if "selector" in spec:
+        spec["selector"] = _labels(spec["selector"])
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(obj),
-        "spec": {k: spec[k] for k in keep if k in spec},
+        "spec": spec,
     }
 
 

@@ -39,6 +39,9 @@ class Backend:
     stopping: asyncio.Event | None = None
     # Watch bookmarks every minute, as kube-apiserver's cacher (defaultBookmarkFrequency); tests shorten it.
     bookmark_interval: float = 60.0
+    # Longest watch: kube-apiserver's --min-request-timeout default (1800 s); a client's shorter
+    # timeoutSeconds wins. Tests shorten it to end `kubectl get -w`.
+    watch_limit: float = 1800.0
     # Injected latency (seconds) to model a remote control plane: every API call, and each exec on top
     # (API server -> kubelet -> runtime). 0 in the lab by default. See meshlab.apiserver.latency.
     api_latency: float = 0.0

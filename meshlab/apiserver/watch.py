@@ -15,7 +15,7 @@ one more bookmark just before the watch's deadline):
 - label/field selectors apply to both sides of a change: an object leaving the selection is a
   DELETED event, one entering it an ADDED event.
 EndpointSlices/Endpoints derived from Services are listed but produce no change events.
-Every stream is bounded (timeoutSeconds, the backend's follow limit, server stop, client gone).
+Every stream is bounded (timeoutSeconds, the backend's watch limit, server stop, client gone).
 """
 
 from __future__ import annotations
@@ -158,9 +158,9 @@ async def watch(
         else:
             last = int(rv_raw)
         try:
-            timeout = min(float(q.get("timeoutSeconds", backend.follow_limit)), backend.follow_limit)
+            timeout = min(float(q.get("timeoutSeconds", backend.watch_limit)), backend.watch_limit)
         except ValueError:
-            timeout = backend.follow_limit
+            timeout = backend.watch_limit
         deadline = loop.time() + timeout
         next_bookmark = loop.time() + backend.bookmark_interval
         while not _stopping(backend):

@@ -362,8 +362,8 @@ def test_logs_follow_streams_appends_and_is_bounded(
 
 
 def test_get_watch_prints_new_pods(kubectl: KubectlRunner, emu: Emulator) -> None:
-    old = emu.backend.follow_limit
-    emu.backend.follow_limit = 1.5
+    old = emu.backend.watch_limit
+    emu.backend.watch_limit = 1.5
     new_pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -376,7 +376,7 @@ def test_get_watch_prints_new_pods(kubectl: KubectlRunner, emu: Emulator) -> Non
         res = kubectl("get", "pods", "-n", NS, "-w")
     finally:
         timer.join()
-        emu.backend.follow_limit = old
+        emu.backend.watch_limit = old
         emu.store.delete("pods", NS, "watched")
     assert res.rc == 0 and res.out.count("NAME") == 1 and "watched" in res.out, res
 

@@ -18,6 +18,7 @@ from agent.serve.scheduler import (
     MAX_JITTER_S,
     PathBusy,
     ProbeScheduler,
+    first_run_spread,
     initial_delay,
     jitter_seconds,
 )
@@ -142,6 +143,20 @@ def test_jitter_and_initial_spread_bounds(interval: float) -> None:
     assert all(0 <= d < min(interval, MAX_INITIAL_SPREAD_S) for d in delays)
     assert initial_delay("path-1", interval) == delays[1]  # stable across calls
     assert len(set(delays)) > 150  # spread out, not all at once
+
+
+@pytest.mark.parametrize(
+    ("paths", "interval", "widest"),
+    [
+        pytest.param(10, 30.0, MAX_INITIAL_SPREAD_S, id="few-paths-start-within-10s"),
+        pytest.param(1000, 50.0, 50.0, id="many-paths-spread-over-the-interval"),
+        pytest.param(300, 60.0, 30.0, id="some-paths-10-per-second"),
+    ],
+)
+def test_first_runs_spread_with_the_number_of_paths(paths: int, interval: float, widest: float) -> None:
+    spread = first_run_spread(paths)
+    delays = [initial_delay(f"path-{i}", interval, spread) for i in range(paths)]
+    assert max(delays) < widest and max(delays) > widest * 0.9
 
 
 def test_scheduled_runs_respect_jitter_window(make_scheduler: type[ProbeScheduler]) -> None:
