@@ -36,12 +36,14 @@ def pod_dir(state_dir: Path, namespace: str, name: str) -> Path:
     return state_dir / "pods" / namespace / name
 
 
-def dns_names(service: str, namespace: str, client_namespace: str) -> tuple[str, ...]:
+def dns_names(
+    service: str, namespace: str, client_namespace: str, cluster_domain: str = "cluster.local"
+) -> tuple[str, ...]:
     """Names Kubernetes DNS resolves for a service from a client namespace (search path order)."""
     names = [
         f"{service}.{namespace}",
         f"{service}.{namespace}.svc",
-        f"{service}.{namespace}.svc.cluster.local",
+        f"{service}.{namespace}.svc.{cluster_domain}",
     ]
     if namespace == client_namespace:
         names.insert(0, service)

@@ -19,6 +19,7 @@ from typing import Any
 
 from meshlab.apiserver import ContainerContext, Emulator
 from meshlab.ca import LabCA
+from meshlab.kubelet import SidecarKubelet
 from meshlab.mesh import MeshModel
 from meshlab.pod_processes import (
     READY_TIMEOUT_S,
@@ -37,7 +38,7 @@ from meshlab.sidecar.render import BOOTSTRAP_FILE
 from meshlab.topology import LabPod, plan_pods, scenario_objects
 
 log = logging.getLogger(__name__)
-WATCHED = ("pods", "services", "configmaps", "destinationrules", "peerauthentications")
+WATCHED = ("pods", "services", "configmaps", "destinationrules", "peerauthentications", "telemetries")
 RECONCILE_DEBOUNCE_S = 0.2
 # Re-exported: callers catch meshlab.runtime.LabError and may read these.
 __all__ = ["READY_TIMEOUT_S", "Lab", "LabError", "allocate_subnet"]
@@ -62,6 +63,7 @@ class Lab:
         self._version = 0
         self._rendered: dict[str, str] = {}
         self._apps: dict[str, tuple[int, ...]] = {}
+        self.kubelet: SidecarKubelet | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -91,6 +93,9 @@ class Lab:
         self.kubeconfig = self.emulator.write_kubeconfig(self.state_dir / "kubeconfig")
         self.reconcile()
         wait_sidecars_ready(self.supervisor, self.pods)
+        # From here a dead Envoy is reported in its pod's status and restarted, as a kubelet would.
+        self.kubelet = SidecarKubelet(self.emulator.store, self.supervisor, self._live_pods)
+        self.kubelet.start()
         self._unsubscribe = self.emulator.store.subscribe(self._on_change)
         self._reconciler = threading.Thread(target=self._reconcile_loop, name="lab-reconcile", daemon=True)
         self._reconciler.start()
@@ -98,6 +103,8 @@ class Lab:
     def stop(self) -> None:
         self._stopping.set()
         self._changed.set()
+        if self.kubelet is not None:
+            self.kubelet.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -115,6 +122,12 @@ class Lab:
         self.stop()
 
     # -- pods ----------------------------------------------------------------------------------
+    def _live_pods(self) -> list[LabPod]:
+        """Lab pods the API server still has (a deleted pod's processes are stopped, not restarted)."""
+        if self.emulator is None:
+            return []
+        return [p for p in self.pods if self.emulator.store.get("pods", p.namespace, p.name) is not None]
+
     def pod(self, namespace: str, name: str) -> LabPod | None:
         return next((p for p in self.pods if (p.namespace, p.name) == (namespace, name)), None)
 
@@ -180,6 +193,7 @@ class Lab:
             "ConfigMap",
             "Policy",
             "MeshPolicy",
+            "Telemetry",
         }:
             self._changed.set()
 
@@ -204,7 +218,7 @@ class Lab:
 
     def reconcile(self) -> None:
         """Render every sidecar and curl route from the current objects; (re)start what changed."""
-        model = MeshModel(self.snapshot(), self.pods)
+        model = MeshModel(self.snapshot(), self.pods, self.scenario)
         self._version += 1
         live = {(p.namespace, p.name) for p in model.pods}
         for pod in self.pods:
@@ -244,6 +258,7 @@ class Lab:
     def _render_sidecar(self, pod: LabPod, key: str, model: MeshModel) -> None:
         base = self.pod_dir(pod)
         spec = model.sidecar_spec(pod, base)
+        Path(spec.files.access_log).parent.mkdir(parents=True, exist_ok=True)
         files = render_sidecar(spec, version=str(self._version))
         fingerprint = json.dumps({k: v for k, v in files.items() if k != BOOTSTRAP_FILE}, sort_keys=True)
         # Version strings differ every round; compare the content without them.

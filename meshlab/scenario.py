@@ -8,6 +8,7 @@ and field. Reading the file is the only I/O here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from agent.errors import InputError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"  # package data: works from a wheel too
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
 class _Strict(BaseModel):
@@ -61,6 +63,9 @@ class WorkloadSpec(_Strict):
     service: bool = True  # create a Service named after the workload when it has ports
     app: AppSpec = Field(default_factory=AppSpec)
     cert: CertSpec = Field(default_factory=CertSpec)
+    # container: istio-proxy in spec.containers; native: in spec.initContainers with restartPolicy
+    # Always (Kubernetes sidecar containers), as Istio injects from 1.27 on Kubernetes >= 1.33.
+    sidecar_mode: Literal["container", "native"] = Field(default="container", alias="sidecarMode")
 
     @property
     def sa(self) -> str:
@@ -74,11 +79,38 @@ class PathSpec(_Strict):
     expect: list[int] = Field(default_factory=lambda: [200])
 
 
+class ControlPlaneSpec(_Strict):
+    """Where istiod runs and how it is configured (sources: meshlab/scenarios/README.md)."""
+
+    namespace: str = Field(default="istio-system", pattern=_DNS_LABEL)
+    # A revisioned install: ConfigMap istio-<rev>, Deployment istiod-<rev>, pods labelled istio.io/rev.
+    revision: str | None = Field(default=None, pattern=_DNS_LABEL, max_length=40)
+    # PILOT_ENABLE_AMBIENT=true: sidecar clusters get Istio's `hbone` transport-socket matches.
+    ambient_enabled: bool = Field(default=False, alias="ambientEnabled")
+    # Merged (top-level keys replace) into the lab's meshConfig; e.g. {accessLogFile: ""} turns logs off.
+    mesh_config: dict[str, Any] = Field(default_factory=dict, alias="meshConfig")
+
+    @field_validator("mesh_config")
+    @classmethod
+    def _mesh_config_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        log_file = value.get("accessLogFile", "")
+        if not isinstance(log_file, str):
+            raise ValueError('accessLogFile must be a string (a path, or "" for no access log)')
+        root = value.get("rootNamespace")
+        if root is not None and not (isinstance(root, str) and re.match(_DNS_LABEL, root)):
+            raise ValueError("rootNamespace must be a namespace name")
+        return value
+
+
 class Scenario(_Strict):
     name: str
     description: str = ""
-    root_namespace: str = Field(default="istio-system", alias="rootNamespace")
+    # None = the control plane's namespace (Istio's chart: meshConfig.rootNamespace | default istioNamespace).
+    root_namespace_override: str | None = Field(default=None, alias="rootNamespace", pattern=_DNS_LABEL)
     enable_auto_mtls: bool = Field(default=True, alias="enableAutoMtls")
+    control_plane: ControlPlaneSpec = Field(default_factory=ControlPlaneSpec, alias="controlPlane")
+    # The Kubernetes cluster domain: Service FQDNs `<svc>.<ns>.svc.<clusterDomain>`, cluster names, SNI.
+    cluster_domain: str = Field(default="cluster.local", alias="clusterDomain", pattern=_DNS_SUBDOMAIN)
     workloads: list[WorkloadSpec]
     resources: list[dict[str, Any]] = Field(default_factory=list)
     paths: list[PathSpec] = Field(default_factory=list)
@@ -91,8 +123,14 @@ class Scenario(_Strict):
                 raise ValueError(f"resources[{i}] needs apiVersion and kind")
         return value
 
+    @property
+    def root_namespace(self) -> str:
+        """The mesh root namespace: meshConfig.rootNamespace, else rootNamespace, else istiod's namespace."""
+        from_mesh = self.control_plane.mesh_config.get("rootNamespace")
+        return str(from_mesh or self.root_namespace_override or self.control_plane.namespace)
+
     def namespaces(self) -> list[str]:
-        found = {self.root_namespace} | {w.namespace for w in self.workloads}
+        found = {self.root_namespace, self.control_plane.namespace} | {w.namespace for w in self.workloads}
         found |= {r.get("metadata", {}).get("namespace", "") for r in self.resources} - {""}
         return sorted(found)
 

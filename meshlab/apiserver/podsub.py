@@ -57,9 +57,16 @@ def validate_container(pod: dict[str, Any], container: str | None) -> str:
 
 def _check_started(pod: dict[str, Any], container: str) -> None:
     """Logs of a container that never started are a 400, worded like the real server."""
-    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+    status = pod.get("status") or {}
+    # Native sidecars report in initContainerStatuses. A restarting container still has the logs of its
+    # last run (lastState.terminated), which the kubelet serves, so only a never-started one is refused.
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
         waiting = (cs.get("state") or {}).get("waiting")
-        if cs.get("name") == container and waiting is not None:
+        if (
+            cs.get("name") == container
+            and waiting is not None
+            and not (cs.get("lastState") or {}).get("terminated")
+        ):
             raise bad_request(
                 f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting to start: '
                 f"{waiting.get('reason', 'ContainerCreating')}"

@@ -33,9 +33,10 @@ def access_log(path: str) -> list[dict[str, Any]]:
 
 
 def _hcm(
-    stat_prefix: str, route_config: dict[str, Any], log_path: str, rbac_namespace: str | None = None
+    stat_prefix: str, route_config: dict[str, Any], log_path: str | None, rbac_namespace: str | None = None
 ) -> dict[str, Any]:
-    """An HCM with Istio's log format; `rbac_namespace` set means a DENY-all AuthorizationPolicy there."""
+    """An HCM with Istio's log format (no access_log when log_path is None: logging off, as istiod
+    renders it); `rbac_namespace` set means a DENY-all AuthorizationPolicy there."""
     http_filters: list[dict[str, Any]] = []
     if rbac_namespace:
         # AuthorizationPolicy DENY for everyone: Envoy answers 403 "RBAC: access denied".
@@ -57,19 +58,18 @@ def _hcm(
             }
         )
     http_filters.append({"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}})
-    return {
-        "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": {
-            "@type": HCM_TYPE,
-            "stat_prefix": stat_prefix,
-            "route_config": route_config,
-            "http_filters": http_filters,
-            "access_log": access_log(log_path),
-            # Keep the caller's x-request-id so one id ties curl, client and server logs together.
-            "preserve_external_request_id": True,
-            "use_remote_address": False,
-        },
+    config: dict[str, Any] = {
+        "@type": HCM_TYPE,
+        "stat_prefix": stat_prefix,
+        "route_config": route_config,
+        "http_filters": http_filters,
+        # Keep the caller's x-request-id so one id ties curl, client and server logs together.
+        "preserve_external_request_id": True,
+        "use_remote_address": False,
     }
+    if log_path is not None:
+        config["access_log"] = access_log(log_path)
+    return {"name": "envoy.filters.network.http_connection_manager", "typed_config": config}
 
 
 def _domains(svc: OutboundService, taken: set[str]) -> list[str]:
@@ -127,7 +127,8 @@ def _listener(
 
 def outbound_listener(spec: SidecarSpec) -> dict[str, Any]:
     """Where iptables would send the app's outbound traffic: routes by Host to outbound clusters."""
-    hcm = _hcm("outbound_0.0.0.0_http", outbound_route_config(spec), spec.files.access_log)
+    log = spec.files.access_log if spec.log_outbound else None
+    hcm = _hcm("outbound_0.0.0.0_http", outbound_route_config(spec), log)
     return _listener(spec.pod_ip, spec.outbound_port, "OUTBOUND", [{"filters": [hcm]}])
 
 
@@ -151,7 +152,8 @@ def _inbound_hcm(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
         "validate_clusters": False,
     }
     deny_ns = spec.namespace if port.rbac_deny else None
-    return _hcm(f"inbound_0.0.0.0_{port.target_port}", route_config, spec.files.access_log, deny_ns)
+    log = spec.files.access_log if spec.log_inbound else None
+    return _hcm(f"inbound_0.0.0.0_{port.target_port}", route_config, log, deny_ns)
 
 
 def inbound_listener(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:

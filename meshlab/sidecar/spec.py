@@ -57,6 +57,8 @@ class OutboundService:
     ca_cert_path: str | None = None  # SIMPLE/MUTUAL: DR caCertificates
     client_cert_path: str | None = None  # MUTUAL: DR clientCertificate
     client_key_path: str | None = None
+    domain: str = "cluster.local"  # the Kubernetes cluster domain (Service FQDN suffix after `.svc.`)
+    hbone: bool = False  # the control plane sends HBONE (ambient enabled): add Istio's `hbone` match
 
     def __post_init__(self) -> None:
         if self.tls_mode not in CLIENT_TLS_MODES:
@@ -66,7 +68,7 @@ class OutboundService:
 
     @property
     def fqdn(self) -> str:
-        return f"{self.name}.{self.namespace}.svc.cluster.local"
+        return f"{self.name}.{self.namespace}.svc.{self.domain}"
 
     @property
     def cluster_name(self) -> str:
@@ -116,3 +118,8 @@ class SidecarSpec:
     inbound: tuple[InboundPort, ...] = ()
     admin_port: int = 15000
     outbound_port: int = 15001
+    domain: str = "cluster.local"  # the Kubernetes cluster domain (node id `NS.svc.DOMAIN`)
+    # Whether the inbound / outbound HCMs write files.access_log (meshlab.access_logging decides).
+    log_inbound: bool = True
+    log_outbound: bool = True
+    node_metadata: tuple[tuple[str, str], ...] = ()  # extra bootstrap node metadata (ISTIO_META_*)
