@@ -138,6 +138,23 @@ class Scenario(_Strict):
         return next((w for w in self.workloads if (w.namespace, w.name) == (namespace, name)), None)
 
 
+def with_knobs(
+    scenario: Scenario, *, ambient_enabled: bool | None = None, sidecar_mode: str | None = None
+) -> Scenario:
+    """The same scenario with ambient enabled in the control plane and/or every sidecar in one mode
+    (how the lab checks that each scenario's outcome survives these knobs)."""
+    out = scenario
+    if ambient_enabled is not None:
+        cp = out.control_plane.model_copy(update={"ambient_enabled": ambient_enabled})
+        out = out.model_copy(update={"control_plane": cp})
+    if sidecar_mode is not None:
+        if sidecar_mode not in ("container", "native"):
+            raise InputError(f"sidecarMode {sidecar_mode!r}: use container or native")
+        workloads = [w.model_copy(update={"sidecar_mode": sidecar_mode}) for w in out.workloads]
+        out = out.model_copy(update={"workloads": workloads})
+    return out
+
+
 def available_scenarios() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
 

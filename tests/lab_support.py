@@ -17,7 +17,7 @@ from typing import Any
 
 from meshlab.kubectl import kubectl_path
 from meshlab.runtime import Lab
-from meshlab.scenario import load_scenario
+from meshlab.scenario import Scenario, load_scenario
 
 
 @dataclass
@@ -54,10 +54,11 @@ class LabHandle:
 
 
 def run_lab(
-    scenario: str | Path, tmp: Path, extra_objects: Sequence[dict[str, Any]] = ()
+    scenario: str | Path | Scenario, tmp: Path, extra_objects: Sequence[dict[str, Any]] = ()
 ) -> Iterator[LabHandle]:
-    """Start the lab of `scenario` (a built-in name or a YAML file) under `tmp`; stop it when resumed."""
-    lab = Lab(load_scenario(scenario), tmp / "state", extra_objects=extra_objects)
+    """Start the lab of `scenario` (a built-in name, a YAML file or a Scenario) under `tmp`; stop it when resumed."""
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    lab = Lab(loaded, tmp / "state", extra_objects=extra_objects)
     lab.start()
     try:
         env = dict(os.environ, KUBECONFIG=str(lab.kubeconfig), KUBECACHEDIR=str(tmp / "kcache"))

@@ -14,7 +14,9 @@ from meshlab.topology import plan_pods, scenario_objects
 SUBNET = "127.42.7"
 
 
-@pytest.mark.parametrize("name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs"])
+@pytest.mark.parametrize(
+    "name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs", "realistic"]
+)
 def test_builtin_scenarios_load_and_build(name: str) -> None:
     assert name in available_scenarios()
     scenario = load_scenario(name)
@@ -80,7 +82,9 @@ def test_unknown_scenario_lists_known_ones() -> None:
         load_scenario("nope")
 
 
-@pytest.mark.parametrize("name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs"])
+@pytest.mark.parametrize(
+    "name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs", "realistic"]
+)
 def test_every_path_targets_a_service_port_of_the_scenario(name: str) -> None:
     """`meshprober demo` probes these paths: each must name a real source and a served port."""
     scenario = load_scenario(name)
