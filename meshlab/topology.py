@@ -2,9 +2,10 @@
 
 Pure: no I/O. Every pod gets a loopback address `<subnet>.<n>` (subnet like "127.42.7"), so the
 sidecars and apps of one lab bind to addresses nobody else uses. Pods look like injected Istio
-pods: an app container named after the workload, an `istio-proxy` container and the
-`security.istio.io/tlsMode: istio` label when the workload has a sidecar, the default-container
-annotation, owner references to a ReplicaSet of a Deployment.
+pods: an app container named after the workload and, with a sidecar, istio-init plus an
+`istio-proxy` container (or native sidecar init container), the `security.istio.io/tlsMode: istio`
+label, the injector's annotations, owner references to a ReplicaSet of a Deployment. The control
+plane's objects (meshlab.control_plane) come first.
 """
 
 from __future__ import annotations
