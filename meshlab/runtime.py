@@ -19,6 +19,7 @@ from typing import Any
 
 from meshlab.apiserver import ContainerContext, Emulator
 from meshlab.ca import LabCA
+from meshlab.control_plane import mesh_config
 from meshlab.kubelet import SidecarKubelet
 from meshlab.mesh import MeshModel
 from meshlab.pod_processes import (
@@ -137,6 +138,8 @@ class Lab:
     def _issue_certs(self) -> None:
         ca = LabCA()
         other = LabCA("meshprober lab OTHER root (untrusted)")
+        # istiod's CA signs SPIFFE IDs in meshConfig.trustDomain (the same value the SANs are checked against).
+        trust_domain = str(mesh_config(self.scenario).get("trustDomain") or "cluster.local")
         for pod in self.pods:
             if not pod.has_sidecar:
                 continue
@@ -148,6 +151,7 @@ class Lab:
                 signer=other if knobs.issuer == "other-ca" else None,
                 san=knobs.san,
                 expired=knobs.expired,
+                trust_domain=trust_domain,
             )
 
     def _prepare_containers(self) -> None:

@@ -423,3 +423,20 @@ def test_crash_loop_back_off_in_the_pod_table(make: Any, status: str) -> None:
 )
 def test_exit_code_as_the_runtime_reports_it(returncode: int, code: int) -> None:
     assert pod_status.exit_code(returncode) == code
+
+
+def test_trust_domain_from_mesh_config_reaches_sans_and_certificates(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from meshlab.ca import LabCA
+
+    _, model = _world(_seed(mesh_config={"trustDomain": "corp.example"}))
+    tg = next(p for p in model.pods if p.namespace == "traffic-generator")
+    pp = next(s for s in model.outbound(tg) if s.name == "productpage")
+    assert pp.subject_alt_names == ("spiffe://corp.example/ns/bookinfo/sa/bookinfo-productpage",)
+    files = LabCA().write_workload(tmp_path, "bookinfo", "bookinfo-productpage", trust_domain="corp.example")
+    cert = x509.load_pem_x509_certificate(files.cert_chain.read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.UniformResourceIdentifier) == [
+        "spiffe://corp.example/ns/bookinfo/sa/bookinfo-productpage"
+    ]
