@@ -166,6 +166,13 @@ class MeshModel:
         self.telemetries = [o for o in objects if o.get("kind") == "Telemetry"]
         self.services = services_from(objects, self.domain)
         self.labels = pod_labels(objects)
+        self.annotations = {
+            (o["metadata"].get("namespace", "default"), o["metadata"]["name"]): dict(
+                o["metadata"].get("annotations") or {}
+            )
+            for o in objects
+            if o.get("kind") == "Pod"
+        }
         # A pod deleted from the API server no longer serves traffic or gets config.
         self.pods = [p for p in pods if (p.namespace, p.name) in self.labels]
 
@@ -252,6 +259,30 @@ class MeshModel:
             access_logging.decide(self.mesh, self.telemetries, pod.namespace, labels, access_logging.CLIENT),
         )
 
+    def _node_metadata(self, pod: LabPod) -> tuple[tuple[str, Any], ...]:
+        """The bootstrap node metadata a tool reads to find the control plane (keys as in a real
+        1.22 sidecar's bootstrap: shared/fixtures/istio-real-modern/config_dumps/sidecar_istio1.22.3_*)."""
+        sc = self.scenario
+        trust = str(self.mesh.get("trustDomain") or "cluster.local")
+        meta: dict[str, Any] = {
+            "LABELS": self._labels(pod),
+            "ANNOTATIONS": self.annotations.get((pod.namespace, pod.name), {}),
+            "PROXY_CONFIG": {
+                "discoveryAddress": control_plane.discovery_address(sc),
+                "proxyAdminPort": 15000,
+            },
+            "PILOT_SAN": [control_plane.discovery_address(sc).rsplit(":", 1)[0]],
+            "CLUSTER_ID": "Kubernetes",
+            "MESH_ID": trust,
+        }
+        proxy_meta = (self.mesh.get("defaultConfig") or {}).get("proxyMetadata") or {}
+        if isinstance(proxy_meta, dict):
+            # ISTIO_META_* proxy metadata becomes node metadata (ENABLE_HBONE with the ambient profile).
+            for k, v in proxy_meta.items():
+                if str(k).startswith("ISTIO_META_"):
+                    meta[str(k).removeprefix("ISTIO_META_")] = str(v)
+        return tuple(sorted(meta.items()))
+
     def sidecar_spec(self, pod: LabPod, pod_dir: Path) -> SidecarSpec:
         certs = pod_dir / "certs"
         inbound_log, outbound_log = self.access_logs(pod) if self.knobs else (None, None)
@@ -261,15 +292,7 @@ class MeshModel:
         log_file = pod_dir / "istio-proxy.log"
         if chosen and chosen not in STDOUT_FILES:
             log_file = pod_dir / "proxy" / chosen.lstrip("/")
-        metadata: tuple[tuple[str, str], ...] = ()
-        proxy_meta = ((self.mesh.get("defaultConfig") or {}).get("proxyMetadata") or {}) if self.mesh else {}
-        if isinstance(proxy_meta, dict):
-            # ISTIO_META_* proxy metadata becomes bootstrap node metadata (ENABLE_HBONE with ambient).
-            metadata = tuple(
-                (str(k).removeprefix("ISTIO_META_"), str(v))
-                for k, v in sorted(proxy_meta.items())
-                if str(k).startswith("ISTIO_META_")
-            )
+        metadata = self._node_metadata(pod) if self.knobs else ()
         return SidecarSpec(
             pod_name=pod.name,
             namespace=pod.namespace,

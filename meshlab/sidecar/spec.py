@@ -7,6 +7,7 @@ Nothing here decides policy; the lab fills these from `PolicyEngine.client_tls(.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ISTIO_ALPN = ("istio-peer-exchange", "istio")
 # ALPNs Istio's PERMISSIVE inbound chain uses to recognise mesh mTLS (filterchain_options.go).
@@ -122,4 +123,5 @@ class SidecarSpec:
     # Whether the inbound / outbound HCMs write files.access_log (meshlab.access_logging decides).
     log_inbound: bool = True
     log_outbound: bool = True
-    node_metadata: tuple[tuple[str, str], ...] = ()  # extra bootstrap node metadata (ISTIO_META_*)
+    # Extra bootstrap node metadata, as pilot-agent writes it (LABELS, ANNOTATIONS, PROXY_CONFIG, ISTIO_META_*).
+    node_metadata: tuple[tuple[str, Any], ...] = ()

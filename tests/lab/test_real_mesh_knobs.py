@@ -440,3 +440,13 @@ def test_trust_domain_from_mesh_config_reaches_sans_and_certificates(tmp_path: P
     assert sans.get_values_for_type(x509.UniformResourceIdentifier) == [
         "spiffe://corp.example/ns/bookinfo/sa/bookinfo-productpage"
     ]
+
+
+def test_bootstrap_node_metadata_names_the_control_plane() -> None:
+    _, model = _world(load_scenario("realistic"))
+    pod = next(p for p in model.pods if p.namespace == "load-test")
+    meta = render_sidecar(model.sidecar_spec(pod, Path("/lab/pod")))["bootstrap.json"]["node"]["metadata"]
+    assert meta["PROXY_CONFIG"]["discoveryAddress"] == "istiod-1-30.mesh-system.svc:15012"
+    assert meta["PILOT_SAN"] == ["istiod-1-30.mesh-system.svc"]
+    assert meta["LABELS"]["istio.io/rev"] == "1-30" and meta["ANNOTATIONS"]["istio.io/rev"] == "1-30"
+    assert meta["ENABLE_HBONE"] == "true" and meta["MESH_ID"] == "cluster.local"
