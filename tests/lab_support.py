@@ -8,6 +8,7 @@ Shared by tests/lab, tests/e2e and tests/resilience, so a fix to lab start-up la
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from meshlab.kubectl import kubectl_path
+from meshlab.pod_processes import envoy_name
 from meshlab.runtime import Lab
 from meshlab.scenario import Scenario, load_scenario
 
@@ -51,6 +53,28 @@ class LabHandle:
             if lines or time.monotonic() >= deadline:
                 return lines
             time.sleep(0.1)
+
+    def crash_sidecar(self, namespace: str, workload: str, times: int = 2, timeout: float = 15.0) -> None:
+        """SIGKILL the pod's Envoy `times` times, each after the lab's kubelet restarted it. The first
+        exit is restarted at once (as a kubelet does); from the second the sidecar stays down for the
+        10 s CrashLoopBackOff, which is when a probe meets it dead."""
+        pod = next(p for p in self.lab.pods if p.namespace == namespace and p.workload.name == workload)
+        name = envoy_name(f"{namespace}/{pod.name}")
+        for i in range(times):
+            deadline = time.monotonic() + timeout
+            child = self.lab.supervisor.get(name)
+            while child is None or not child.alive:  # bounded: the kubelet restarts within ~1 s
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the sidecar of {namespace}/{pod.name} was not restarted")
+                time.sleep(0.1)
+                child = self.lab.supervisor.get(name)
+            os.kill(child.proc.pid, signal.SIGKILL)
+            child.proc.wait(timeout)
+            if i + 1 < times:
+                while self.lab.supervisor.get(name) is child:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"the sidecar of {namespace}/{pod.name} was not restarted")
+                    time.sleep(0.1)
 
 
 def run_lab(

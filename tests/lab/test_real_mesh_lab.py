@@ -5,15 +5,13 @@ corp.internal cluster domain, and a kubelet that reports and restarts a dead sid
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from meshlab.pod_processes import envoy_name
 from tests.lab_support import LabHandle, run_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
@@ -123,44 +121,35 @@ def test_a_telemetry_applied_with_kubectl_turns_logging_on_then_off(lab: LabHand
 
 def test_killed_envoy_is_reported_and_restarted_like_a_kubelet_would(lab: LabHandle) -> None:
     """Runs last in this module: it kills productpage's sidecar (twice)."""
-    pod = next(p for p in lab.lab.pods if p.namespace == "bookinfo" and p.workload.name == "productpage")
-    name = envoy_name(f"{pod.namespace}/{pod.name}")
+    pod = lab.pod("bookinfo", "productpage")
 
     def row() -> list[str]:
-        return lab.k("get", "pod", "-n", "bookinfo", pod.name, "--no-headers").stdout.split()
+        return lab.k("get", "pod", "-n", "bookinfo", pod, "--no-headers").stdout.split()
 
-    def proxy_status() -> dict[str, object]:
-        status = json.loads(lab.k("get", "pod", "-n", "bookinfo", pod.name, "-o", "json").stdout)["status"]
+    def proxy_status() -> dict[str, Any]:
+        status = json.loads(lab.k("get", "pod", "-n", "bookinfo", pod, "-o", "json").stdout)["status"]
         return next(s for s in status["initContainerStatuses"] if s["name"] == "istio-proxy")
 
-    child = lab.lab.supervisor.get(name)
-    assert child is not None
-    os.kill(child.proc.pid, signal.SIGKILL)
     # First exit: restarted at once (kubelet), not ready until its probe passes, then 2/2 again.
+    lab.crash_sidecar("bookinfo", "productpage", times=1)
     wait_for("restart count 1", lambda: row()[3] == "1", 10)
     status = proxy_status()
     assert status["restartCount"] == 1
-    assert status["lastState"] == {
-        "terminated": {**status["lastState"]["terminated"], "exitCode": 137, "reason": "Error"}
-    }  # type: ignore[index]
+    assert (status["lastState"]["terminated"]["exitCode"], status["lastState"]["terminated"]["reason"]) == (
+        137,
+        "Error",
+    )
     wait_for("the sidecar ready again", lambda: row()[1] == "2/2", 15)
     assert lab.curl("traffic-generator/traffic-generator", PP, "rid-after-restart").stdout == "200"
-    # Second exit soon after: CrashLoopBackOff, the sidecar stays down for the 10 s back-off.
-    child = lab.lab.supervisor.get(name)
-    assert child is not None
-    os.kill(child.proc.pid, signal.SIGKILL)
+    # A second exit soon after: CrashLoopBackOff; the sidecar stays down for the 10 s back-off and a
+    # client meets a dead server sidecar (nothing listens on the pod's port) while the status says why.
+    lab.crash_sidecar("bookinfo", "productpage", times=1)
     wait_for("CrashLoopBackOff", lambda: row()[2] == "Init:CrashLoopBackOff", 10)
     assert row()[1] == "1/2"
-    waiting = proxy_status()["state"]
-    assert waiting["waiting"]["reason"] == "CrashLoopBackOff"  # type: ignore[index]
+    assert proxy_status()["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     ready = lab.k(
-        "get",
-        "pod",
-        "-n",
-        "bookinfo",
-        pod.name,
-        "-o",
-        "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+        "get", "pod", "-n", "bookinfo", pod, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
     )
     assert ready.stdout == "False"
+    assert lab.curl("traffic-generator/traffic-generator", PP, "rid-server-down").stdout == "503"
     wait_for("the restart after the back-off", lambda: row()[3] == "2" and row()[1] == "2/2", 25)
