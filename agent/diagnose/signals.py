@@ -28,6 +28,8 @@ class Signals:
     transport_failure: str | None  # raw TLS/connect failure text, as Envoy or curl wrote it
     details: str  # normalised response_code_details of the client line ("" when unknown)
     details_raw: str | None = None  # as logged, for evidence lines
+    # True when `status` is the client sidecar line's %RESPONSE_CODE% because curl printed none.
+    status_from_log: bool = False
     server_reset_reason: str | None = None  # the same two facts from the server sidecar's line
     server_transport_failure: str | None = None
 
@@ -87,11 +89,16 @@ def derive(inp: DiagnoseInput) -> Signals:
         failure = _useful(local.transport_failure_reason)
     if failure is None:
         failure = d_failure
+    status, status_from_log = curl.http_status, False
+    if status is None and curl.exit_code == 0 and client is not None and client.response_code:
+        # curl ran fine but printed no status (e.g. `-s -o /dev/null` without -w): the client
+        # sidecar's line for this request recorded what it answered.
+        status, status_from_log = client.response_code, True
     s_details = _useful(server.response_code_details) if server else None
     s_reset, s_failure = _from_details(s_details)
     s_failure = (_useful(server.upstream_transport_failure_reason) if server else None) or s_failure
     return Signals(
-        status=curl.http_status,
+        status=status,
         local_reply=local,
         relayed=relayed,
         envoy_seen=envoy_seen,
@@ -103,4 +110,5 @@ def derive(inp: DiagnoseInput) -> Signals:
         details_raw=details_raw,
         server_reset_reason=s_reset,
         server_transport_failure=s_failure,
+        status_from_log=status_from_log,
     )
