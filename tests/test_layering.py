@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 AGENT = Path(__file__).resolve().parent.parent / "agent"
-PURE_PACKAGES = ["probe", "envoy", "istio", "diagnose"]
+PURE_PACKAGES = ["probe", "envoy", "istio", "diagnose", "explain"]
 PURE_MODULES = ["model.py", "evidence.py", "errors.py", "drift.py"]
 # Modules whose import means network, processes or a cluster client.
 IO_MODULES = {
