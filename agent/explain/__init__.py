@@ -16,6 +16,7 @@ from agent.explain.detect import KINDS, Item, detect
 from agent.explain.honesty import confirm, temper
 from agent.explain.join import partners
 from agent.explain.judge import judge
+from agent.explain.repeats import repeats
 from agent.model import Diagnosis
 
 __all__ = ["KINDS", "Explained", "explain_text"]
@@ -48,10 +49,13 @@ def explain_text(text: str) -> list[Explained]:
     back: dict[int, list[int]] = {}
     for http_at, tunnel_at in joined.items():
         back.setdefault(tunnel_at, []).append(items[http_at].line)
+    tunnels = [items[joined[k]] if k in joined else None for k in range(len(items))]
+    first = [judge(item, tunnels[k]) for k, item in enumerate(items)]
+    again = repeats(items, [d.healthy for d in first])
     out = []
     for k, item in enumerate(items):
-        tunnel = items[joined[k]] if k in joined else None
-        d = temper(judge(item, tunnel))
+        d = temper(judge(item, tunnels[k], again[k]) if k in again else first[k])
+        tunnel = tunnels[k]
         links = (tunnel.line,) if tunnel is not None else tuple(back.get(k, ()))
         out.append(Explained(item, d, confirm(item, d), links))
     return out

@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from agent.diagnose.remedy import REMEDY_TEXT
 from agent.explain.detect import Item
-from agent.model import Category, Confidence, Diagnosis, Verdict
+from agent.model import Category, Confidence, Diagnosis, Remedy, Verdict
 
 ONE_LINE = (
     "one line shows what Envoy recorded, not the client's TLS settings and the server's policy that "
@@ -27,7 +28,14 @@ REUSE = (
     "a lone connection termination can also be a pooled connection the upstream had already closed "
     "(keep-alive / idle timeout, istio/istio#45802); an mTLS mismatch fails every time"
 )
+# The ladder's advice assumes an evidence bundle; for a pasted line the next step is a probe.
+HANDSHAKE_REMEDY = (
+    "Compare the client's DestinationRule TLS mode with the server's PeerAuthentication "
+    "(`meshprober tls-check`), and probe the path (`meshprober probe`): a repeat through the real sidecar, "
+    "checked against its config, tells an mTLS mismatch from connection reuse."
+)
 _URL = re.compile(r"https?://[^\s\"'<>]+")
+_RANK = [Confidence.LOW, Confidence.MEDIUM, Confidence.HIGH]
 _MTLS = {Verdict.MTLS_PLAINTEXT_TO_STRICT, Verdict.MTLS_TO_PLAINTEXT_SERVER, Verdict.TLS_HANDSHAKE_FAILED}
 
 
@@ -36,16 +44,19 @@ def temper(d: Diagnosis) -> Diagnosis:
     conf = d.confidence
     termination = "termination" in " ".join((d.summary, *ev)).lower() or "UC" in (d.response_flags or "")
     if termination and d.verdict in _MTLS:
-        conf = Confidence.LOW
+        # Only a failure that repeats (other lines, same upstream, same flags) may rise to medium.
+        repeated = any("failed the same way" in e for e in ev)
+        cap = Confidence.MEDIUM if repeated else Confidence.LOW
+        if _RANK.index(conf) > _RANK.index(cap):
+            conf = cap
         ev.append(REUSE)
     if d.category is Category.TLS and conf is Confidence.HIGH:
         conf = Confidence.MEDIUM
         ev.append(ONE_LINE)
-    return (
-        replace(d, confidence=conf, evidence=tuple(ev))
-        if conf is not d.confidence or ev != list(d.evidence)
-        else d
-    )
+    remedy = d.remedy
+    if remedy is not None and remedy.text == REMEDY_TEXT[Verdict.TLS_HANDSHAKE_FAILED]:
+        remedy = Remedy(HANDSHAKE_REMEDY)
+    return replace(d, confidence=conf, evidence=tuple(ev), remedy=remedy)
 
 
 def _target(item: Item) -> tuple[str, int, str] | None:

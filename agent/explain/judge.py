@@ -17,9 +17,11 @@ from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.ladder import find
 from agent.diagnose.remedy import REMEDY_TEXT, to_diagnosis
 from agent.diagnose.rules import RULES
+from agent.diagnose.rules.repeatability import _AGAIN, _NOT_AGAIN
 from agent.diagnose.signals import derive
 from agent.evidence import AccessLogEntry, CurlResult
 from agent.explain.detect import Item
+from agent.explain.repeats import Repeat
 from agent.explain.ztunnel import judge_ztunnel
 from agent.model import Confidence, Diagnosis, Remedy, Verdict
 
@@ -98,7 +100,17 @@ def _filter_chain_not_found(entry: AccessLogEntry) -> Diagnosis:
     )  # fmt: skip
 
 
-def judge_entry(item: Item, entry: AccessLogEntry, tunnel: AccessLogEntry | None = None) -> Diagnosis:
+def _reworded(d: Diagnosis, repeat: Repeat | None) -> Diagnosis:
+    """The repeatability rule speaks of a second probe; here the repeat is other lines of the input."""
+    if repeat is None:
+        return d
+    ev = tuple(repeat.note if e in (_AGAIN, _NOT_AGAIN) else e for e in d.evidence)
+    return replace(d, evidence=ev)
+
+
+def judge_entry(
+    item: Item, entry: AccessLogEntry, tunnel: AccessLogEntry | None = None, repeat: Repeat | None = None
+) -> Diagnosis:
     if "filter_chain_not_found" in (entry.response_code_details or ""):
         return _filter_chain_not_found(entry)
     if _healthy(entry) and tunnel is None:
@@ -117,8 +129,9 @@ def judge_entry(item: Item, entry: AccessLogEntry, tunnel: AccessLogEntry | None
         expected_status=_NO_STATUS,
         client_entry=entry,
         client_log_present=True,
+        repeatable=repeat.repeatable if repeat is not None else None,
     )
-    d = _without_expectation(_ladder(inp, relayed=_is_inbound(entry)))
+    d = _reworded(_without_expectation(_ladder(inp, relayed=_is_inbound(entry))), repeat)
     if item.kind == "hbone_log":
         peer = entry.upstream_host or "the peer"
         extra.append(f"HBONE tunnel line (connect_originate) to {peer}: port 15008 is where the peer's "
@@ -133,10 +146,11 @@ def judge_entry(item: Item, entry: AccessLogEntry, tunnel: AccessLogEntry | None
     return replace(d, evidence=(*d.evidence, *extra)) if extra else d
 
 
-def judge(item: Item, tunnel: Item | None = None) -> Diagnosis:
-    """The diagnosis of one item (`tunnel`: the HBONE tunnel line joined to an HTTP line)."""
+def judge(item: Item, tunnel: Item | None = None, repeat: Repeat | None = None) -> Diagnosis:
+    """The diagnosis of one item (`tunnel`: the HBONE tunnel line joined to an HTTP line; `repeat`:
+    what other lines of the input say about the same upstream)."""
     if item.entry is not None:
-        return judge_entry(item, item.entry, tunnel.entry if tunnel is not None else None)
+        return judge_entry(item, item.entry, tunnel.entry if tunnel is not None else None, repeat)
     if item.ztunnel is not None:
         verdict, conf, summary, ev = judge_ztunnel(item.ztunnel)
         remedy = None if verdict is Verdict.OK else Remedy(REMEDY_TEXT[verdict])

@@ -186,3 +186,21 @@ def test_cli_several_files_name_their_source(tmp_path: Path) -> None:
     ]
     required = {"line", "kind", "verdict", "category", "confidence", "summary", "evidence"}
     assert all(required <= set(o) for o in objs)
+
+
+def test_repeats_in_the_input_raise_a_termination_to_medium_but_never_high() -> None:
+    again = UC.replace("3a7cbcc1", "4b8cdd02")
+    results = explain_text(UC + "\n" + again + "\n")
+    assert [r.diagnosis.confidence for r in results] == [Confidence.MEDIUM, Confidence.MEDIUM]
+    assert all(r.diagnosis.verdict is Verdict.TLS_HANDSHAKE_FAILED for r in results)
+    assert any("failed the same way" in e for e in results[0].diagnosis.evidence)
+
+
+def test_a_success_to_the_same_upstream_makes_a_termination_intermittent() -> None:
+    ok = UC.replace(
+        "503 UC upstream_reset_before_response_started{connection_termination}", "200 - via_upstream"
+    )
+    failed, healthy = explain_text(UC + "\n" + ok + "\n")
+    assert healthy.diagnosis.verdict is Verdict.OK
+    assert (failed.diagnosis.verdict, failed.diagnosis.confidence) == (Verdict.UPSTREAM_RESET, Confidence.LOW)
+    assert any("succeeded: the failure is intermittent" in e for e in failed.diagnosis.evidence)
