@@ -204,3 +204,14 @@ def test_a_success_to_the_same_upstream_makes_a_termination_intermittent() -> No
     assert healthy.diagnosis.verdict is Verdict.OK
     assert (failed.diagnosis.verdict, failed.diagnosis.confidence) == (Verdict.UPSTREAM_RESET, Confidence.LOW)
     assert any("succeeded: the failure is intermittent" in e for e in failed.diagnosis.evidence)
+
+
+def test_readme_example_is_the_real_output() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Explaining a line someone pasted", 1)[1]
+    blocks = section.split("```")
+    shown, line = blocks[1].strip().splitlines(), blocks[3].strip()
+    assert shown[0] == "$ meshprober explain issue-45802.log"
+    assert line == LINE["uc-connection-termination-intermittent"]
+    code, out, _ = run([], line + "\n")
+    assert code == 1 and out.strip().splitlines() == shown[1:]
