@@ -16,7 +16,7 @@ from agent.diagnose.finding import Finding
 from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.ladder import find
 from agent.diagnose.remedy import REMEDY_TEXT, to_diagnosis
-from agent.diagnose.rules import RULES
+from agent.diagnose.rules import FINAL_RULES, RULES
 from agent.diagnose.rules.repeatability import _AGAIN, _NOT_AGAIN
 from agent.diagnose.signals import derive
 from agent.evidence import AccessLogEntry, CurlResult
@@ -57,13 +57,17 @@ def _ok(entry: AccessLogEntry) -> Diagnosis:
 
 
 def _ladder(inp: DiagnoseInput, relayed: bool) -> Diagnosis:
+    """agent.diagnose.classify, except that an inbound line's reply is known to come from the server side."""
     sig = derive(inp)
     if relayed:
         sig = replace(sig, relayed=True)
     finding: Finding = find(inp, sig)
     for rule in RULES:
         finding = rule(inp, sig, finding)
-    return to_diagnosis(inp, sig, finding)
+    diagnosis = to_diagnosis(inp, sig, finding)
+    for final in FINAL_RULES:
+        diagnosis = final(inp, diagnosis)
+    return diagnosis
 
 
 def _without_expectation(d: Diagnosis) -> Diagnosis:

@@ -5,12 +5,11 @@ No kubernetes import here, so pure code and the pipeline can depend on this modu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-SIDECAR_CONTAINER = "istio-proxy"
-DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
+from agent.istio.mesh import DEFAULT_CONTAINER_ANNOTATION, SIDECAR_CONTAINER, is_mesh_sidecar
 
 
 @dataclass(frozen=True)
@@ -29,9 +28,7 @@ class PodInfo:
 
     @property
     def has_sidecar(self) -> bool:
-        return (
-            SIDECAR_CONTAINER in self.containers and self.labels.get("security.istio.io/tlsMode") == "istio"
-        )
+        return is_mesh_sidecar(self.containers, self.labels)
 
     @property
     def app_container(self) -> str | None:
@@ -99,3 +96,13 @@ class Cluster(Protocol):
     def ping(self) -> None:
         """Raise ClusterUnreachable if the API server does not answer."""
         ...
+
+
+@runtime_checkable
+class ScopedCluster(Protocol):
+    """A cluster whose lists can be limited to namespaces (LiveCluster). Fakes that list everything
+    need not implement it; callers check with isinstance instead of probing attributes."""
+
+    def set_scope(self, namespaces: Iterable[str] | None) -> None: ...
+
+    def set_error_counter(self, count: Callable[[str], None]) -> None: ...

@@ -23,10 +23,10 @@ import pytest
 import yaml
 from e2e_helpers import TESTDATA, by_path, cli, samples, wait_for
 
+from agent.check.context import CheckContext
 from agent.kube.live import LiveCluster
-from agent.pipeline import CheckContext
+from agent.results import CheckResult
 from agent.serve.agent import Agent
-from agent.serve.results import CheckResult
 from agent.serve.status_page import COLORS
 from agent.wiring import build_agent, prime_policy
 from tests.lab_support import LabHandle, run_lab
