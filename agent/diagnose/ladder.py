@@ -60,7 +60,9 @@ def _facts(inp: DiagnoseInput, sig: Signals) -> list[str]:
     if sig.status is not None:
         ev.append(f"HTTP {sig.status} (expected {inp.expected_status})")
         if sig.status_from_log:
-            ev.append("curl printed no status; the status is the client sidecar's logged response code")
+            what = "curl printed no status" if inp.curl_present else "no curl output was recorded"
+            ev.append(f"{what}; the status is the sidecar's logged response code")
+    ev.extend(inp.match_notes)
     if sig.flags:
         ev.append(f"client sidecar response flags {','.join(sig.flags)}")
     if sig.server_flags:

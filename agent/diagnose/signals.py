@@ -63,6 +63,10 @@ def derive(inp: DiagnoseInput) -> Signals:
         relayed = True  # no client sidecar: any Envoy reply came from the server's sidecar
     if client is not None and client.upstream_service_time_ms is not None:
         relayed = True  # Envoy records an upstream service time only when upstream answered
+    if not inp.curl_present and client is None and server is not None and server.response_code:
+        # Only the server sidecar logged the request (no client line, no curl output): the answer
+        # the client got is the one the server side made.
+        relayed = True
     if (
         client is None
         and local is not None
@@ -90,10 +94,11 @@ def derive(inp: DiagnoseInput) -> Signals:
     if failure is None:
         failure = d_failure
     status, status_from_log = curl.http_status, False
-    if status is None and curl.exit_code == 0 and client is not None and client.response_code:
-        # curl ran fine but printed no status (e.g. `-s -o /dev/null` without -w): the client
-        # sidecar's line for this request recorded what it answered.
-        status, status_from_log = client.response_code, True
+    logged = client if client is not None or inp.curl_present else server
+    if status is None and (curl.exit_code == 0 or not inp.curl_present) and logged and logged.response_code:
+        # curl printed no status (e.g. `-s -o /dev/null` without -w) or none was recorded: the
+        # sidecar's line for this request says what was answered.
+        status, status_from_log = logged.response_code, True
     s_details = _useful(server.response_code_details) if server else None
     s_reset, s_failure = _from_details(s_details)
     s_failure = (_useful(server.upstream_transport_failure_reason) if server else None) or s_failure
