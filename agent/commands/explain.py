@@ -31,6 +31,8 @@ def _read(sources: list[str]) -> list[tuple[str, str]]:
     out = []
     for src in sources or ["-"]:
         if src == "-":
+            if sys.stdin.isatty():  # say why nothing happens: we wait for a paste
+                typer.echo("meshprober explain: reading stdin; paste the lines, then Ctrl-D", err=True)
             data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
             name = "stdin"
         else:

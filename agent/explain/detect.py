@@ -66,11 +66,14 @@ def _plausible(entry: AccessLogEntry) -> bool:
     return bool(flags) and (flags[0] == "-" or bool(parse_flags(flags[0])))
 
 
-def _json_block(lines: list[str], start: int) -> tuple[AccessLogEntry, int] | None:
-    """A pretty-printed JSON access-log object starting at `start`: (entry, lines used)."""
+def _json_block(lines: list[str], start: int) -> tuple[AccessLogEntry, int, tuple[str, ...]] | None:
+    """A (pretty-printed) JSON access-log object starting at `start`: (entry, lines used, repairs)."""
     buf: list[str] = []
+    notes: dict[str, None] = {}
     for j in range(start, min(len(lines), start + MAX_JSON_LINES)):
-        buf.append(repair_line(lines[j])[0])
+        fixed, repairs = repair_line(lines[j])
+        buf.append(fixed)
+        notes.update(dict.fromkeys(repairs))
         if not buf[-1].rstrip().endswith("}"):
             continue
         try:
@@ -78,7 +81,7 @@ def _json_block(lines: list[str], start: int) -> tuple[AccessLogEntry, int] | No
         except ValueError:
             continue
         entry = parse_line(" ".join(buf))
-        return (entry, j - start + 1) if entry is not None else None
+        return (entry, j - start + 1, tuple(notes)) if entry is not None else None
     return None
 
 
@@ -151,8 +154,8 @@ def detect(text: str) -> list[Item]:
         if repair_line(stripped)[0].startswith("{"):
             block = _json_block(lines, i)
             if block is not None:
-                entry, used = block
-                items.append(Item(i + 1, _kind_of(entry), entry.raw, entry=entry))
+                entry, used, repairs = block
+                items.append(Item(i + 1, _kind_of(entry), entry.raw, entry=entry, repairs=repairs))
                 i += used
                 continue
         item = _single(lines[i], i + 1)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from golden_lines import GOLDEN, HBONE_PAIR
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -215,3 +217,30 @@ def test_readme_example_is_the_real_output() -> None:
     assert line == LINE["uc-connection-termination-intermittent"]
     code, out, _ = run([], line + "\n")
     assert code == 1 and out.strip().splitlines() == shown[1:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *LINE.values(),
+                NOISE,
+                "{",
+                "}",
+                '"',
+                "> ",
+                "< HTTP/1.1 503",
+                "* Trying",
+                "curl: (56) x",
+                "",
+                "│",
+            ]
+        ),
+        max_size=12,
+    ),
+    st.text(max_size=200),
+)
+def test_any_mix_of_lines_and_junk_never_raises(parts: list[str], junk: str) -> None:
+    for r in explain_text("\n".join([*parts, junk])):
+        assert r.item.line >= 1 and r.to_json()["verdict"]
