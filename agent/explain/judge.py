@@ -17,7 +17,7 @@ from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.ladder import find
 from agent.diagnose.remedy import REMEDY_TEXT, to_diagnosis
 from agent.diagnose.rules import FINAL_RULES, RULES
-from agent.diagnose.rules.repeatability import _AGAIN, _NOT_AGAIN
+from agent.diagnose.rules.repeatability import AGAIN, NOT_AGAIN
 from agent.diagnose.signals import derive
 from agent.evidence import AccessLogEntry, CurlResult
 from agent.explain.detect import Item
@@ -108,7 +108,7 @@ def _reworded(d: Diagnosis, repeat: Repeat | None) -> Diagnosis:
     """The repeatability rule speaks of a second probe; here the repeat is other lines of the input."""
     if repeat is None:
         return d
-    ev = tuple(repeat.note if e in (_AGAIN, _NOT_AGAIN) else e for e in d.evidence)
+    ev = tuple(repeat.note if e in (AGAIN, NOT_AGAIN) else e for e in d.evidence)
     return replace(d, evidence=ev)
 
 
