@@ -19,6 +19,7 @@ from agent.explain.join import partners
 from agent.explain.repair import repair_line
 from agent.explain.ztunnel import parse_ztunnel
 from agent.model import Confidence, Verdict
+from tests.shared_data import REAL
 
 LINE = {g.id: g.text for g in GOLDEN}
 UC = LINE["uc-connection-termination-intermittent"]
@@ -244,3 +245,46 @@ def test_readme_example_is_the_real_output() -> None:
 def test_any_mix_of_lines_and_junk_never_raises(parts: list[str], junk: str) -> None:
     for r in explain_text("\n".join([*parts, junk])):
         assert r.item.line >= 1 and r.to_json()["verdict"]
+
+
+# shared/fixtures/istio-real/access_logs/istio_access_log_samples.txt: verbatim public lines, each
+# with its source (SOURCES.md): the brief's seed line, istio/istio#45802, #25062, #17139 and the
+# local-reply bodies of envoyproxy/envoy's grpc_web test, istio/istio#22482 and #39940.
+SAMPLES = REAL / "access_logs" / "istio_access_log_samples.txt"
+
+
+def test_every_shared_real_sample_is_recognised_and_no_tls_verdict_is_high() -> None:
+    lines = [line for line in SAMPLES.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    results = explain_text("\n".join(lines))
+    assert len(results) == len(lines)
+    assert all(not r.diagnosis.healthy for r in results)
+    assert not [
+        r
+        for r in results
+        if r.diagnosis.category.value == "tls" and r.diagnosis.confidence is Confidence.HIGH
+    ]
+    kinds = [r.item.kind for r in results]
+    assert kinds == [
+        "access_log",
+        "access_log",
+        "access_log",
+        "tcp_log",
+        "local_reply",
+        "local_reply",
+        "local_reply",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict", "confidence"),
+    [
+        pytest.param("upstream connect error or disconnect/reset before headers. reset reason: connection failure", Verdict.TLS_HANDSHAKE_FAILED, Confidence.LOW, id="old-bare-connection-failure"),
+        pytest.param("upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end", Verdict.TLS_CERT_UNTRUSTED, Confidence.MEDIUM, id="newer-tls-error-wording"),
+        pytest.param("RBAC: access denied", Verdict.RBAC_DENIED, Confidence.MEDIUM, id="rbac-body"),
+        pytest.param("no healthy upstream", Verdict.NO_HEALTHY_UPSTREAM, Confidence.MEDIUM, id="uh-body"),
+    ],
+)  # fmt: skip
+def test_local_reply_bodies(body: str, verdict: Verdict, confidence: Confidence) -> None:
+    (r,) = explain_text(body)
+    assert (r.item.kind, r.diagnosis.verdict, r.diagnosis.confidence) == ("local_reply", verdict, confidence)
+    assert r.diagnosis.http_status is None, "a body alone has no status, and none is made up"
