@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from agent.istio.mesh import DEFAULT_CONTAINER_ANNOTATION, SIDECAR_CONTAINER, is_mesh_sidecar
+from agent.istio.resources import Service, ServicePort
 
 
 @dataclass(frozen=True)
@@ -38,24 +39,8 @@ class PodInfo:
         return next((c for c in self.containers if c != SIDECAR_CONTAINER), None)
 
 
-@dataclass(frozen=True)
-class ServicePort:
-    port: int
-    target_port: int | str | None = None
-    name: str | None = None
-    protocol: str = "TCP"
-
-
-@dataclass(frozen=True)
-class ServiceInfo:
-    namespace: str
-    name: str
-    ports: tuple[ServicePort, ...] = ()
-    selector: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def fqdn(self) -> str:
-        return f"{self.name}.{self.namespace}.svc.cluster.local"
+# One Service model for the kube layer, discovery and the policy engine (agent.istio.resources).
+ServiceInfo = Service
 
 
 @dataclass(frozen=True)
@@ -106,3 +91,13 @@ class ScopedCluster(Protocol):
     def set_scope(self, namespaces: Iterable[str] | None) -> None: ...
 
     def set_error_counter(self, count: Callable[[str], None]) -> None: ...
+
+
+__all__ = [
+    "Cluster",
+    "ExecResult",
+    "PodInfo",
+    "ScopedCluster",
+    "ServiceInfo",
+    "ServicePort",
+]

