@@ -67,7 +67,7 @@ def service_from_dict(obj: Mapping[str, Any]) -> ServiceInfo:
         ServicePort(
             port=int(p["port"]),
             target_port=p.get("targetPort"),
-            name=p.get("name"),
+            name=str(p.get("name") or ""),
             protocol=str(p.get("protocol") or "TCP"),
         )
         for p in _list(spec.get("ports"))

@@ -76,7 +76,7 @@ class Agent:
     ) -> None:
         """`check_now` runs what someone waits on (POST /api/v1/probe, ad hoc or a configured path;
         `run_path`); the schedule runs `check`. Default: `check` for both."""
-        self.store = store or ResultStore(history=history)
+        self.store = store if store is not None else ResultStore(history=history)
         self.watcher = ConfigWatcher(config_path, self.apply_config, self._config_rejected, reload_interval)
         self._check = check
         self._check_now = check_now or check

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab_support import LabHandle, run_lab
+from tests.support.lab import LabHandle, run_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"

@@ -19,7 +19,7 @@ from agent.explain.join import partners
 from agent.explain.repair import repair_line
 from agent.explain.ztunnel import parse_ztunnel
 from agent.model import Confidence, Verdict
-from tests.shared_data import REAL
+from tests.support.shared_data import REAL
 
 LINE = {g.id: g.text for g in GOLDEN}
 UC = LINE["uc-connection-termination-intermittent"]

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
-from replay_cluster import ReplayCluster
 
 import agent.check.run
 from agent.bundle.keep import EvidenceSettings
@@ -36,6 +35,8 @@ from agent.model import Verdict
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.scheduler import ProbeScheduler
 from agent.serve.store import ResultStore
+from tests.support.replay_cluster import ReplayCluster
+from tests.support.roundtrip import assert_diagnose_agrees, kept_bundles
 
 DAY_S = 86400
 PATHS = int(os.environ.get("MESHPROBER_DAY_PATHS", "40"))
@@ -153,4 +154,8 @@ def test_a_day_of_schedule_does_not_grow(tmp_path: Path, monkeypatch: pytest.Mon
     assert threading.active_count() == threads0  # the cross-check's pools are all joined
     bundles1 = sum(1 for d in evidence.rglob("*") if d.is_dir())
     assert bundles1 == bundles0  # keep_per_path prunes: the disk does not grow either
+    kept = list(kept_bundles(evidence))
+    assert kept
+    for bundle in kept[:5]:  # diagnosed offline, each gives the agent's own diagnosis.json
+        assert_diagnose_agrees(bundle)
     assert sum(store.errors().values()) == 0

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 
-BUNDLES = Path(__file__).parent / "testdata" / "bundles"
+BUNDLES = Path(__file__).resolve().parents[1] / "testdata" / "bundles"
 EXPECTED: dict[str, str] = yaml.safe_load((BUNDLES / "EXPECTED.yaml").read_text())
 CURL = ("curl.stdout", "curl.stderr", "curl.exit")
 # curl's own reset is all these bundles' client side saw: no sidecar logged the probe.

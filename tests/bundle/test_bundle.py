@@ -17,7 +17,7 @@ from agent.cli import app
 from agent.errors import InputError
 from agent.model import Diagnosis
 
-TESTDATA = Path(__file__).parent / "testdata"
+TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 BUNDLES = TESTDATA / "bundles"
 FIXTURE_BUNDLES = TESTDATA / "fixture_bundles"
 
