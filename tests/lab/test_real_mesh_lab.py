@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab_support import LabHandle, run_lab
+from tests.support.lab import LabHandle, run_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 PP = "http://productpage.bookinfo.svc.corp.internal:9080/productpage"
