@@ -14,13 +14,16 @@ the thread.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from meshlab import pod_status
+from meshlab.apiserver.logs import previous_path
 from meshlab.apiserver.resources import resolve
 from meshlab.apiserver.status import ApiError
 from meshlab.apiserver.store import Store, now_rfc3339
@@ -56,12 +59,14 @@ class SidecarKubelet:
         pods: Callable[[], list[LabPod]],
         relist_s: float = RELIST_S,
         back_off_initial_s: float = BACK_OFF_INITIAL_S,
+        container_log: Callable[[LabPod], Path] | None = None,
     ) -> None:
         self.store = store
         self.supervisor = supervisor
         self.pods = pods
         self.relist_s = relist_s
         self.back_off_initial_s = back_off_initial_s
+        self.container_log = container_log
         self._tracks: dict[str, _Track] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -120,6 +125,11 @@ class SidecarKubelet:
         if self.supervisor.get(child.name) is not child:
             return  # the lab stopped or replaced it meanwhile (pod deleted, lab stopping)
         track.dead = False
+        if self.container_log is not None:
+            # Each container instance has its own log; the kubelet keeps the last one (`kubectl logs -p`).
+            log_file = self.container_log(pod)
+            if log_file.exists():
+                os.replace(log_file, previous_path(log_file))
         self.supervisor.start(child.name, child.argv, log_path=child.log_path, cwd=child.cwd)
         self._write(pod, lambda p: pod_status.restarted(p, started_at=now_rfc3339()))
 

@@ -95,7 +95,12 @@ class Lab:
         self.reconcile()
         wait_sidecars_ready(self.supervisor, self.pods)
         # From here a dead Envoy is reported in its pod's status and restarted, as a kubelet would.
-        self.kubelet = SidecarKubelet(self.emulator.store, self.supervisor, self._live_pods)
+        self.kubelet = SidecarKubelet(
+            self.emulator.store,
+            self.supervisor,
+            self._live_pods,
+            container_log=lambda pod: self.pod_dir(pod) / "istio-proxy.log",
+        )
         self.kubelet.start()
         self._unsubscribe = self.emulator.store.subscribe(self._on_change)
         self._reconciler = threading.Thread(target=self._reconcile_loop, name="lab-reconcile", daemon=True)

@@ -73,6 +73,17 @@ def _check_started(pod: dict[str, Any], container: str) -> None:
             )
 
 
+def _check_previous(pod: dict[str, Any], container: str) -> None:
+    """`previous=true` needs a terminated earlier instance; the kubelet's 400 otherwise."""
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") == container and (cs.get("lastState") or {}).get("terminated"):
+            return
+    raise bad_request(
+        f'previous terminated container "{container}" in pod "{pod["metadata"]["name"]}" not found'
+    )
+
+
 def default_context(backend: Backend, pod: dict[str, Any], container: str) -> ContainerContext:
     """A per-pod temp dir, the container's literal env from the pod spec, and the host PATH."""
     meta = pod["metadata"]
@@ -110,7 +121,10 @@ async def handle(
         raise not_found(rt, name)
     container = validate_container(pod, request.query.get("container"))
     if sub == "log":
-        _check_started(pod, container)
+        if opts.previous:
+            _check_previous(pod, container)
+        else:
+            _check_started(pod, container)
         return await _serve_log(request, backend, pod, container, opts)
     if sub == "attach":
         raise bad_request("attach is not supported by the lab API-server emulator; use exec")
@@ -149,6 +163,8 @@ async def _serve_log(
 ) -> web.StreamResponse:
     meta = pod["metadata"]
     path = backend.log_path(meta["namespace"], meta["name"], container) if backend.log_path else None
+    if path is not None and opts.previous:
+        path = logs.previous_path(path)
     text, mtime, size = _read(path)
     lines = logs.select_lines(text, opts, mtime, dt.datetime.now(dt.UTC))
     body = "".join(lines).encode()

@@ -130,6 +130,14 @@ def test_killed_envoy_is_reported_and_restarted_like_a_kubelet_would(lab: LabHan
         status = json.loads(lab.k("get", "pod", "-n", "bookinfo", pod, "-o", "json").stdout)["status"]
         return next(s for s in status["initContainerStatuses"] if s["name"] == "istio-proxy")
 
+    def logs(*extra: str) -> str:
+        r = lab.k("logs", "-n", "bookinfo", pod, "-c", "istio-proxy", *extra)
+        return r.stdout + r.stderr
+
+    reviews = "http://reviews.bookinfo.svc.corp.internal:9080/reviews/0"
+    assert lab.curl("bookinfo/productpage", reviews, "rid-before-crash").stdout == "200"
+    assert lab.proxy_log_lines("bookinfo/productpage", "rid-before-crash")
+    assert f'previous terminated container "istio-proxy" in pod "{pod}" not found' in logs("-p")
     # First exit: restarted at once (kubelet), not ready until its probe passes, then 2/2 again.
     lab.crash_sidecar("bookinfo", "productpage", times=1)
     wait_for("restart count 1", lambda: row()[3] == "1", 10)
@@ -140,6 +148,8 @@ def test_killed_envoy_is_reported_and_restarted_like_a_kubelet_would(lab: LabHan
         "Error",
     )
     wait_for("the sidecar ready again", lambda: row()[1] == "2/2", 15)
+    # The new instance has its own log; the last one is kept for `kubectl logs -p`.
+    assert "rid-before-crash" not in logs() and "rid-before-crash" in logs("-p")
     assert lab.curl("traffic-generator/traffic-generator", PP, "rid-after-restart").stdout == "200"
     # A second exit soon after: CrashLoopBackOff; the sidecar stays down for the 10 s back-off and a
     # client meets a dead server sidecar (nothing listens on the pod's port) while the status says why.
