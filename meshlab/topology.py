@@ -96,19 +96,21 @@ def _proxy_container(scenario: Scenario, native: bool) -> dict[str, Any]:
         ],
         "ports": [{"containerPort": 15090, "name": "http-envoy-prom", "protocol": "TCP"}],
         "readinessProbe": {
-            "httpGet": {"path": "/healthz/ready", "port": 15021},
+            "httpGet": {"path": "/healthz/ready", "port": 15021, "scheme": "HTTP"},
             "periodSeconds": 15,
             "timeoutSeconds": 3,
             "failureThreshold": 4,
+            "successThreshold": 1,  # the API server's default
         },
     }
     if native:
         container["restartPolicy"] = "Always"
         container["startupProbe"] = {
-            "httpGet": {"path": "/healthz/ready", "port": 15021},
+            "httpGet": {"path": "/healthz/ready", "port": 15021, "scheme": "HTTP"},
             "periodSeconds": 1,
             "timeoutSeconds": 3,
             "failureThreshold": 600,
+            "successThreshold": 1,
         }
     return container
 
