@@ -3,7 +3,10 @@
 Pure: no I/O. For every pod with a sidecar it decides, through agent.istio's PolicyEngine (the same
 engine `tls-check` uses), what each outbound cluster originates and what each inbound port accepts,
 and returns the translator's input (meshlab.sidecar.SidecarSpec). It also computes the curl
-routing of every app container (what istio-init's iptables rules would do).
+routing of every app container (what istio-init's iptables rules would do). Given the scenario it
+follows the control plane's knobs: the mesh ConfigMap of its revision, the cluster domain
+(meshlab.domain), HBONE matches when ambient is enabled, and per-sidecar access logging
+(meshlab.access_logging).
 """
 
 from __future__ import annotations

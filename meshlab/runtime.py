@@ -3,7 +3,8 @@
 `Lab.start()` allocates a loopback subnet, serves the scenario's objects from the emulator, issues
 SPIFFE certificates, renders every sidecar from the policy engine's decisions, starts the apps
 and Envoys, and then follows the emulator: a changed DestinationRule or PeerAuthentication
-(`kubectl apply`) re-renders and hot-reloads the affected sidecars within about a second.
+(`kubectl apply`) re-renders and hot-reloads the affected sidecars within about a second. A
+sidecar Envoy that dies is reported in its pod's status and restarted (meshlab.kubelet).
 `Lab.stop()` ends every process it started.
 """
 
