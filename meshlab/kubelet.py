@@ -45,8 +45,17 @@ class _Track:
     ready: bool = True
     dead: bool = False
     back_off_s: float = 0.0  # 0: no back-off entry yet
-    last_exit: float = 0.0  # monotonic time of the last exit
+    last_restart: float = 0.0  # when the back-off entry was last advanced (flowcontrol's lastUpdate)
     retry_at: float = 0.0
+
+
+def _admin_ready(pod: LabPod) -> bool:
+    """The readiness probe: Envoy's admin `/ready` answers LIVE (what pilot-agent's /healthz/ready checks)."""
+    try:
+        status, body = admin_get(pod.ip, ADMIN_PORT, "ready", timeout=1.0)
+    except OSError:
+        return False
+    return status == 200 and body.strip() == "LIVE"
 
 
 class SidecarKubelet:
@@ -60,6 +69,8 @@ class SidecarKubelet:
         relist_s: float = RELIST_S,
         back_off_initial_s: float = BACK_OFF_INITIAL_S,
         container_log: Callable[[LabPod], Path] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        probe: Callable[[LabPod], bool] | None = None,
     ) -> None:
         self.store = store
         self.supervisor = supervisor
@@ -67,6 +78,8 @@ class SidecarKubelet:
         self.relist_s = relist_s
         self.back_off_initial_s = back_off_initial_s
         self.container_log = container_log
+        self.clock = clock
+        self.probe = probe or _admin_ready
         self._tracks: dict[str, _Track] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,18 +111,18 @@ class SidecarKubelet:
         if child is None:
             return  # not started yet, or the pod was deleted
         track = self._tracks.setdefault(key, _Track())
-        now = time.monotonic()
-        if child.alive and not track.dead:
-            if not track.ready and self._probe(pod):
+        now = self.clock()
+        if child.alive:
+            track.dead = False  # running (restarted by us, or started again by the lab's reconcile)
+            if not track.ready and self.probe(pod):
                 track.ready = True
                 self._write(pod, lambda p: pod_status.became_ready(p, now=now_rfc3339()))
             return
         if not track.dead:
             track.dead, track.ready = True, False
             code = pod_status.exit_code(child.proc.returncode if child.proc.returncode is not None else -9)
-            if track.back_off_s and now - track.last_exit > BACK_OFF_RESET_S:
+            if track.back_off_s and now - track.last_restart > BACK_OFF_RESET_S:
                 track.back_off_s = 0.0
-            track.last_exit = now
             wait = track.back_off_s or None  # the first exit restarts at once
             track.retry_at = now + (wait or 0.0)
             log.warning("sidecar of %s exited with %d; restart in %.0fs", key, code, wait or 0.0)
@@ -119,11 +132,13 @@ class SidecarKubelet:
             )
         if now < track.retry_at:
             return
+        if self.supervisor.get(child.name) is not child:
+            return  # the lab stopped or replaced it meanwhile (pod deleted, lab stopping)
+        # flowcontrol.Backoff.Next: the first restart sets the initial back-off, each later one doubles it.
         track.back_off_s = (
             min(BACK_OFF_MAX_S, track.back_off_s * 2) if track.back_off_s else self.back_off_initial_s
         )
-        if self.supervisor.get(child.name) is not child:
-            return  # the lab stopped or replaced it meanwhile (pod deleted, lab stopping)
+        track.last_restart = now
         track.dead = False
         if self.container_log is not None:
             # Each container instance has its own log; the kubelet keeps the last one (`kubectl logs -p`).
@@ -132,13 +147,6 @@ class SidecarKubelet:
                 os.replace(log_file, previous_path(log_file))
         self.supervisor.start(child.name, child.argv, log_path=child.log_path, cwd=child.cwd)
         self._write(pod, lambda p: pod_status.restarted(p, started_at=now_rfc3339()))
-
-    def _probe(self, pod: LabPod) -> bool:
-        try:
-            status, body = admin_get(pod.ip, ADMIN_PORT, "ready", timeout=1.0)
-        except OSError:
-            return False
-        return status == 200 and body.strip() == "LIVE"
 
     def _write(self, pod: LabPod, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         """Apply `change` to the stored pod; retried once on a concurrent write (optimistic lock)."""

@@ -14,9 +14,13 @@ import yaml
 
 from agent.errors import InputError
 from meshlab import access_logging, pod_status
+from meshlab.apiserver.store import Store
 from meshlab.apiserver.tables import pod_row
 from meshlab.domain import canonical_host
+from meshlab.kubelet import SidecarKubelet
 from meshlab.mesh import MeshModel, lab_mesh_config
+from meshlab.pod_processes import envoy_name
+from meshlab.processes import Child, Supervisor
 from meshlab.scenario import Scenario, load_scenario, with_knobs
 from meshlab.sidecar import OutboundService, render_sidecar
 from meshlab.sidecar.clusters import outbound_cluster
@@ -450,3 +454,78 @@ def test_bootstrap_node_metadata_names_the_control_plane() -> None:
     assert meta["PILOT_SAN"] == ["istiod-1-30.mesh-system.svc"]
     assert meta["LABELS"]["istio.io/rev"] == "1-30" and meta["ANNOTATIONS"]["istio.io/rev"] == "1-30"
     assert meta["ENABLE_HBONE"] == "true" and meta["MESH_ID"] == "cluster.local"
+
+
+# -- the kubelet's restart decisions (fake processes and clock, the emulator's real store) ------------
+class _FakeProc:
+    def __init__(self) -> None:
+        self.returncode: int | None = None
+        self.pid = 0
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+
+class _FakeSupervisor(Supervisor):
+    """Children that never run: `start` records a restart, a test 'kills' by setting a return code."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.starts = 0
+        self._children[name] = Child(name, ("envoy",), _FakeProc(), Path("/dev/null"))  # type: ignore[arg-type]
+
+    def start(
+        self, name: str, argv: Any, *, log_path: Path, env: Any = None, cwd: Path | None = None
+    ) -> Child:
+        self.starts += 1
+        child = Child(name, tuple(argv), _FakeProc(), log_path, cwd)  # type: ignore[arg-type]
+        self._children[name] = child
+        return child
+
+    def kill(self, name: str) -> None:
+        child = self._children[name]
+        child.proc.returncode = -9
+
+
+def test_kubelet_restarts_at_once_then_backs_off_doubling_and_forgets_after_quiet() -> None:
+    scenario = load_scenario("seed")
+    pods = plan_pods(scenario, SUBNET)
+    pod = next(p for p in pods if p.namespace == "load-test")
+    store = Store()
+    store.load(scenario_objects(scenario, pods, SUBNET))
+    name = envoy_name(f"{pod.namespace}/{pod.name}")
+    sup = _FakeSupervisor(name)
+    now = [0.0]
+    kubelet = SidecarKubelet(store, sup, lambda: [pod], clock=lambda: now[0], probe=lambda p: True)
+
+    def status() -> dict[str, Any]:
+        got = store.get("pods", pod.namespace, pod.name)
+        assert got is not None
+        return _proxy(got)
+
+    def crash_and_sync(at: float) -> None:
+        now[0] = at
+        sup.kill(name)
+        kubelet.sync_once()
+
+    crash_and_sync(1.0)  # first exit: restarted in the same sync, not ready until probed
+    assert (sup.starts, status()["restartCount"], status()["ready"]) == (1, 1, False)
+    kubelet.sync_once()
+    assert status()["ready"] is True
+    crash_and_sync(5.0)  # second exit: 10 s back-off
+    assert sup.starts == 1 and status()["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    now[0] = 14.9
+    kubelet.sync_once()
+    assert sup.starts == 1
+    now[0] = 15.0
+    kubelet.sync_once()
+    assert (sup.starts, status()["restartCount"]) == (2, 2)
+    kubelet.sync_once()
+    crash_and_sync(20.0)  # third exit: 20 s
+    assert "back-off 20s" in status()["state"]["waiting"]["message"]
+    now[0] = 40.0
+    kubelet.sync_once()
+    assert sup.starts == 3
+    kubelet.sync_once()
+    crash_and_sync(40.0 + 601)  # quiet for over 10 minutes: the back-off is forgotten
+    assert sup.starts == 4 and "state" in status() and "running" in status()["state"]
