@@ -143,6 +143,16 @@ class Browser:
         self.page.call("Page.navigate", url=url)
         self.page.wait_event("Page.loadEventFired")
 
+    def wait_load(self, timeout: float = CALL_TIMEOUT_S) -> None:
+        """Wait for the next load event (a navigation or a reload the page started itself)."""
+        self.page.wait_event("Page.loadEventFired", timeout)
+
+    def click_and_wait(self, x: float, y: float) -> None:
+        """Click at (x, y) and wait for the navigation it starts."""
+        self.page.events.clear()
+        self.click(x, y)
+        self.wait_load()
+
     def evaluate(self, expression: str) -> Any:
         """The JSON value of a script expression in the page (promises awaited)."""
         out = self.page.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
@@ -160,8 +170,8 @@ class Browser:
             "Browser.setDownloadBehavior", behavior="allow", downloadPath=str(into), eventsEnabled=True
         )
 
-    def screenshot(self, out: Path, full_page: bool = True) -> Path:
-        """A PNG of the page (its whole height when full_page)."""
+    def screenshot(self, out: Path, full_page: bool = True, scale: float = 1.0) -> Path:
+        """A PNG of the page (its whole height when full_page), scaled by `scale`."""
         params: dict[str, Any] = {"format": "png"}
         if full_page:
             size = self.evaluate(
@@ -169,7 +179,7 @@ class Browser:
             )
             params.update(
                 captureBeyondViewport=True,
-                clip={"x": 0, "y": 0, "width": size["w"], "height": size["h"], "scale": 1},
+                clip={"x": 0, "y": 0, "width": size["w"], "height": size["h"], "scale": scale},
             )
         out.write_bytes(base64.b64decode(self.page.call("Page.captureScreenshot", **params)["data"]))
         return out

@@ -36,6 +36,7 @@ class EdgeSpec:
     dest: str  # "service:port" or host[:port]
     state: str  # a STATE_COLORS key
     verdict: str
+    search: str = ""  # what the page's filter box matches against
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class GraphEdge:
     color: str
     state: str
     title: str
+    search: str
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ def layout_graph(specs: Sequence[EdgeSpec]) -> Graph:
             f"{x2:.1f},{b.cy:.1f}"
         )
         color = STATE_COLORS.get(s.state, STATE_COLORS["pending"])
-        edges.append(GraphEdge(s.path, d, color, s.state, f"{s.path}: {s.verdict}"))
+        title = f"{s.path}: {s.verdict}"
+        edges.append(GraphEdge(s.path, d, color, s.state, title, (s.search or title).lower()))
     nodes = [*src_nodes.values(), *dst_nodes.values()]
     height = max(src_h, dst_h, 2 * PAD + ROW_H)
     return Graph(dst_left + dst_w, height, [*src_groups, *dst_groups], nodes, edges)

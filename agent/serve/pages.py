@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {"meshprober.css": "text/css", "meshprober.js": "text/javascript"}
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+MIN_REFRESH_S = 2  # ?refresh=N (a wall display may want it faster or slower); below this is a reload storm
+MAX_REFRESH_S = 3600
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -35,6 +37,12 @@ class Pages:
         self.ctx = ctx
         self.refresh_s = refresh_s
 
+    def _refresh(self, request: web.Request) -> int:
+        asked = request.query.get("refresh", "")
+        if asked.isdigit():
+            return min(MAX_REFRESH_S, max(MIN_REFRESH_S, int(asked)))
+        return self.refresh_s
+
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_get("/", self.index)
         router.add_get("/static/{file}", self.static)
@@ -44,7 +52,7 @@ class Pages:
 
     async def index(self, request: web.Request) -> web.Response:
         html = render_status_page(
-            self.ctx.store.snapshot(), self.ctx.paths(), self.ctx.config_status(), self.refresh_s
+            self.ctx.store.snapshot(), self.ctx.paths(), self.ctx.config_status(), self._refresh(request)
         )
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
@@ -74,7 +82,7 @@ class Pages:
             name, self.ctx.paths().get(name), history, self.ctx.store.policy(name), files,
             bundle.name if bundle else None,
         )  # fmt: skip
-        html = render_path_page(view, self.refresh_s)
+        html = render_path_page(view, self._refresh(request))
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     def _bundle(self, name: str) -> Path | web.Response:

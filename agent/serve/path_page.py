@@ -109,6 +109,6 @@ def path_view(
 
 def render_path_page(view: PathView, refresh_s: int = 15) -> str:
     return env.get_template("path.html.j2").render(
-        v=view, d=view.latest.diagnosis if view.latest else None, refresh_s=max(5, refresh_s), root="../",
+        v=view, d=view.latest.diagnosis if view.latest else None, refresh_s=max(2, refresh_s), root="../",
         finished=fmt_time(view.latest.finished_at) if view.latest else None,
     )  # fmt: skip

@@ -112,6 +112,11 @@ def _destination(target: str, cfg: PathConfig | None) -> tuple[str, str]:
     return "external", host
 
 
+def search_text(r: Row) -> str:
+    """What the filter box matches, for a row and for its edge alike."""
+    return " ".join((r.name, r.source, r.target, r.verdict, r.category)).lower()
+
+
 def group_rows(rows: Sequence[Row]) -> list[NamespaceGroup]:
     """Namespaces with failures first (most failing first), then by name; rows failing first."""
     by_ns: dict[str, list[Row]] = {}
@@ -129,9 +134,8 @@ def graph_of(rows: Sequence[Row], paths: Mapping[str, PathConfig]) -> Graph:
     specs = []
     for r in rows:
         dest_ns, dest = _destination(r.target, paths.get(r.name))
-        specs.append(
-            EdgeSpec(r.name, r.namespace, r.source.split("/", 1)[1], dest_ns, dest, r.state, r.verdict)
-        )
+        source = r.source.split("/", 1)[1]
+        specs.append(EdgeSpec(r.name, r.namespace, source, dest_ns, dest, r.state, r.verdict, search_text(r)))
     return layout_graph(specs)
 
 
@@ -145,5 +149,6 @@ def render_status_page(
     counts = {state: sum(1 for r in rows if r.state == state) for state in COLORS}
     return env.get_template("status.html.j2").render(
         groups=group_rows(rows), rows=rows, graph=graph_of(rows, paths), colors=COLORS, counts=counts,
-        config=config_status, refresh_s=max(5, refresh_s), now=fmt_time(time.time()), root="",
+        config=config_status, refresh_s=max(2, refresh_s), now=fmt_time(time.time()), root="",
+        search_text=search_text,
     )  # fmt: skip
