@@ -85,6 +85,15 @@ def test_filter_box_hides_rows_and_edges(agent_url: str, browser: Browser) -> No
     assert shown["edges"] == len(shown["rows"]) and shown["groups"] == ["team-2"]
 
 
+def test_q_parameter_fills_the_filter(agent_url: str, browser: Browser) -> None:
+    fresh(browser, f"{agent_url}/?q=probe_failed")  # as a Grafana data link opens it
+    assert browser.evaluate("document.getElementById('filter').value") == "probe_failed"
+    rows = browser.evaluate(
+        "Array.from(document.querySelectorAll('tr.path-row:not(.hidden)')).map(r => r.textContent)"
+    )
+    assert rows and all("probe_failed" in r for r in rows)
+
+
 def test_refresh_keeps_scroll_and_filter(agent_url: str, browser: Browser) -> None:
     fresh(browser, f"{agent_url}/?refresh=2")
     browser.evaluate("window.scrollTo(0, 600)")

@@ -29,7 +29,10 @@
   var saved = null;
   try { saved = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (e) { saved = null; }
   if (filter) {
-    if (saved && saved.q) { filter.value = saved.q; }
+    // ?q=TEXT (e.g. a Grafana data link) fills the filter on the first visit; after that the
+    // filter the person typed survives the refreshes.
+    var asked = new URLSearchParams(location.search).get("q");
+    if (saved) { filter.value = saved.q || ""; } else if (asked) { filter.value = asked; }
     if (saved && saved.f) { filter.focus({ preventScroll: true }); }
     filter.addEventListener("input", function () { applyFilter(); save(); });
     applyFilter();
