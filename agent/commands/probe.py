@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -128,11 +127,10 @@ def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, 
 
 def _spinner(path: Any) -> AbstractContextManager[Any]:
     """A status line on a terminal; nothing (and no rich import) when stderr is a pipe."""
-    if not sys.stderr.isatty():
-        return nullcontext()
-    from rich.console import Console
+    from agent.commands.progress import status
 
     src = path.source
-    return Console(stderr=True).status(
-        f"probing {path.to.target_url} from {src.namespace}/{src.workload} ..."
+    return status(
+        f"probing {path.to.target_url} from {src.namespace}/{src.workload}; a failure is re-probed and "
+        "its evidence gathered (sidecar config, access logs, policy) ..."
     )
