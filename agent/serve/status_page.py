@@ -56,6 +56,7 @@ class Row:
     summary: str
     finished: str
     policy: str
+    finished_full: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ def _row(snap: PathSnapshot, cfg: PathConfig | None) -> Row:
     d = latest.diagnosis
     return Row(
         snap.name, ns, f"{ns}/{workload}", target, result_state(latest), d.verdict.value, d.category.value,
-        d.confidence.value, d.summary, fmt_time(latest.finished_at), policy,
+        d.confidence.value, d.summary, time.strftime("%H:%M:%S", time.gmtime(latest.finished_at)), policy,
+        fmt_time(latest.finished_at),
     )  # fmt: skip
 
 

@@ -152,3 +152,12 @@ def test_path_routes_are_api_class_under_a_token(serve: Callable[..., Harness]) 
             assert anon.get(route).status_code == 401, route
         assert authed.get("/paths/broken").status_code == 200
         assert anon.get("/").status_code == 200 and anon.get("/static/meshprober.js").status_code == 200
+
+
+def test_readme_shows_the_screenshots() -> None:
+    """tools/screenshots.py writes these (tests/e2e/test_status_pages_demo.py runs it); kept small."""
+    readme = (TESTDATA.parent.parent / "README.md").read_text()
+    for name in ("overview.png", "path.png"):
+        assert f"(docs/screenshots/{name})" in readme
+        data = (TESTDATA.parent.parent / "docs" / "screenshots" / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) < 400_000
