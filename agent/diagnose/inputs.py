@@ -16,6 +16,8 @@ from agent.evidence import AccessLogEntry, ClusterInfo, CurlResult, PolicyView
 class DiagnoseInput:
     curl: CurlResult
     expected_status: int = 200
+    # Every status the path accepts (a path may `expect: [200, 404]`); empty means just expected_status.
+    accepted_statuses: tuple[int, ...] = ()
     # Access-log lines of this request (matched by x-request-id) from each sidecar.
     client_entry: AccessLogEntry | None = None
     server_entry: AccessLogEntry | None = None

@@ -16,7 +16,7 @@ from agent.diagnose import catalog, curl_rungs
 from agent.diagnose.finding import Finding
 from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.remedy import to_diagnosis
-from agent.diagnose.rules import RULES
+from agent.diagnose.rules import FINAL_RULES, RULES
 from agent.diagnose.signals import Signals, derive
 from agent.diagnose.transport import analyse
 from agent.envoy.log_tokens import split_details
@@ -181,4 +181,7 @@ def classify(inp: DiagnoseInput) -> Diagnosis:
     finding = find(inp, sig)
     for rule in RULES:
         finding = rule(inp, sig, finding)
-    return to_diagnosis(inp, sig, finding)
+    diagnosis = to_diagnosis(inp, sig, finding)
+    for final in FINAL_RULES:
+        diagnosis = final(inp, diagnosis)
+    return diagnosis

@@ -21,17 +21,19 @@ class MeshConfig:
 @dataclass(frozen=True)
 class ServicePort:
     port: int
-    target_port: int | str
+    target_port: int | str | None = None  # None: the port itself, as Kubernetes defaults it
     name: str = ""
     protocol: str = "TCP"
 
 
 @dataclass(frozen=True)
 class Service:
+    """A Kubernetes Service: the one model the policy engine, the kube layer and discovery share."""
+
     namespace: str
     name: str
-    ports: tuple[ServicePort, ...]
-    selector: Mapping[str, str]
+    ports: tuple[ServicePort, ...] = ()
+    selector: Mapping[str, str] = field(default_factory=dict)
     headless: bool = False
     external_name: str | None = None  # type ExternalName: the endpoint is a DNS name, never a sidecar
 

@@ -90,6 +90,8 @@ class Topology:
 
     @staticmethod
     def target_port(sport: ServicePort, pod: Pod | None) -> int | None:
+        if sport.target_port is None:
+            return sport.port
         if isinstance(sport.target_port, int):
             return sport.target_port
         if pod is not None and sport.target_port in pod.container_ports:

@@ -5,12 +5,12 @@ No kubernetes import here, so pure code and the pipeline can depend on this modu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-SIDECAR_CONTAINER = "istio-proxy"
-DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
+from agent.istio.mesh import DEFAULT_CONTAINER_ANNOTATION, SIDECAR_CONTAINER, is_mesh_sidecar
+from agent.istio.resources import Service, ServicePort
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,7 @@ class PodInfo:
 
     @property
     def has_sidecar(self) -> bool:
-        return (
-            SIDECAR_CONTAINER in self.containers and self.labels.get("security.istio.io/tlsMode") == "istio"
-        )
+        return is_mesh_sidecar(self.containers, self.labels)
 
     @property
     def app_container(self) -> str | None:
@@ -41,24 +39,8 @@ class PodInfo:
         return next((c for c in self.containers if c != SIDECAR_CONTAINER), None)
 
 
-@dataclass(frozen=True)
-class ServicePort:
-    port: int
-    target_port: int | str | None = None
-    name: str | None = None
-    protocol: str = "TCP"
-
-
-@dataclass(frozen=True)
-class ServiceInfo:
-    namespace: str
-    name: str
-    ports: tuple[ServicePort, ...] = ()
-    selector: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def fqdn(self) -> str:
-        return f"{self.name}.{self.namespace}.svc.cluster.local"
+# One Service model for the kube layer, discovery and the policy engine (agent.istio.resources).
+ServiceInfo = Service
 
 
 @dataclass(frozen=True)
@@ -99,3 +81,23 @@ class Cluster(Protocol):
     def ping(self) -> None:
         """Raise ClusterUnreachable if the API server does not answer."""
         ...
+
+
+@runtime_checkable
+class ScopedCluster(Protocol):
+    """A cluster whose lists can be limited to namespaces (LiveCluster). Fakes that list everything
+    need not implement it; callers check with isinstance instead of probing attributes."""
+
+    def set_scope(self, namespaces: Iterable[str] | None) -> None: ...
+
+    def set_error_counter(self, count: Callable[[str], None]) -> None: ...
+
+
+__all__ = [
+    "Cluster",
+    "ExecResult",
+    "PodInfo",
+    "ScopedCluster",
+    "ServiceInfo",
+    "ServicePort",
+]

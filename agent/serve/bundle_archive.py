@@ -12,7 +12,7 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.serve.results import CheckResult
+from agent.results import CheckResult
 
 MAX_FILES = 200
 MAX_ARCHIVE_INPUT_BYTES = 128 * 1024 * 1024  # a bundle's config dump is at most 64 MiB

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from agent.serve.results import CheckResult
+from agent.results import CheckResult
 
 EVENTS = logging.getLogger("meshprober.events")
 KEYS = ("time", "level", "logger", "event", "message", "path", "verdict", "stage", "duration")

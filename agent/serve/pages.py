@@ -9,17 +9,18 @@ Handlers only read the store and the bundle directory, off the event loop for fi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
 
+from agent.config import PathConfig
 from agent.serve.bundle_archive import bundle_file, bundle_files, bundle_targz, latest_bundle
 from agent.serve.path_page import path_view, render_path_page
+from agent.serve.reload import ConfigStatus
 from agent.serve.status_page import render_status_page
-
-if TYPE_CHECKING:
-    from agent.serve.api import ApiContext
+from agent.serve.store import ResultStore
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {"meshprober.css": "text/css", "meshprober.js": "text/javascript"}
@@ -32,8 +33,19 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+class PageSource(Protocol):
+    """What the pages read (api.ApiContext provides it)."""
+
+    @property
+    def store(self) -> ResultStore: ...
+    @property
+    def paths(self) -> Callable[[], dict[str, PathConfig]]: ...
+    @property
+    def config_status(self) -> Callable[[], ConfigStatus | None]: ...
+
+
 class Pages:
-    def __init__(self, ctx: ApiContext, refresh_s: int = 15) -> None:
+    def __init__(self, ctx: PageSource, refresh_s: int = 15) -> None:
         self.ctx = ctx
         self.refresh_s = refresh_s
 

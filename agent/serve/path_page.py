@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from agent.config import PathConfig
 from agent.evidence import PolicyView
-from agent.serve.results import CheckResult
+from agent.results import CheckResult
 from agent.serve.status_page import env, fmt_time, result_state
 
 

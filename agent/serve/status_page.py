@@ -15,9 +15,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from agent.config import PathConfig
 from agent.model import Verdict
+from agent.results import CheckResult
 from agent.serve.graph import STATE_COLORS, EdgeSpec, Graph, layout_graph
 from agent.serve.reload import ConfigStatus
-from agent.serve.results import CheckResult
 from agent.serve.store import PathSnapshot
 
 TEMPLATES = Path(__file__).parent / "templates"

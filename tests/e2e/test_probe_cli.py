@@ -22,7 +22,7 @@ from e2e_helpers import MESHPROBER, by_path, cli, free_port, wait_for
 from agent.kube.live import LiveCluster
 from agent.serve.agent import Agent
 from agent.wiring import build_agent
-from tests.lab_support import LabHandle, run_lab
+from tests.support.lab import LabHandle, run_lab
 
 pytestmark = pytest.mark.lab
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from e2e_helpers import MESHPROBER
 
-from tests.lab_support import LabHandle, run_lab
+from tests.support.lab import LabHandle, run_lab
 
 pytestmark = pytest.mark.lab
 PRODUCTPAGE = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.browser_support import edge_point, element_center, graph_overlaps, needs_chromium, wait_for_file
+from tests.support.browser import edge_point, element_center, graph_overlaps, needs_chromium, wait_for_file
 from tools.cdp import Browser
 from tools.screenshots import demo, wait_for_failing_path
 

@@ -17,10 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from replay_cluster import REPLAY, pod_to_json, request_id_of, service_to_json
 
+from agent.check.context import CheckContext
+from agent.check.run import run_check
 from agent.config import parse_config
 from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo
 from agent.kube.live import LiveCluster
-from agent.pipeline import CheckContext, run_check
 from meshlab.runtime import Lab
 from meshlab.scenario import load_scenario
 

@@ -15,8 +15,8 @@ import pytest
 from serve_fakes import StandInCheck, make_path, make_result
 
 from agent.model import Verdict
+from agent.results import CheckResult
 from agent.serve.events import KEYS, JsonFormatter, configure_logging, log_result
-from agent.serve.results import CheckResult
 from agent.serve.scheduler import ProbeScheduler
 from agent.serve.store import ResultStore
 

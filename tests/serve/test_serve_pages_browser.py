@@ -15,7 +15,7 @@ from agent.serve.api import Api, ApiContext
 from agent.serve.api_server import ApiServer
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.store import ResultStore
-from tests.browser_support import edge_point, graph_overlaps, needs_chromium
+from tests.support.browser import edge_point, graph_overlaps, needs_chromium
 from tools.cdp import Browser
 
 pytestmark = needs_chromium

@@ -19,8 +19,8 @@ from test_serve_api import TOKEN, Harness, serve  # noqa: F401  (the shared API 
 
 from agent.evidence import PolicyView
 from agent.model import Diagnosis, Remedy, Verdict
+from agent.results import CheckResult
 from agent.serve.path_page import apply_line, fix_of, path_view, render_path_page, timeline
-from agent.serve.results import CheckResult
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
 SEED_BUNDLE = TESTDATA / "fixture_bundles" / "seed_with_resources"

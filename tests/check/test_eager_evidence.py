@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 import pytest
 
+from agent.check.context import CheckContext
+from agent.check.run import run_check
 from agent.config import PathConfig, parse_config
 from agent.kube.cluster import ExecResult
-from agent.pipeline import CheckContext, run_check
 from tests.resilience.replay_cluster import ReplayCluster
 
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
