@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 AGENT = Path(__file__).resolve().parent.parent / "agent"
-PURE_PACKAGES = ["probe", "envoy", "istio", "diagnose"]
+PURE_PACKAGES = ["probe", "envoy", "istio", "diagnose", "explain"]
 PURE_MODULES = ["model.py", "evidence.py", "errors.py", "results.py"]
 # Modules whose import means network, processes or a cluster client.
 IO_MODULES = {
@@ -101,7 +101,7 @@ PACKAGES = ("agent", "meshlab")
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "agent.model", "agent.errors", "agent.evidence", "agent.results", "agent.signals",
-        "agent.probe", "agent.envoy", "agent.istio", "agent.diagnose", "agent.config",
+        "agent.probe", "agent.envoy", "agent.istio", "agent.diagnose", "agent.explain", "agent.config",
         "agent.kube.cluster",  # the Cluster protocol and its value types: no kubernetes, no I/O
     ),
     ("agent.kube",),

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 PROBE = "probe.json"
 CURL_STDOUT, CURL_STDERR, CURL_EXIT = "curl.stdout", "curl.stderr", "curl.exit"
-REQUIRED = (PROBE, CURL_STDOUT, CURL_STDERR, CURL_EXIT)
+REQUIRED = (PROBE, CURL_STDOUT, CURL_STDERR, CURL_EXIT)  # what a writer always writes
 CLIENT_LOG, SERVER_LOG = "client-access.log", "server-access.log"
+# A reader also takes a partial bundle: the curl files may all be absent when an access log is there.
+CURL_FILES = (CURL_STDOUT, CURL_STDERR, CURL_EXIT)
+LOGS = (CLIENT_LOG, SERVER_LOG)
 OPTIONAL_TEXT = (
     CLIENT_LOG,
     SERVER_LOG,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.bundle.format import DUMP, MAX_FILE_BYTES, OPTIONAL_TEXT, REQUIRED
+from agent.bundle.format import CURL_FILES, DUMP, LOGS, MAX_FILE_BYTES, OPTIONAL_TEXT, PROBE, REQUIRED
 from agent.envoy.config_dump import parse_clusters
 from agent.errors import InputError
 from agent.evidence import ClusterInfo
@@ -29,6 +29,7 @@ class Bundle:
     clusters: list[ClusterInfo] | None = None  # parsed client config dump, when present
     resources: list[dict[str, Any]] | None = None  # objects of resources/*.yaml, when present
     notes: list[str] = field(default_factory=list)
+    curl_present: bool = True  # False: a partial bundle with access logs and no curl files
 
     @property
     def expected_status(self) -> int:
@@ -124,16 +125,21 @@ def load_bundle(path: str | Path) -> Bundle:
         raise InputError(f"{root}: bundle directory does not exist")
     if not root.is_dir():
         raise InputError(f"{root}: not a directory (a bundle is a directory of evidence files)")
-    for name in REQUIRED:
+    # No curl files at all is a partial bundle, diagnosed from its access log(s); some of them is damage.
+    partial = not any((root / n).is_file() for n in CURL_FILES) and any((root / n).is_file() for n in LOGS)
+    for name in (PROBE,) if partial else REQUIRED:
         if not (root / name).is_file():
             raise InputError(f"{root / name}: required bundle file is missing")
     bundle = Bundle(
         path=root,
-        probe=_probe(root / "probe.json"),
-        curl_stdout=_read(root / "curl.stdout", lenient=True),
-        curl_stderr=_read(root / "curl.stderr", lenient=True),
-        curl_exit=_exit(root / "curl.exit"),
+        probe=_probe(root / PROBE),
+        curl_stdout="" if partial else _read(root / "curl.stdout", lenient=True),
+        curl_stderr="" if partial else _read(root / "curl.stderr", lenient=True),
+        curl_exit=None if partial else _exit(root / "curl.exit"),
+        curl_present=not partial,
     )
+    if partial:
+        bundle.notes.append("no curl files: diagnosed from the access log alone")
     for name in OPTIONAL_TEXT:
         if (root / name).is_file():
             bundle.texts[name] = _read(root / name)

@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 
 from agent.bundle.format import CLIENT_LOG, SERVER_LOG
 from agent.bundle.read import Bundle
-from agent.diagnose.assemble import Observed, diagnose, log_entry, to_input
+from agent.diagnose.assemble import Observed, diagnose, to_input
 from agent.diagnose.inputs import DiagnoseInput
+from agent.diagnose.log_match import match_entry
 from agent.envoy.stats import delta, parse_stats
-from agent.errors import MeshproberError
+from agent.errors import InputError, MeshproberError
 from agent.evidence import AccessLogEntry, PolicyView
 from agent.istio.mesh import SIDECAR_STATUS_ANNOTATION, runs_proxy
 from agent.model import Diagnosis
@@ -144,22 +145,28 @@ def observed(bundle: Bundle, repeatable: bool | None = None) -> Observed:
         repeatable = bundle.probe["repeatable"]  # the agent's second probe, when it recorded one
     ns = bundle.probe.get("source", {}).get("namespace")
     target = bundle.probe.get("target")
+    start = bundle.probe.get("start_time")
+    start = start if isinstance(start, str) else None
+    service = _service(bundle, host, port)
+    client_line, _ = match_entry(bundle.texts.get(CLIENT_LOG), rid, start, service)
     return Observed(
         curl=parse_curl(bundle.curl_stdout, bundle.curl_stderr, bundle.curl_exit),
         expect=bundle.expect,
         request_id=rid,
         target=target if isinstance(target, str) else None,
-        service=_service(bundle, host, port),
+        service=service,
         source_namespace=ns if isinstance(ns, str) else None,
         client_log=bundle.texts.get(CLIENT_LOG),
         server_log=bundle.texts.get(SERVER_LOG),
         clusters=bundle.clusters,
-        policy=_policy(bundle, host, port, log_entry(bundle.texts.get(CLIENT_LOG), rid)),
+        policy=_policy(bundle, host, port, client_line),
         repeatable=repeatable,
         client_has_sidecar=_client_has_sidecar(bundle),
         client_stats_delta=_stats_delta(stats, "client"),
         server_stats_delta=_stats_delta(stats, "server"),
         expired_certs=_expired_certs(bundle, stats),
+        start_time=start,
+        curl_present=bundle.curl_present,
     )
 
 
@@ -168,5 +175,15 @@ def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput
 
 
 def diagnose_bundle(bundle: Bundle, repeatable: bool | None = None) -> Diagnosis:
-    """Classify a loaded bundle (pure from here on)."""
-    return diagnose(observed(bundle, repeatable))
+    """Classify a loaded bundle (pure from here on). A partial bundle (no curl files) whose logs hold
+    no line of this probe has nothing to judge: InputError naming what was looked for."""
+    seen = observed(bundle, repeatable)
+    if not bundle.curl_present:
+        inp = to_input(seen)
+        if inp.client_entry is None and inp.server_entry is None:
+            rid = seen.request_id or "none recorded"
+            raise InputError(
+                f"{bundle.path}: no curl files, and no access-log line is this probe's (request id "
+                f"{rid}; nor a single line to {seen.target or 'the target'} near its start_time): nothing to diagnose"
+            )
+    return diagnose(seen)

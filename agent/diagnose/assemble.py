@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.ladder import classify
-from agent.envoy.access_log import find_by_request_id, parse_log
+from agent.diagnose.log_match import match_entry
 from agent.envoy.config_dump import find_cluster
 from agent.evidence import AccessLogEntry, ClusterInfo, CurlResult, PolicyView
 from agent.model import Diagnosis
@@ -38,14 +38,8 @@ class Observed:
     client_stats_delta: Mapping[str, int] = field(default_factory=dict)
     server_stats_delta: Mapping[str, int] = field(default_factory=dict)
     expired_certs: tuple[tuple[str, str], ...] = ()
-
-
-def log_entry(text: str | None, request_id: str | None) -> AccessLogEntry | None:
-    """This request's line in a sidecar's access log: the last one, the final attempt's outcome."""
-    if not text or not request_id:
-        return None
-    found = find_by_request_id(parse_log(text), request_id)
-    return found[-1] if found else None
+    start_time: str | None = None  # RFC 3339, when the probe started (matches lines without a request id)
+    curl_present: bool = True  # False: no curl output was recorded, only logs
 
 
 def select_cluster(
@@ -70,14 +64,23 @@ def select_cluster(
     return outbound[0] if len(outbound) == 1 else None
 
 
+def matched_entries(o: Observed) -> tuple[AccessLogEntry | None, AccessLogEntry | None, tuple[str, ...]]:
+    """The probe's client and server lines (by request id, else by time and target), and how."""
+    client, client_how = match_entry(o.client_log, o.request_id, o.start_time, o.service)
+    server, server_how = match_entry(o.server_log, o.request_id, o.start_time, o.service)
+    notes = [f"client sidecar: {client_how}"] if client_how else []
+    notes += [f"server sidecar: {server_how}"] if server_how else []
+    return client, server, tuple(notes)
+
+
 def to_input(o: Observed) -> DiagnoseInput:
-    client_entry = log_entry(o.client_log, o.request_id)
+    client_entry, server_entry, notes = matched_entries(o)
     return DiagnoseInput(
         curl=o.curl,
         expected_status=o.expect[0] if o.expect else 200,
         accepted_statuses=o.expect,
         client_entry=client_entry,
-        server_entry=log_entry(o.server_log, o.request_id),
+        server_entry=server_entry,
         client_log_present=o.client_log is not None,
         server_log_present=o.server_log is not None,
         client_cluster=select_cluster(o.clusters, client_entry, o.service),
@@ -89,6 +92,8 @@ def to_input(o: Observed) -> DiagnoseInput:
         client_has_sidecar=o.client_has_sidecar,
         target=o.target,
         expired_certs=o.expired_certs,
+        curl_present=o.curl_present,
+        match_notes=notes,
     )
 
 

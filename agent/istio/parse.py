@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from agent.istio.load import SOURCE_KEY
-from agent.istio.mesh import is_mesh_sidecar, running_containers, runs_proxy
+from agent.istio.mesh import running_containers
 from agent.istio.resources import (
     DestinationRule,
     Invalid,
@@ -96,7 +97,6 @@ def parse_service(obj: Mapping[str, Any]) -> Service:
 
 def _pod_from_spec(ns: str, name: str, labels: dict[str, str], spec: Mapping[str, Any]) -> Pod:
     containers = [c for c in spec.get("containers") or [] if isinstance(c, Mapping)]
-    proxy = runs_proxy(spec)
     ports: dict[str, int] = {}
     for c in containers:
         for p in c.get("ports") or []:
@@ -106,8 +106,7 @@ def _pod_from_spec(ns: str, name: str, labels: dict[str, str], spec: Mapping[str
         namespace=ns,
         name=name,
         labels=labels,
-        has_sidecar=is_mesh_sidecar(running_containers(spec), labels),
-        has_proxy_container=proxy,
+        containers=running_containers(spec),
         service_account=str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"),
         container_ports=ports,
     )
@@ -125,7 +124,7 @@ def parse_deployment(obj: Mapping[str, Any]) -> Pod:
     template = _spec(obj).get("template") or {}
     labels = _labels((template.get("metadata") or {}).get("labels"), "spec.template.labels")
     pod = _pod_from_spec(ns, name, labels, template.get("spec") or {})
-    return Pod(**{**pod.__dict__, "from_template": True})
+    return replace(pod, from_template=True)
 
 
 def _selector(spec: Mapping[str, Any], key: str) -> dict[str, str] | None:

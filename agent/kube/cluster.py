@@ -5,41 +5,15 @@ No kubernetes import here, so pure code and the pipeline can depend on this modu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from agent.istio.mesh import DEFAULT_CONTAINER_ANNOTATION, SIDECAR_CONTAINER, is_mesh_sidecar
-from agent.istio.resources import Service, ServicePort
+from agent.istio.resources import Pod, Service, ServicePort
 
-
-@dataclass(frozen=True)
-class PodInfo:
-    namespace: str
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    containers: tuple[str, ...] = ()
-    service_account: str = "default"
-    ip: str | None = None
-    phase: str = "Running"
-    ready: bool = True
-    owner_kind: str | None = None  # e.g. "ReplicaSet"
-    owner_name: str | None = None
-
-    @property
-    def has_sidecar(self) -> bool:
-        return is_mesh_sidecar(self.containers, self.labels)
-
-    @property
-    def app_container(self) -> str | None:
-        default = self.annotations.get(DEFAULT_CONTAINER_ANNOTATION)
-        if default and default in self.containers:
-            return default
-        return next((c for c in self.containers if c != SIDECAR_CONTAINER), None)
-
-
-# One Service model for the kube layer, discovery and the policy engine (agent.istio.resources).
+# One Pod and one Service model for the kube layer, discovery and the policy engine
+# (agent.istio.resources).
+PodInfo = Pod
 ServiceInfo = Service
 
 

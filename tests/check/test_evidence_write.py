@@ -11,7 +11,7 @@ from agent.bundle.keep import EvidenceSettings
 from agent.check.context import CheckContext
 from agent.check.run import run_check
 from agent.config import parse_config
-from tests.resilience.replay_cluster import ReplayCluster
+from tests.support.replay_cluster import ReplayCluster
 from tests.support.roundtrip import assert_diagnose_agrees
 
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"

@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from e2e_helpers import TESTDATA, by_path, cli, samples, wait_for
 
 from agent.check.context import CheckContext
 from agent.kube.live import LiveCluster
@@ -29,6 +28,7 @@ from agent.results import CheckResult
 from agent.serve.agent import Agent
 from agent.serve.status_page import COLORS
 from agent.wiring import build_agent, prime_policy
+from tests.support.e2e_helpers import TESTDATA, by_path, cli, samples, wait_for
 from tests.support.lab import LabHandle, run_lab
 from tests.support.roundtrip import assert_diagnose_agrees, differences
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import MESHPROBER, check_broken, cli, free_port, processes_mentioning, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from meshlab.kubectl import kubectl_path
+from tests.support.e2e_helpers import MESHPROBER, check_broken, cli, free_port, processes_mentioning, wait_for
 
 pytestmark = pytest.mark.lab
 

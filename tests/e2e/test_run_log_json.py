@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e_helpers import MESHPROBER
 
+from tests.support.e2e_helpers import MESHPROBER
 from tests.support.lab import LabHandle, run_lab
 
 pytestmark = pytest.mark.lab

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e_helpers import check_broken
+
+from tests.support.e2e_helpers import check_broken
 
 pytestmark = pytest.mark.lab
 

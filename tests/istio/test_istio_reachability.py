@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from istio_builders import pod, svc
 
 from agent.istio import verdict
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_text
+from tests.support.istio_builders import pod, svc
 from tests.support.shared_data import REAL
 
 FIXTURES = REAL / "policy_scenarios" / "istio_reachability"

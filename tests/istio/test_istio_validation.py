@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from istio_builders import dr, pa, with_spec
 
 from agent.errors import InputError
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_dir, load_objects_from_text
 from agent.istio.mesh import runs_proxy as has_proxy_container
 from agent.istio.topology import expand_host
+from tests.support.istio_builders import dr, pa, with_spec
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from agent.errors import ConfigError, Forbidden, InputError
 from agent.kube.live import LiveCluster
 from agent.wiring import apply_scope
 from meshlab import apiserver
-from tests.istio.istio_builders import dr, mesh, pa, svc
+from tests.support.istio_builders import dr, mesh, pa, svc
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
-from replay_cluster import ReplayCluster
 
 import agent.check.run
 from agent.bundle.keep import EvidenceSettings
@@ -36,6 +35,7 @@ from agent.model import Verdict
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.scheduler import ProbeScheduler
 from agent.serve.store import ResultStore
+from tests.support.replay_cluster import ReplayCluster
 from tests.support.roundtrip import assert_diagnose_agrees, kept_bundles
 
 DAY_S = 86400

@@ -18,7 +18,7 @@ import yaml
 
 T = TypeVar("T")
 MESHPROBER = [sys.executable, "-m", "agent"]
-TESTDATA = Path(__file__).parent / "testdata"
+TESTDATA = Path(__file__).resolve().parents[1] / "e2e" / "testdata"
 
 
 def free_port() -> int:
