@@ -74,20 +74,31 @@ def test_dumb_terminal_gets_no_progress() -> None:
             os.environ["TERM"] = saved
 
 
+PRODUCTPAGE = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
+
+
 @pytest.mark.lab
-def test_lab_up_shows_progress_on_a_terminal(tmp_path: Path) -> None:
+def test_lab_up_and_probe_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
     state = tmp_path / "state"
+    down = [*CLI, "lab", "down", "--state-dir", str(state)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     try:
         code, out, err = run(["lab", "up", "--state-dir", str(state)], tty=True, timeout=150)
         assert code == 0, err[-2000:]
         assert "starting the lab 'seed'" in err and "export KUBECONFIG=" in out
+        probe = ["probe", "--from", "load-test/traffic-generator", "--to", PRODUCTPAGE,
+                 "--kubeconfig", str(state / "kubeconfig")]  # fmt: skip
+        code_tty, out_tty, err_tty = run(probe, tty=True)
+        code_pipe, out_pipe, err_pipe = run(probe, tty=False)
+        assert code_tty == code_pipe == 1, err_pipe
+        assert "mtls_plaintext_to_strict" in out_tty and "mtls_plaintext_to_strict" in out_pipe
+        assert "probing again while gathering evidence" in err_tty
+        assert "probing" not in err_pipe and "\x1b[" not in err_pipe
     finally:
-        subprocess.run([*CLI, "lab", "down", "--state-dir", str(state)], capture_output=True, timeout=60,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)  # fmt: skip
+        subprocess.run(down, capture_output=True, timeout=60, env=env, check=False)
     code, out, err = run(["lab", "up", "--state-dir", str(state)], tty=False, timeout=150)
     try:
         assert code == 0, err[-2000:]
         assert "starting the lab" not in err and "export KUBECONFIG=" in out
     finally:
-        subprocess.run([*CLI, "lab", "down", "--state-dir", str(state)], capture_output=True, timeout=60,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)  # fmt: skip
+        subprocess.run(down, capture_output=True, timeout=60, env=env, check=False)

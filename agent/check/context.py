@@ -59,6 +59,7 @@ class CheckContext:
     policy: PolicySource
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     errors: Callable[[str], None] = _no_errors  # counts agent-side errors by stage
+    progress: Callable[[str], None] = _no_errors  # what the check does now, for a person waiting on it
     _rotation: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _evidence_closed: threading.Event = field(default_factory=threading.Event)

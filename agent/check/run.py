@@ -171,6 +171,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         stage = "api" if isinstance(exc, ClusterUnreachable) else "pods"
         return _failed(ctx, path, source_ref(path), stage, str(exc), started)
     source = source_ref(path, pod.name, container)
+    ctx.progress(f"probing {path.to.target_url} from {pod.namespace}/{pod.name} ...")
     pending = PendingGather(ctx, path, pod) if eager_evidence else None
     try:
         first = probe_once(ctx.cluster, pod, container, path)
@@ -191,6 +192,10 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
             first.curl.http_status,
         )
     pending = pending or PendingGather(ctx, path, pod)
+    ctx.progress(
+        f"{quick.verdict.value}: probing again while gathering evidence "
+        "(sidecar config dump, access logs, policy) ..."
+    )
     # The confirming probe runs while the config dump and the policy view are fetched.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
         confirming = pool.submit(_probe_again, ctx, pod, container, path)

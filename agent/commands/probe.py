@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -120,18 +121,16 @@ def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, 
 
     with LiveCluster.from_kubeconfig(kubeconfig, context) as cluster:
         cluster.ping()
-        ctx = CheckContext.for_cluster(cluster)
-        with _spinner(path):
+        with _spinner(path) as line:
+            ctx = replace(CheckContext.for_cluster(cluster), progress=line.update)
             result = run_check(path, ctx, eager_evidence=True)  # a user is waiting on this one probe
         return result.to_json()
 
 
 def _spinner(path: Any) -> AbstractContextManager[Any]:
-    """A status line on a terminal; nothing (and no rich import) when stderr is a pipe."""
+    """A status line on a terminal, which the check updates as it goes (picking a pod, probing,
+    re-probing while it gathers evidence); nothing (and no rich import) when stderr is a pipe."""
     from agent.commands.progress import status
 
     src = path.source
-    return status(
-        f"probing {path.to.target_url} from {src.namespace}/{src.workload}; a failure is re-probed and "
-        "its evidence gathered (sidecar config, access logs, policy) ..."
-    )
+    return status(f"picking a pod of {src.namespace}/{src.workload} ...")
