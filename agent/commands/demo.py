@@ -68,6 +68,8 @@ def demo(
     """Start the local lab on the seed scenario and run the agent against it."""
     require_lab("demo")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The demo prints its own table of verdicts; per-probe log events (for `run`) would repeat it.
+    logging.getLogger("meshprober.events").setLevel(logging.ERROR)
     from agent.commands.render import make_console, print_results
     from agent.kube.live import LiveCluster
     from agent.serve.agent import parse_listen
