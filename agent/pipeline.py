@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agent.check.via import ViaState, probe_container_note, probe_via, via_stage
 from agent.config import PathConfig
 from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.ladder import classify
@@ -85,6 +86,7 @@ class CheckContext:
     keep_per_path: int = 5
     max_bundle_bytes: int = 1_000_000
     errors: Callable[[str], None] = lambda stage: None  # counts agent-side errors by stage
+    via: ViaState = field(default_factory=ViaState)  # exec or ephemeral probe container (check.via)
     _rotation: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -234,11 +236,13 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
     source = source_ref(path, pod.name, container)
     pending = PendingGather(ctx, path, pod) if eager_evidence else None
     try:
-        first = probe_once(ctx.cluster, pod, container, path)
+        first, container = probe_via(ctx, pod, container, path, probe_once)
     except (CommandNotFound, ExecTimeout, ClusterError, InputError) as exc:
         _abandon(pending)
-        return _failed(ctx, path, source, _exec_stage(exc), str(exc), started)
-    quick = diagnose_attempt(first, path, pod, None, None)
+        return _failed(ctx, path, source, via_stage(exc) or _exec_stage(exc), str(exc), started)
+    source = source_ref(path, pod.name, container)
+    note = probe_container_note(container, ctx.via.settings, pod)
+    quick = _noted(diagnose_attempt(first, path, pod, None, None), note)
     if quick.healthy:
         _abandon(pending)
         return CheckResult(
@@ -270,6 +274,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
     diagnosis = with_drift(
         diagnose_attempt(first, path, pod, gathered, repeatable), gathered.cluster_info, gathered.policy
     )
+    diagnosis = _noted(diagnosis, note)
     result = CheckResult(
         path.name,
         source,
@@ -288,6 +293,10 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
             result, bundle_dir=keep_bundle(ctx, path, pod, container, first, gathered, diagnosis)
         )
     return result
+
+
+def _noted(diagnosis: Diagnosis, note: str | None) -> Diagnosis:
+    return diagnosis if note is None else replace(diagnosis, evidence=(*diagnosis.evidence, note))
 
 
 def _abandon(pending: PendingGather | None) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from agent.check.via import ViaState
 from agent.config import AgentConfig, PathConfig, load_config
 from agent.config.schema import ScopeConfig, scope_gaps
 from agent.errors import ClusterError, ConfigError
@@ -65,6 +66,8 @@ def build_agent(
         reload_interval=reload_interval,
     )
     ctx.errors = agent.store.record_error
+    # The probe-container settings are read at start; a changed image takes effect after a restart.
+    ctx.via = ViaState(settings=config.probe_container, on_created=agent.store.record_probe_container)
     set_counter = getattr(cluster, "set_error_counter", None)
     if scope is not None and set_counter is not None:
         set_counter(agent.store.record_error)  # namespaces skipped in scoped lists, by stage

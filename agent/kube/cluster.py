@@ -26,6 +26,8 @@ class PodInfo:
     ready: bool = True
     owner_kind: str | None = None  # e.g. "ReplicaSet"
     owner_name: str | None = None
+    # Effective securityContext.runAsUser per container (container's, else the pod's); absent: unset.
+    run_as_users: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def has_sidecar(self) -> bool:
