@@ -4,9 +4,10 @@ Mirrors the real API server (kubernetes/kubernetes pkg/registry/core/pod/storage
 and pkg/apis/core/validation ValidatePodEphemeralContainersUpdate; docs: "Ephemeral Containers",
 https://kubernetes.io/docs/concepts/workloads/pods/ephemeral-containers/):
 - GET returns the Pod; PATCH (strategic merge as `kubectl debug` sends it, JSON patch, merge patch) and
-  PUT (a whole Pod) may change only spec.ephemeralContainers, and only by adding: existing ephemeral
-  containers can be neither changed nor removed (422 Invalid); names are unique across all containers;
-  ports, probes, resources and lifecycle are forbidden on them.
+  PUT (a whole Pod) change only spec.ephemeralContainers (other changes are dropped, as the real
+  strategy's dropNonEphemeralContainerUpdates does), and only by adding: existing ephemeral containers
+  can be neither changed nor removed (422 Invalid); names are unique across all containers; ports,
+  probes, resources and lifecycle are forbidden on them.
 - RBAC: `get` / `patch` / `update` on `pods/ephemeralcontainers`.
 - The kubelet's part: a new container is reported in status.ephemeralContainerStatuses as waiting
   (ContainerCreating), then running once the backend's `ephemeral_start` hook has started it (the lab
@@ -46,13 +47,10 @@ def _ephemeral(pod: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def validate_update(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ephemeral containers `new` adds to `old`; ApiError 422 for any other change."""
+    """The ephemeral containers `new` adds to `old`; ApiError 422 when it changes or removes one.
+
+    Call on the result of drop_other_changes (the real strategy's PrepareForUpdate runs first)."""
     name = old["metadata"]["name"]
-    old_spec = {k: v for k, v in (old.get("spec") or {}).items() if k != "ephemeralContainers"}
-    new_spec = {k: v for k, v in (new.get("spec") or {}).items() if k != "ephemeralContainers"}
-    if old_spec != new_spec:
-        raise _invalid(name, "spec", "Forbidden: pod updates through pods/ephemeralcontainers may not "
-                       "change fields other than `spec.ephemeralContainers`")  # fmt: skip
     before = {c.get("name"): c for c in _ephemeral(old)}
     after = _ephemeral(new)
     after_names = [c.get("name") for c in after]
@@ -83,6 +81,14 @@ def validate_update(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, 
                 raise _invalid(name, f"{field}.{key}", "Forbidden: cannot be set for an Ephemeral Container")
         added.append(c)
     return added
+
+
+def drop_other_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Keep only new's spec.ephemeralContainers; everything else stays as in `old`, silently, as the
+    real strategy does (pkg/registry/core/pod/strategy.go, dropNonEphemeralContainerUpdates)."""
+    kept = copy.deepcopy(old)
+    kept.setdefault("spec", {})["ephemeralContainers"] = copy.deepcopy(_ephemeral(new))
+    return kept
 
 
 def waiting_status(container: dict[str, Any]) -> dict[str, Any]:
@@ -152,12 +158,9 @@ async def handle(
     if verb == "update":
         if not isinstance(body, dict):
             raise ApiError(400, "the body of a Pod update must be an object", "BadRequest")
-        new = copy.deepcopy(current)
-        new.setdefault("spec", {})["ephemeralContainers"] = (body.get("spec") or {}).get(
-            "ephemeralContainers"
-        ) or []
+        new = drop_other_changes(current, body)
     else:
-        new = apply_patch(request.content_type, current, body)
+        new = drop_other_changes(current, apply_patch(request.content_type, copy.deepcopy(current), body))
     added = validate_update(current, new)
     if "dryRun" in request.query:
         return json_response({**new, "apiVersion": "v1", "kind": "Pod"})

@@ -144,11 +144,6 @@ def test_client_json_patch_and_put(emu: Emulator, tmp_path: Path) -> None:
             "cannot be set for an Ephemeral Container",
             id="ports",
         ),
-        pytest.param(
-            [{"op": "replace", "path": "/spec/containers/0/image", "value": "other:1"}],
-            "may not change fields other than",
-            id="other-field",
-        ),
     ],
 )
 def test_invalid_updates_are_422(emu: Emulator, tmp_path: Path, ops: list[Any], why: str) -> None:
@@ -163,10 +158,23 @@ def test_invalid_updates_are_422(emu: Emulator, tmp_path: Path, ops: list[Any], 
     assert why in str(err.value.body)
 
 
+def test_changes_beyond_ephemeral_containers_are_dropped(emu: Emulator, tmp_path: Path) -> None:
+    """As the real strategy does (dropNonEphemeralContainerUpdates): silently, not as an error."""
+    api = _api(emu, tmp_path)
+    ops = [
+        {"op": "replace", "path": "/spec/containers/0/image", "value": "other:1"},
+        {"op": "add", "path": "/spec/ephemeralContainers", "value": [_container("extra")]},
+    ]
+    api.patch_namespaced_pod_ephemeralcontainers(PODS[3], NS, ops)
+    spec = emu.store.get("pods", NS, PODS[3])["spec"]
+    assert spec["containers"][0]["image"] == "python:3.12-slim"
+    assert [c["name"] for c in spec["ephemeralContainers"]] == ["extra"]
+
+
 def test_client_403_without_the_permission_and_404_for_a_missing_pod(emu: Emulator, tmp_path: Path) -> None:
     body = {"spec": {"ephemeralContainers": [_container()]}}
     with pytest.raises(ApiException) as err:
-        _api(emu, tmp_path, NO_EPHEMERAL).patch_namespaced_pod_ephemeralcontainers(PODS[3], NS, body)
+        _api(emu, tmp_path, NO_EPHEMERAL).patch_namespaced_pod_ephemeralcontainers(PODS[5], NS, body)
     assert err.value.status == 403
     assert "pods/ephemeralcontainers" in str(err.value.body)
     with pytest.raises(ApiException) as err:
