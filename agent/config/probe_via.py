@@ -14,11 +14,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-SIDECAR_NAME = "istio-proxy"
 # istio/istio tools/istio-iptables/pkg/constants/constants.go `DefaultProxyUID = "1337"`, and
 # tools/istio-iptables/pkg/capture/run.go `-m owner --uid-owner 1337 -j RETURN` in ISTIO_OUTPUT
-# (istio/istio 86c9f01fd735fb01d8192f5bcaf0d424afb7f14c).
-PROXY_UID = 1337
+# (istio/istio 86c9f01fd735fb01d8192f5bcaf0d424afb7f14c); the names live in agent.istio.mesh.
+from agent.istio.mesh import PROXY_UID
+from agent.istio.mesh import SIDECAR_CONTAINER as SIDECAR_NAME
+
 PROBE_CONTAINER_NAME = "meshprober-probe"
 # A small public curl image, pinned to a version tag; overlays pin it further by digest.
 DEFAULT_PROBE_IMAGE = "curlimages/curl:8.11.1"

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle.keep import EvidenceSettings
+from agent.check.context import CheckContext
+from agent.check.run import run_check
 from agent.check.via import ViaState
 from agent.config import parse_config
 from agent.config.probe_via import PROBE_CONTAINER_NAME, ProbeContainerConfig
 from agent.kube.live import LiveCluster
-from agent.pipeline import CheckContext, run_check
-from tests.lab_support import LabHandle, run_lab
+from tests.support.lab import LabHandle, run_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 PRODUCTPAGE = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
@@ -43,8 +45,11 @@ def test_agent_probes_from_an_ephemeral_container(no_curl_lab: LabHandle, tmp_pa
     created: list[str] = []
     assert no_curl_lab.lab.kubeconfig is not None
     with LiveCluster.from_kubeconfig(str(no_curl_lab.lab.kubeconfig)) as live:
-        ctx = CheckContext.for_cluster(live, evidence_dir=tmp_path)
-        ctx.via = ViaState(settings=ProbeContainerConfig(), on_created=created.append)
+        ctx = CheckContext.for_cluster(
+            live,
+            evidence=EvidenceSettings(dir=tmp_path),
+            via=ViaState(settings=ProbeContainerConfig(), on_created=created.append),
+        )
         first = run_check(config.paths[0], ctx)
         second = run_check(config.paths[0], ctx)
     for result in (first, second):

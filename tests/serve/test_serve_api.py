@@ -295,7 +295,7 @@ def test_adhoc_source_running_as_uid_1337_is_a_400(serve: Callable[..., Harness]
     """The pod's container runs as the proxy's UID: the check fails with stage sidecar_bypass -> 400."""
     from agent.check.via import SIDECAR_BYPASS_STAGE
     from agent.config.probe_via import proxy_uid_error
-    from agent.serve.results import probe_failed_result, source_ref
+    from agent.results import probe_failed_result, source_ref
 
     h = serve({"allow_adhoc": True})
     why = proxy_uid_error("load-test", "gen-1", "app", 1337)

@@ -14,11 +14,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agent.bundle.format import (
+    CURL_EXIT,
+    CURL_STDERR,
+    CURL_STDOUT,
+    DIAGNOSIS,
+    DUMP,
+    MAX_DUMP,
+    MAX_TEXT,
+    OPTIONAL_TEXT,
+    PROBE,
+)
 from agent.errors import InputError
 from agent.model import Diagnosis
 
-MAX_TEXT = 4 * 1024 * 1024
-MAX_DUMP = 64 * 1024 * 1024
 REDACTED = "[redacted]"
 _REDACTED_B64 = "W3JlZGFjdGVkXQ=="  # base64 of "[redacted]", as Envoy itself writes it
 
@@ -71,14 +80,12 @@ def write_bundle(
 ) -> Path:
     """Write a bundle directory; `optional` maps DESIGN.md file names (e.g. "client-access.log") to text,
     `resources` maps file names under resources/ to YAML text. Returns the directory."""
-    from agent.bundle import DUMP, OPTIONAL_TEXT
-
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    _write(root / "probe.json", json.dumps(dict(probe), indent=2, sort_keys=True) + "\n")
-    _write(root / "curl.stdout", _bounded(redact(curl_stdout)))
-    _write(root / "curl.stderr", _bounded(redact(curl_stderr)))
-    _write(root / "curl.exit", "" if curl_exit is None else f"{curl_exit}\n")
+    _write(root / PROBE, json.dumps(dict(probe), indent=2, sort_keys=True) + "\n")
+    _write(root / CURL_STDOUT, _bounded(redact(curl_stdout)))
+    _write(root / CURL_STDERR, _bounded(redact(curl_stderr)))
+    _write(root / CURL_EXIT, "" if curl_exit is None else f"{curl_exit}\n")
     for name, text in (optional or {}).items():
         if name == DUMP:
             if len(text) <= MAX_DUMP:
@@ -94,5 +101,5 @@ def write_bundle(
                 raise InputError(f"write_bundle: resource file name {name!r} must be a plain *.yaml name")
             _write(root / "resources" / name, _bounded(redact(text)))
     if diagnosis is not None:
-        _write(root / "diagnosis.json", json.dumps(diagnosis.to_json(), indent=2) + "\n")
+        _write(root / DIAGNOSIS, json.dumps(diagnosis.to_json(), indent=2) + "\n")
     return root

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
+from agent.check.context import CheckContext
+from agent.check.run import run_check
 from agent.check.via import ViaState
 from agent.config import parse_config
 from agent.config.probe_via import PROBE_CONTAINER_NAME, ProbeContainerConfig
 from agent.errors import CommandNotFound, Forbidden
 from agent.kube.cluster import ExecResult, PodInfo
-from agent.pipeline import CheckContext, run_check
-from agent.serve.results import CheckResult
-from tests.resilience.replay_cluster import ReplayCluster
+from agent.results import CheckResult
+from tests.support.replay_cluster import ReplayCluster
 
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 NOT_FOUND = (
@@ -112,8 +113,9 @@ def _run(case: Case, cluster: ViaReplay, runs: int = 1) -> tuple[CheckResult, li
                                           "via": case.via}, "to": {"url": URL}}]}
     )  # fmt: skip
     created: list[str] = []
-    ctx = CheckContext.for_cluster(cluster)
-    ctx.via = ViaState(settings=ProbeContainerConfig(), on_created=created.append)
+    ctx = CheckContext.for_cluster(
+        cluster, via=ViaState(settings=ProbeContainerConfig(), on_created=created.append)
+    )
     result = run_check(config.paths[0], ctx)
     for _ in range(runs - 1):
         result = run_check(config.paths[0], ctx)
