@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.errors import MeshproberError
+from agent.errors import InputError, MeshproberError
 
 
 def _print(result: dict[str, Any], as_json: bool) -> None:
@@ -124,6 +124,8 @@ def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, 
         with _spinner(path) as line:
             ctx = replace(CheckContext.for_cluster(cluster), progress=line.update)
             result = run_check(path, ctx, eager_evidence=True)  # a user is waiting on this one probe
+        if result.error_stage == "sidecar_bypass":  # the source itself is wrong: a usage error (exit 2)
+            raise InputError(f"--from: {result.diagnosis.summary}")
         return result.to_json()
 
 

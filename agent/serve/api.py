@@ -187,6 +187,8 @@ class Api:
             result = await self._run(lambda: self.ctx.run_adhoc(path), path)
         except TimeoutError:
             return _error(504, "the probe did not finish in time")
+        if result.error_stage == "sidecar_bypass":  # a bad request (the source), not a probe outcome
+            return _error(400, f"from: {result.diagnosis.summary}")
         return web.json_response(result.to_json())
 
     async def probe_exposition(self, request: web.Request) -> web.Response:
