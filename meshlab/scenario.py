@@ -66,6 +66,7 @@ class WorkloadSpec(_Strict):
     # container: istio-proxy in spec.containers; native: in spec.initContainers with restartPolicy
     # Always (Kubernetes sidecar containers), as Istio injects from 1.27 on Kubernetes >= 1.33.
     sidecar_mode: Literal["container", "native"] = Field(default="container", alias="sidecarMode")
+    curl: bool = True  # false: the app image has no curl (meshlab.lab_containers)
 
     @property
     def sa(self) -> str:
@@ -77,6 +78,7 @@ class PathSpec(_Strict):
     from_: str = Field(alias="from", pattern=r"^[a-z0-9-]+/[a-z0-9-]+(/[a-z0-9-]+)?$")
     to: str
     expect: list[int] = Field(default_factory=lambda: [200])
+    via: Literal["exec", "ephemeral", "auto"] | None = None  # the agent's from.via (default: auto)
 
 
 class ControlPlaneSpec(_Strict):
