@@ -64,7 +64,8 @@ class WorkloadSpec(_Strict):
     app: AppSpec = Field(default_factory=AppSpec)
     cert: CertSpec = Field(default_factory=CertSpec)
     # container: istio-proxy in spec.containers; native: in spec.initContainers with restartPolicy
-    # Always (Kubernetes sidecar containers), as Istio injects from 1.27 on Kubernetes >= 1.33.
+    # Always (Kubernetes sidecar containers), as Istio injects on Kubernetes >= 1.33 (by default
+    # from 1.28, opt-in with ENABLE_NATIVE_SIDECARS or the sidecar.istio.io/nativeSidecar annotation before).
     sidecar_mode: Literal["container", "native"] = Field(default="container", alias="sidecarMode")
     curl: bool = True  # false: the app image has no curl (meshlab.lab_containers)
 
@@ -89,7 +90,7 @@ class ControlPlaneSpec(_Strict):
     revision: str | None = Field(default=None, pattern=_DNS_LABEL, max_length=40)
     # PILOT_ENABLE_AMBIENT=true: sidecar clusters get Istio's `hbone` transport-socket matches.
     ambient_enabled: bool = Field(default=False, alias="ambientEnabled")
-    # Merged (top-level keys replace) into the lab's meshConfig; e.g. {accessLogFile: ""} turns logs off.
+    # Merged into the lab's meshConfig (nested mappings key by key); {accessLogFile: ""} turns logs off.
     mesh_config: dict[str, Any] = Field(default_factory=dict, alias="meshConfig")
 
     @field_validator("mesh_config")
