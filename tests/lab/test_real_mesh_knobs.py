@@ -529,3 +529,41 @@ def test_kubelet_restarts_at_once_then_backs_off_doubling_and_forgets_after_quie
     kubelet.sync_once()
     crash_and_sync(40.0 + 601)  # quiet for over 10 minutes: the back-off is forgotten
     assert sup.starts == 4 and "state" in status() and "running" in status()["state"]
+
+
+@pytest.mark.parametrize(
+    ("crashes", "previous", "error"),
+    [
+        pytest.param(0, False, None, id="healthy-current-log"),
+        pytest.param(
+            0,
+            True,
+            'previous terminated container "istio-proxy" in pod "{pod}" not found',
+            id="no-previous-yet",
+        ),
+        pytest.param(1, True, None, id="previous-after-a-restart"),
+        pytest.param(2, False, None, id="crash-looping-still-has-its-last-log"),
+    ],
+)
+def test_log_requests_around_a_restart(crashes: int, previous: bool, error: str | None) -> None:
+    from meshlab.apiserver import logs, podsub
+    from meshlab.apiserver.status import ApiError
+
+    pod = _native_pod()
+    for i in range(crashes):
+        pod = pod_status.terminated(
+            pod, code=137, finished_at=f"2026-01-01T00:00:0{i}Z", back_off_s=10 if i else None
+        )
+        if i + 1 < crashes:
+            pod = pod_status.restarted(pod, started_at=f"2026-01-01T00:00:0{i}Z")
+    opts = logs.parse_options(pod["metadata"]["name"], {"previous": "true"} if previous else {})
+    assert opts.previous is previous
+    check = podsub._check_previous if previous else podsub._check_started
+    if error is None:
+        check(pod, "istio-proxy")
+    else:
+        with pytest.raises(ApiError) as exc:
+            check(pod, "istio-proxy")
+        assert exc.value.code == 400 and exc.value.body["message"] == error.format(
+            pod=pod["metadata"]["name"]
+        )
