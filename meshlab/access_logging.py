@@ -16,9 +16,12 @@ Not modelled: `filter` expressions (CEL; the lab logs every request when a filte
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from meshlab.sidecar.istio_defaults import ISTIO_JSON_LOG_FORMAT as _DEFAULT_JSON
 
 CLIENT, SERVER = "CLIENT", "SERVER"
 # Built-in extension providers: envoy = file /dev/stdout; the others are not file logs.
@@ -28,10 +31,36 @@ _NOT_LOGS = {"prometheus", "stackdriver"}  # metrics, or handled outside the HCM
 
 @dataclass(frozen=True)
 class LogDecision:
-    """One direction of one sidecar: the file it logs to (None = no access log) and why."""
+    """One direction of one sidecar: the file it logs to (None = no access log), its format, and why.
+
+    `json_format` set: JSON lines with those fields; else text lines in `text_format` (None = Istio's
+    default text format)."""
 
     path: str | None
     why: str
+    text_format: str | None = None
+    json_format: Mapping[str, Any] | None = None
+
+
+def mesh_format(mesh: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any] | None]:
+    """(text format, JSON fields) from meshConfig accessLogEncoding/accessLogFormat, as
+    FileAccessLogFromMeshConfig builds them (telemetry_logging.go): JSON with accessLogFormat's
+    fields (a JSON object) or Istio's default fields; TEXT with accessLogFormat (newline added) or
+    Istio's default text format."""
+    fmt = str(mesh.get("accessLogFormat") or "")
+    if str(mesh.get("accessLogEncoding") or "TEXT").upper() == "JSON":
+        fields: Mapping[str, Any] = _DEFAULT_JSON
+        if fmt:
+            try:
+                parsed = json.loads(fmt)
+            except ValueError:
+                parsed = None  # istiod logs the error and keeps its default fields
+            if isinstance(parsed, dict) and parsed:
+                fields = parsed
+        return None, fields
+    if fmt:
+        return (fmt if fmt.endswith("\n") else fmt + "\n"), None
+    return None, None
 
 
 def _accesslogging(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -135,6 +164,20 @@ def _file_providers(mesh: Mapping[str, Any]) -> dict[str, str | None]:
     return found
 
 
+def _provider_format(mesh: Mapping[str, Any], name: str) -> tuple[str | None, Mapping[str, Any] | None]:
+    """A file provider's logFormat (text / labels); the built-in `envoy` without one uses meshConfig's."""
+    for p in mesh.get("extensionProviders") or []:
+        if isinstance(p, Mapping) and str(p.get("name", "")).lower() == name.lower():
+            log_format = (p.get("envoyFileAccessLog") or {}).get("logFormat") or {}
+            if isinstance(log_format.get("labels"), Mapping):
+                return None, dict(log_format["labels"]) or _DEFAULT_JSON
+            if log_format.get("text"):
+                text = str(log_format["text"])
+                return (text if text.endswith("\n") else text + "\n"), None
+            return (None, None) if name.lower() != "envoy" else mesh_format(mesh)
+    return mesh_format(mesh)
+
+
 def decide(
     mesh: Mapping[str, Any],
     telemetries: Iterable[Mapping[str, Any]],
@@ -152,6 +195,7 @@ def decide(
         f"meshConfig.accessLogFile is {fallback_file!r}"
         if fallback_file
         else 'meshConfig.accessLogFile is ""',
+        *mesh_format(mesh),
     )
     if not in_force and not defaults:
         return fallback
@@ -164,5 +208,5 @@ def decide(
     for name, off in sorted(configs.items()):
         path = files[name.lower()]
         if not off and path:
-            return LogDecision(path, f"provider {name} enabled by {by}")
+            return LogDecision(path, f"provider {name} enabled by {by}", *_provider_format(mesh, name))
     return LogDecision(None, f"access logging disabled by {by}")

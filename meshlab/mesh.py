@@ -291,7 +291,9 @@ class MeshModel:
         inbound_log, outbound_log = self.access_logs(pod) if self.knobs else (None, None)
         # One file per sidecar, as Envoy writes one log stream: stdout is the container log
         # (`kubectl logs -c istio-proxy`); any other path is a file inside the istio-proxy container.
-        chosen = next((d.path for d in (inbound_log, outbound_log) if d is not None and d.path), None)
+        # One log stream per Envoy here: the first side that logs decides file and format.
+        chosen_format = next((d for d in (inbound_log, outbound_log) if d is not None and d.path), None)
+        chosen = chosen_format.path if chosen_format else None
         log_file = pod_dir / "istio-proxy.log"
         if chosen and chosen not in STDOUT_FILES:
             log_file = pod_dir / "proxy" / chosen.lstrip("/")
@@ -313,6 +315,10 @@ class MeshModel:
             domain=self.domain,
             log_inbound=inbound_log is None or inbound_log.path is not None,
             log_outbound=outbound_log is None or outbound_log.path is not None,
+            log_text_format=chosen_format.text_format if chosen_format else None,
+            log_json_format=dict(chosen_format.json_format)
+            if chosen_format and chosen_format.json_format
+            else None,
             node_metadata=metadata,
         )
 

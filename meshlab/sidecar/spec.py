@@ -123,5 +123,8 @@ class SidecarSpec:
     # Whether the inbound / outbound HCMs write files.access_log (meshlab.access_logging decides).
     log_inbound: bool = True
     log_outbound: bool = True
+    # The access-log line format: JSON fields when set, else this text format (None: Istio's default).
+    log_text_format: str | None = None
+    log_json_format: dict[str, Any] | None = None
     # Extra bootstrap node metadata, as pilot-agent writes it (LABELS, ANNOTATIONS, PROXY_CONFIG, ISTIO_META_*).
     node_metadata: tuple[tuple[str, Any], ...] = ()

@@ -24,6 +24,7 @@ from meshlab.processes import Child, Supervisor
 from meshlab.scenario import Scenario, load_scenario, with_knobs
 from meshlab.sidecar import OutboundService, render_sidecar
 from meshlab.sidecar.clusters import outbound_cluster
+from meshlab.sidecar.istio_defaults import ISTIO_JSON_LOG_FORMAT
 from meshlab.topology import plan_pods, scenario_objects
 
 SUBNET = "127.42.8"
@@ -567,3 +568,43 @@ def test_log_requests_around_a_restart(crashes: int, previous: bool, error: str 
         assert exc.value.code == 400 and exc.value.body["message"] == error.format(
             pod=pod["metadata"]["name"]
         )
+
+
+@pytest.mark.parametrize(
+    ("mesh", "text", "json_keys"),
+    [
+        pytest.param({}, None, None, id="healthy-istio-default-text"),
+        pytest.param(
+            {"accessLogEncoding": "JSON"},
+            None,
+            set(ISTIO_JSON_LOG_FORMAT),
+            id="json-istio-fields",
+        ),
+        pytest.param(
+            {"accessLogEncoding": "JSON", "accessLogFormat": '{"rid": "%REQ(X-REQUEST-ID)%"}'},
+            None,
+            {"rid"},
+            id="json-own-fields",
+        ),
+        pytest.param(
+            {"accessLogFormat": "%RESPONSE_CODE% %REQ(X-REQUEST-ID)%"},
+            "%RESPONSE_CODE% %REQ(X-REQUEST-ID)%\n",
+            None,
+            id="text-own-format",
+        ),
+    ],
+)
+def test_access_log_format_follows_mesh_config(
+    mesh: dict[str, Any], text: str | None, json_keys: set[str] | None
+) -> None:
+    """FileAccessLogFromMeshConfig (pilot/pkg/model/telemetry_logging.go, 21f81ccab0b)."""
+    decision = access_logging.decide(
+        {"accessLogFile": "/dev/stdout", **mesh}, [], "bookinfo", {}, access_logging.CLIENT
+    )
+    assert decision.text_format == text
+    assert (set(decision.json_format) if decision.json_format else None) == json_keys
+    scenario = _seed(mesh_config=mesh)
+    _, model = _world(scenario)
+    lds = render_sidecar(model.sidecar_spec(model.pods[0], Path("/lab/pod")))["lds.json"]["resources"]
+    log_format = json.dumps(lds[0]).split('"log_format": ', 1)[1]
+    assert ('"json_format"' in log_format) is (json_keys is not None)

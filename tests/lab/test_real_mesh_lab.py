@@ -119,6 +119,58 @@ def test_a_telemetry_applied_with_kubectl_turns_logging_on_then_off(lab: LabHand
     assert lab.proxy_log_lines(src, rid, timeout=1.0) == []
 
 
+def test_mesh_config_edited_with_kubectl_switches_the_log_to_json(lab: LabHandle, tmp_path: Path) -> None:
+    from agent.envoy.access_log import find_by_request_id, parse_log
+
+    get = ("get", "configmap", "-n", "mesh-system", "istio-1-30", "-o", "jsonpath={.data.mesh}")
+    original = lab.k(*get).stdout
+    patched = tmp_path / "patch.json"
+    patched.write_text(json.dumps({"data": {"mesh": original + "accessLogEncoding: JSON\n"}}))
+    assert (
+        lab.k(
+            "patch",
+            "configmap",
+            "-n",
+            "mesh-system",
+            "istio-1-30",
+            "--type",
+            "merge",
+            "--patch-file",
+            str(patched),
+        ).returncode
+        == 0
+    )
+    try:
+        src = "bookinfo/traffic-generator"
+
+        def json_line() -> bool:
+            rid = f"rid-json-{time.monotonic_ns()}"
+            lab.curl(src, PP, rid)
+            lines = lab.proxy_log_lines(src, rid, timeout=0.5)
+            return bool(lines) and lines[-1].startswith("{")
+
+        wait_for("a JSON access-log line", json_line, 15)
+        lab.curl(src, PP, "rid-json-parsed")
+        entries = find_by_request_id(
+            parse_log("\n".join(lab.proxy_log_lines(src, "rid-json-parsed"))), "rid-json-parsed"
+        )
+        assert entries and entries[-1].response_code == 503 and "UC" in entries[-1].response_flags
+    finally:
+        restore = tmp_path / "restore.json"
+        restore.write_text(json.dumps({"data": {"mesh": original}}))
+        lab.k(
+            "patch",
+            "configmap",
+            "-n",
+            "mesh-system",
+            "istio-1-30",
+            "--type",
+            "merge",
+            "--patch-file",
+            str(restore),
+        )
+
+
 def test_killed_envoy_is_reported_and_restarted_like_a_kubelet_would(lab: LabHandle) -> None:
     """Runs last in this module: it kills productpage's sidecar (twice)."""
     pod = lab.pod("bookinfo", "productpage")
