@@ -149,7 +149,7 @@ class SidecarKubelet:
         self._write(pod, lambda p: pod_status.restarted(p, started_at=now_rfc3339()))
 
     def _write(self, pod: LabPod, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        """Apply `change` to the stored pod; retried once on a concurrent write (optimistic lock)."""
+        """Apply `change` to the stored pod; retried on a concurrent write (optimistic lock, 3 tries)."""
         rt = resolve("pods")
         assert rt is not None
         for _ in range(3):

@@ -608,3 +608,29 @@ def test_access_log_format_follows_mesh_config(
     lds = render_sidecar(model.sidecar_spec(model.pods[0], Path("/lab/pod")))["lds.json"]["resources"]
     log_format = json.dumps(lds[0]).split('"log_format": ', 1)[1]
     assert ('"json_format"' in log_format) is (json_keys is not None)
+
+
+def test_hbone_internal_upstream_has_the_shape_of_a_real_istio_dump() -> None:
+    """The `internal_upstream` socket of a real waypoint dump (istioctl testdata, Istio 1.21; see
+    shared/fixtures/istio-real-modern/SOURCES.md) has the JSON layout the lab renders for `hbone`."""
+    from tests.support.shared_data import SHARED
+
+    dump = json.loads(
+        (
+            SHARED
+            / "fixtures/istio-real-modern/config_dumps/waypoint_istio1.21_httpbin_internal-upstream_istioctl-testdata.json"
+        ).read_text()
+    )
+    clusters = next(c for c in dump["configs"] if "dynamic_active_clusters" in c)["dynamic_active_clusters"]
+    real = next(c["cluster"]["transport_socket"] for c in clusters if "transport_socket" in c["cluster"])
+    ours = outbound_cluster(OutboundService(**SVC, tls_mode="ISTIO_MUTUAL", auto=True, hbone=True), "/xds")
+    lab = ours["transport_socket_matches"][0]["transport_socket"]
+    assert real["typed_config"]["@type"] == lab["typed_config"]["@type"]
+    assert set(real["typed_config"]) == set(
+        lab["typed_config"]
+    )  # @type, passthrough_metadata, transport_socket
+    assert real["typed_config"]["passthrough_metadata"][0] == lab["typed_config"]["passthrough_metadata"][0]
+    assert (
+        real["typed_config"]["transport_socket"]["typed_config"]
+        == lab["typed_config"]["transport_socket"]["typed_config"]
+    )
