@@ -7,7 +7,6 @@ None, never guessed.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +15,7 @@ from agent.bundle.format import CLIENT_LOG, SERVER_LOG
 from agent.bundle.read import Bundle
 from agent.diagnose.assemble import Observed, diagnose, to_input
 from agent.diagnose.inputs import DiagnoseInput
-from agent.diagnose.log_match import match_entry
+from agent.diagnose.log_match import match_entry, rfc3339_epoch
 from agent.envoy.stats import delta, parse_stats
 from agent.errors import InputError, MeshproberError
 from agent.evidence import AccessLogEntry, PolicyView
@@ -95,13 +94,7 @@ _EXPIRY = ".expiration_unix_time_seconds"
 
 def _start_epoch(bundle: Bundle) -> float | None:
     raw = bundle.probe.get("start_time")
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when.timestamp() if when.tzinfo else None
+    return rfc3339_epoch(raw) if isinstance(raw, str) else None
 
 
 def _expired_certs(bundle: Bundle, stats: Mapping[str, dict[str, int]]) -> tuple[tuple[str, str], ...]:
