@@ -105,7 +105,10 @@ def _raw_endpoint_configs(doc: Any) -> Iterator[dict[str, Any]]:
 
 def _endpoint_modes(assignment: Mapping[str, Any]) -> dict[str, str]:
     """address -> tlsMode of a ClusterLoadAssignment; "disabled" when an endpoint has no tlsMode
-    (Envoy then picks the `tlsMode-disabled` match, i.e. plaintext)."""
+    (Envoy then picks the `tlsMode-disabled` match, i.e. plaintext); "hbone" for an endpoint that
+    istiod marks `tunnel: http` (an ambient workload, reached through the `connect_originate`
+    internal listener, keyed by its `endpoint_id` "ip:port": istio/istio 86c9f01f
+    pilot/pkg/xds/endpoints/endpoint_builder.go)."""
     modes: dict[str, str] = {}
     for locality in _dicts(get(assignment, "endpoints")):
         for lb in _dicts(get(locality, "lb_endpoints")):
@@ -115,6 +118,8 @@ def _endpoint_modes(assignment: Mapping[str, Any]) -> dict[str, str]:
             meta = get(get(lb, "metadata"), "filter_metadata")
             match = meta.get("envoy.transport_socket_match") if isinstance(meta, dict) else None
             mode = match.get("tlsMode") if isinstance(match, dict) else None
+            if isinstance(match, dict) and match.get("tunnel") == "http":
+                mode = "hbone"
             modes[key] = mode if isinstance(mode, str) else "disabled"
     return modes
 
@@ -157,6 +162,7 @@ def _cluster_info(raw: Mapping[str, Any], eds: Mapping[str, dict[str, str]]) -> 
         subset=subset,
         fqdn=fqdn,
         tls=tls.mode,
+        hbone=tls.hbone,
         sni=tls.sni,
         expected_sans=tls.sans,
         alpn=tls.alpn,
