@@ -38,6 +38,14 @@ class DiagnoseInput:
     # Certificates a sidecar held whose expiry gauge (`ssl.certificate.<name>.expiration_unix_time_seconds`)
     # was already past when the probe started, e.g. ("client", "default").
     expired_certs: tuple[tuple[str, str], ...] = ()
+    # Destination pods whose istio-proxy was in trouble around the probe: ("ns/pod", "not ready, ...").
+    server_sidecar_trouble: tuple[tuple[str, str], ...] = ()
+    # Sides ("client", "server") whose sidecar writes no readable access log, and why: no line from
+    # them proves nothing. `server_logging_on`: the server side is known to log every request.
+    logging_off: Mapping[str, str] = field(default_factory=dict)
+    server_logging_on: bool = False
+    # Control-plane objects the agent could not read (403/404), each naming object and permission.
+    view_gaps: tuple[str, ...] = ()
 
 
 def stat_sum(delta: Mapping[str, int], suffix: str) -> int:

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agent.istio.sidecar_health import SidecarStatus
+
 SIDECAR_CONTAINER = "istio-proxy"
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 
@@ -26,6 +28,7 @@ class PodInfo:
     ready: bool = True
     owner_kind: str | None = None  # e.g. "ReplicaSet"
     owner_name: str | None = None
+    sidecar: SidecarStatus | None = None  # istio-proxy's container status (classic or native sidecar)
 
     @property
     def has_sidecar(self) -> bool:
@@ -94,7 +97,16 @@ class Cluster(Protocol):
         """Run argv in the container; stdout, stderr and exit code separately; deadline enforced."""
         ...
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str: ...
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        """The container's log since `since_seconds` ago, at most `limit_bytes` from that point."""
+        ...
 
     def ping(self) -> None:
         """Raise ClusterUnreachable if the API server does not answer."""

@@ -98,7 +98,14 @@ class ReplayCluster:
         ans = self._rec["pilot_agent"][f"{namespace}/{pod}"]
         return ExecResult(ans["stdout"].encode(), ans["stderr"].encode(), ans["exit_code"])
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
         self.calls += 1
         text = str(self._rec["logs"].get(f"{namespace}/{pod}", ""))
         # The recorded run's ids (first probe, second probe) become this run's, in the same order.

@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 from agent.diagnose.finding import Finding
 from agent.diagnose.inputs import DiagnoseInput
-from agent.diagnose.rules import cert_expiry, mtls_crosscheck, repeatability, stats_crosscheck
+from agent.diagnose.rules import (
+    cert_expiry,
+    evidence_gaps,
+    mtls_crosscheck,
+    repeatability,
+    sidecar_health,
+    stats_crosscheck,
+)
 from agent.diagnose.signals import Signals
 
 Rule = Callable[[DiagnoseInput, Signals, Finding], Finding]
@@ -20,4 +27,6 @@ RULES: tuple[Rule, ...] = (
     stats_crosscheck.apply,
     cert_expiry.apply,  # after stats: a rejected certificate may be rejected for being expired
     repeatability.apply,
+    sidecar_health.apply,  # before blaming the app: was the server's istio-proxy down (or restarting)?
+    evidence_gaps.apply,  # last: logging off and a partial view are said whatever the verdict
 )
