@@ -141,6 +141,10 @@ class RawApi:
         params = {"group": group, "version": version, "namespace": namespace, "plural": plural}
         return self._get("/apis/{group}/{version}/namespaces/{namespace}/{plural}", params, **kw)
 
+    def list_mutating_webhook_configuration(self, label_selector: str | None = None, **kw: Any) -> Any:
+        path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+        return self._get(path, None, self._q(label_selector=label_selector), **kw)
+
     def list_namespaced_endpoint_slice(
         self, namespace: str, label_selector: str | None = None, **kw: Any
     ) -> Any:
