@@ -37,6 +37,7 @@ from agent.errors import (
 )
 from agent.evidence import CurlResult, PolicyView
 from agent.gather import Gathered, PendingGather, log_entry, service_target
+from agent.gather_mesh import view_gaps, with_logging_hint
 from agent.kube.cluster import Cluster, ExecResult, PodInfo
 from agent.model import Confidence, Diagnosis, Verdict
 from agent.probe.argv import build_curl_argv
@@ -183,8 +184,11 @@ def diagnose_attempt(
         repeatable=repeatable,
         client_has_sidecar=pod.has_sidecar,
         target=path.to.target_url,
+        **_mesh_facts(g),
     )
     diagnosis = classify(inp)
+    if g is not None:
+        diagnosis = with_logging_hint(diagnosis, g.log_namespaces_off)
     if (
         attempt.curl.http_status in path.expect
         and not diagnosis.healthy
@@ -199,6 +203,18 @@ def diagnose_attempt(
             Verdict.OK, Confidence.HIGH, f"Got the expected HTTP {attempt.curl.http_status}."
         )
     return diagnosis
+
+
+def _mesh_facts(g: Gathered | None) -> dict[str, Any]:
+    """Logging off, the server sidecar's health and the control-plane gaps, for the classifier."""
+    if g is None:
+        return {}
+    return {
+        "logging_off": dict(g.logging_off),
+        "server_logging_on": g.server_logging_on,
+        "server_sidecar_trouble": g.server_trouble,
+        "view_gaps": view_gaps(g.control_plane),
+    }
 
 
 def _exec_stage(exc: MeshproberError) -> str:
@@ -255,7 +271,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
     # The confirming probe runs while the config dump and the policy view are fetched.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
         confirming = pool.submit(_probe_again, ctx, pod, container, path)
-        gathered = pending.finish(logs_after=confirming)
+        gathered = pending.finish(logs_after=confirming, request_id=first.request_id)
         second, second_error = confirming.result()
     if _pod_gone(ctx.cluster, pod, second_error):
         # The sidecar went away with the pod: what the first probe saw says nothing about the path.

@@ -243,6 +243,17 @@ def cluster_name_regex(fqdn: str, port: int, subset: str | None = None) -> str:
     return "^" + _escape(f"outbound|{port}|{subset or ''}|{fqdn}") + "$"
 
 
+def service_clusters_regex(fqdn: str, port: int) -> str:
+    """Anchored regex for every cluster of one Service port: the default and each subset
+    (`outbound|PORT|SUBSET|HOST`), under any cluster domain when `fqdn` is `<svc>.<ns>.svc.<domain>`
+    (a cluster whose domain is not `cluster.local` still matches)."""
+    _check_target(fqdn, port, None)
+    host = fqdn.lower().rstrip(".")
+    head, sep, _domain = host.partition(".svc.")
+    host_re = _escape(head + ".svc") + r"\.[^|]+" if sep else _escape(host)
+    return "^" + _escape(f"outbound|{port}|") + "[^|]*" + _escape("|") + host_re + "$"
+
+
 def find_cluster(
     clusters: Iterable[ClusterInfo], fqdn: str, port: int, subset: str | None = None
 ) -> ClusterInfo | None:
@@ -267,4 +278,5 @@ __all__ = [
     "destination_rule_from_path",
     "find_cluster",
     "parse_clusters",
+    "service_clusters_regex",
 ]

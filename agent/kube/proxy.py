@@ -13,7 +13,7 @@ import json
 import re
 from urllib.parse import quote
 
-from agent.envoy.config_dump import cluster_name_regex  # pure; shared with the parser
+from agent.envoy.config_dump import cluster_name_regex, service_clusters_regex  # pure; shared with the parser
 from agent.errors import ExecError, InputError
 from agent.kube.cluster import SIDECAR_CONTAINER, Cluster
 
@@ -47,9 +47,10 @@ def fetch_clusters_config_dump(
 ) -> bytes:
     """The sidecar's dynamic_active_clusters entry for one cluster as raw JSON bytes (a miss is `{}`).
 
+    `subset="*"`: every cluster of the Service port (default and subsets, any cluster domain).
     Falls back to the full config_dump when the filtered request fails or returns non-JSON.
     """
-    regex = cluster_name_regex(fqdn, port, subset)
+    regex = service_clusters_regex(fqdn, port) if subset == "*" else cluster_name_regex(fqdn, port, subset)
     filtered = f"config_dump?resource=dynamic_active_clusters&name_regex={quote(regex, safe='')}"
     code, out, _err = _run(cluster, namespace, pod, filtered, timeout)
     if code == 0 and _json_object(out):
