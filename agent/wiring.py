@@ -48,6 +48,7 @@ def build_agent(
     `namespaces` (e.g. `run --namespace`) overrides the config's `scope.namespaces`."""
     config = load_config(config_path)  # fail fast, before anything runs; the agent re-reads it
     scope = apply_scope(config, namespaces, cluster, source=str(config_path))
+    apply_mesh(config, cluster)
     ctx = CheckContext.for_cluster(
         cluster,
         evidence_dir=evidence_dir or config.evidence.dir,
@@ -69,6 +70,17 @@ def build_agent(
     if scope is not None and set_counter is not None:
         set_counter(agent.store.record_error)  # namespaces skipped in scoped lists, by stage
     return agent, ctx
+
+
+def apply_mesh(config: AgentConfig, cluster: Cluster) -> None:
+    """The config's `mesh:` block overrides control-plane discovery (LiveCluster; fakes have none).
+    Read at start, like `scope:`."""
+    if not hasattr(cluster, "mesh_overrides"):
+        return
+    from agent.istio.control_plane import MeshOverrides
+
+    m = config.mesh
+    cluster.mesh_overrides = MeshOverrides(m.istio_namespace, m.revision, m.cluster_domain, m.root_namespace)
 
 
 def apply_scope(
