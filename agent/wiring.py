@@ -66,6 +66,8 @@ def build_agent(
         reload_interval=reload_interval,
     )
     ctx.errors = agent.store.record_error
+    if hasattr(cluster, "on_control_plane"):  # LiveCluster: the metric and status page show its view
+        cluster.on_control_plane = agent.store.set_control_plane
     set_counter = getattr(cluster, "set_error_counter", None)
     if scope is not None and set_counter is not None:
         set_counter(agent.store.record_error)  # namespaces skipped in scoped lists, by stage

@@ -14,7 +14,7 @@ without one, lists are cluster-wide. Use as a context manager (or call close()) 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -59,6 +59,7 @@ class LiveCluster:
         # The agent config's `mesh:` block; the control plane last discovered by list_policy_objects.
         self.mesh_overrides = MeshOverrides()
         self.last_control_plane: ControlPlane | None = None
+        self.on_control_plane: Callable[[ControlPlane], None] = lambda plane: None  # e.g. the agent's store
 
     # --- construction and lifetime ------------------------------------------------------------
     @classmethod
@@ -165,6 +166,7 @@ class LiveCluster:
             out.append(mesh)
         out.extend(list_telemetries(self._rest, self._core, gaps))
         self.last_control_plane = replace(plane, gaps=tuple(gaps))
+        self.on_control_plane(self.last_control_plane)
         if scope is None:
             out.extend(self._reads.list_raw("services", None))
             out.extend(self._reads.list_raw("pods", None))

@@ -106,7 +106,12 @@ class Api:
         return await asyncio.wait_for(loop.run_in_executor(self._pool, fn), timeout=wait_budget(path))
 
     async def index(self, request: web.Request) -> web.Response:
-        html = render_status_page(self.ctx.store.snapshot(), self.ctx.paths(), self.ctx.config_status())
+        html = render_status_page(
+            self.ctx.store.snapshot(),
+            self.ctx.paths(),
+            self.ctx.config_status(),
+            control_plane=self.ctx.store.control_plane(),
+        )
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     async def metrics(self, request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from agent.config import PathConfig
+from agent.istio.control_plane import ControlPlane
 from agent.serve.reload import ConfigStatus
 from agent.serve.store import PathSnapshot
 
@@ -117,6 +118,7 @@ def render_status_page(
     paths: Mapping[str, PathConfig],
     config_status: ConfigStatus | None,
     refresh_s: int = 15,
+    control_plane: ControlPlane | None = None,
 ) -> str:
     rows = [_row(s, paths.get(s.name)) for s in snapshots]
     sources, targets, edges, height = layout(rows)
@@ -125,4 +127,5 @@ def render_status_page(
         rows=rows, sources=sources, targets=targets, edges=edges, width=WIDTH, height=height,
         colors=COLORS, counts=counts, config=config_status, refresh_s=max(5, refresh_s),
         now=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        plane=control_plane,
     )  # fmt: skip
