@@ -73,6 +73,8 @@ def logging_decision(
 ) -> LoggingDecision | None:
     """Does this pod's sidecar log requests of this direction to its stdout? None = unknown (no mesh
     config could be read): then logs are read, but a missing line proves nothing."""
+    if plane is not None and plane.gaps_affecting("logging"):
+        return None  # Telemetry resources unreadable: logging cannot be known
     if plane is not None and plane.configmap is not None:
         mesh: dict[str, Any] | None = dict(plane.mesh)
         root = plane.root_namespace
@@ -118,7 +120,9 @@ def choose_cluster(
 
 
 def view_gaps(plane: ControlPlane | None) -> tuple[str, ...]:
-    return tuple(g.text() for g in plane.gaps) if plane is not None else ()
+    """The gaps that put the policy view in doubt (the mesh config); Telemetry and istiod-discovery
+    gaps change what the logs prove and where istiod is, not the policy verdict."""
+    return tuple(g.text() for g in plane.gaps_affecting("policy")) if plane is not None else ()
 
 
 def with_logging_hint(diagnosis: Diagnosis, off_namespaces: Sequence[str]) -> Diagnosis:

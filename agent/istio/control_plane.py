@@ -46,6 +46,10 @@ class Gap:
     obj: str  # e.g. "ConfigMap istio-system/istio-1-30"
     reason: str  # "forbidden" | "not found"
     permission: str  # e.g. "get configmaps in namespace istio-system"
+    # What the missing object feeds: "policy" (mesh config: root namespace, auto mTLS; verdicts that
+    # rest on the policy view drop to low confidence), "logging" (Telemetry: whether sidecars log),
+    # "discovery" (where istiod runs: a fallback exists).
+    affects: str = "policy"
 
     def text(self) -> str:
         if self.reason == "forbidden":
@@ -68,6 +72,9 @@ class ControlPlane:
     @property
     def partial(self) -> bool:
         return bool(self.gaps)
+
+    def gaps_affecting(self, what: str) -> tuple[Gap, ...]:
+        return tuple(g for g in self.gaps if g.affects == what)
 
 
 def _dict(value: Any) -> Mapping[str, Any]:

@@ -5,7 +5,7 @@ exception. The decisions are agent.istio.control_plane's (pure); this module onl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -31,14 +31,21 @@ def _items(doc: Any) -> list[dict[str, Any]]:
     return [i for i in (doc.get("items") or []) if isinstance(i, dict)] if isinstance(doc, dict) else []
 
 
-def _try(gaps: list[Gap], obj: str, permission: str, call: Callable[[], Any], report_404: bool = True) -> Any:
+def _try(
+    gaps: list[Gap],
+    obj: str,
+    permission: str,
+    call: Callable[[], Any],
+    report_404: bool = True,
+    affects: str = "policy",
+) -> Any:
     try:
         return call()
     except Forbidden:
-        gaps.append(Gap(obj, "forbidden", permission))
+        gaps.append(Gap(obj, "forbidden", permission, affects))
     except NotFound:
         if report_404:
-            gaps.append(Gap(obj, "not found", permission))
+            gaps.append(Gap(obj, "not found", permission, affects))
     return None
 
 
@@ -74,7 +81,7 @@ def read_control_plane(
                 "list istiod pods", core.list_pod_for_all_namespaces, label_selector="app=istiod"
             )
             permission = "list pods cluster-wide"
-        pods = _items(_try(gaps, "istiod pods (app=istiod)", permission, call, report_404=False))
+        pods = _items(_try(gaps, "istiod pods (app=istiod)", permission, call, False, "discovery"))
     revision, rev_how = pick_revision(overrides, source_labels, source_annotations, pods)
     how.append(rev_how)
     namespace = overrides.istio_namespace
@@ -127,25 +134,59 @@ def read_control_plane(
     return plane, found
 
 
-def list_telemetries(rest: Rest, core: RawApi, gaps: list[Gap]) -> list[dict[str, Any]]:
-    """Every Telemetry (telemetry.istio.io), newest served version first; not served = none."""
+def list_telemetries(
+    rest: Rest, core: RawApi, gaps: list[Gap], namespaces: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every Telemetry (telemetry.istio.io), newest served version first; not served = none.
+    Cluster-wide, or given `namespaces` (a scoped agent: the scope + the root namespace), per namespace."""
     for version in TELEMETRY_VERSIONS:
+        items: list[dict[str, Any]] = []
         try:
-            doc = rest.json(
-                f"list telemetries.telemetry.istio.io/{version}",
-                core.list_cluster_custom_object,
-                "telemetry.istio.io",
-                version,
-                "telemetries",
-            )
+            if namespaces is None:
+                items = _items(
+                    rest.json(
+                        f"list telemetries.telemetry.istio.io/{version}",
+                        core.list_cluster_custom_object,
+                        "telemetry.istio.io",
+                        version,
+                        "telemetries",
+                    )
+                )
+            else:
+                for ns in namespaces:
+                    try:
+                        items += _items(
+                            rest.json(
+                                f"list telemetries.telemetry.istio.io/{version} in {ns}",
+                                core.list_namespaced_custom_object,
+                                "telemetry.istio.io",
+                                version,
+                                ns,
+                                "telemetries",
+                            )
+                        )
+                    except Forbidden:
+                        where = f"namespace {ns}"
+                        gaps.append(
+                            Gap(
+                                f"Telemetry resources in {ns}",
+                                "forbidden",
+                                f"list telemetries.telemetry.istio.io in {where}",
+                                "logging",
+                            )
+                        )
         except NotFound:
             continue
         except Forbidden:
             gaps.append(
-                Gap("Telemetry resources", "forbidden", "list telemetries.telemetry.istio.io cluster-wide")
+                Gap(
+                    "Telemetry resources",
+                    "forbidden",
+                    "list telemetries.telemetry.istio.io cluster-wide",
+                    "logging",
+                )
             )
             return []
-        items = _items(doc)
         for item in items:
             item.setdefault("apiVersion", f"telemetry.istio.io/{version}")
             item.setdefault("kind", "Telemetry")

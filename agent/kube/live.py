@@ -164,7 +164,7 @@ class LiveCluster:
         out = list_istio_policy(self._rest, self._core, policy_namespaces, self._reads.count_error)
         if mesh is not None:
             out.append(mesh)
-        out.extend(list_telemetries(self._rest, self._core, gaps))
+        out.extend(list_telemetries(self._rest, self._core, gaps, policy_namespaces))
         self.last_control_plane = replace(plane, gaps=tuple(gaps))
         self.on_control_plane(self.last_control_plane)
         if scope is None:
