@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from agent import gather_mesh as mesh
 from agent.config import PathConfig
 from agent.envoy.access_log import find_by_request_id, parse_log
-from agent.envoy.config_dump import parse_clusters
+from agent.envoy.config_dump import parse_clusters, parse_endpoint_modes
 from agent.errors import MeshproberError
-from agent.evidence import AccessLogEntry, ClusterInfo, PolicyView
+from agent.evidence import AccessLogEntry, ClusterInfo, PolicyView, TlsOrigination
 from agent.istio.control_plane import ControlPlane
 from agent.kube.cluster import Cluster, PodInfo
-from agent.kube.proxy import fetch_clusters_config_dump
+from agent.kube.proxy import fetch_clusters_config_dump, fetch_endpoints_config_dump
 
 if TYPE_CHECKING:
     from agent.pipeline import CheckContext
@@ -88,6 +88,13 @@ class PendingGather:
                 self._ctx.cluster, pod.namespace, pod.name, fqdn, port, subset="*", timeout=10
             )
             out.clusters = parse_clusters(out.dump)
+            if any(c.tls is TlsOrigination.AUTO or c.hbone for c in out.clusters):
+                # Auto mTLS / HBONE pick the socket per endpoint, from its EDS metadata.
+                eds = fetch_endpoints_config_dump(
+                    self._ctx.cluster, pod.namespace, pod.name, fqdn, port, timeout=10
+                )
+                if eds is not None:
+                    out.clusters = mesh.with_endpoint_modes(out.clusters, parse_endpoint_modes(eds))
             out.cluster_info, _ = mesh.choose_cluster(out.clusters, fqdn, port, None)
 
     def _policy(self) -> None:

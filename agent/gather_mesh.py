@@ -119,6 +119,16 @@ def choose_cluster(
     return default, note
 
 
+def with_endpoint_modes(
+    clusters: Sequence[ClusterInfo], eds: Mapping[str, Mapping[str, str]]
+) -> list[ClusterInfo]:
+    """Clusters with their endpoints' tlsMode from an include_eds fetch added."""
+    return [
+        replace(c, endpoint_tls_modes={**c.endpoint_tls_modes, **eds[c.name]}) if c.name in eds else c
+        for c in clusters
+    ]
+
+
 def view_gaps(plane: ControlPlane | None) -> tuple[str, ...]:
     """The gaps that put the policy view in doubt (the mesh config); Telemetry and istiod-discovery
     gaps change what the logs prove and where istiod is, not the policy verdict."""

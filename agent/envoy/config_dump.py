@@ -224,6 +224,20 @@ def _parse(data: str | bytes) -> list[ClusterInfo]:
     return out
 
 
+def parse_endpoint_modes(data: str | bytes) -> dict[str, dict[str, str]]:
+    """cluster name -> {endpoint "ip:port" -> tlsMode ("istio", "disabled", "hbone")} from an
+    `include_eds` dump (full, or `resource=dynamic_endpoint_configs` filtered by `name_regex`, which
+    Envoy applies to each ClusterLoadAssignment's cluster_name: checked on Envoy 1.40)."""
+    with _gc_paused():
+        doc = _load(data)
+        eds: dict[str, dict[str, str]] = {}
+        for assignment in _raw_endpoint_configs(doc):
+            name = get(assignment, "cluster_name")
+            if isinstance(name, str):
+                eds.setdefault(name, {}).update(_endpoint_modes(assignment))
+        return eds
+
+
 def _escape(text: str) -> str:
     return "".join("\\" + ch if ch in _RE_SPECIAL else ch for ch in text)
 
@@ -278,5 +292,6 @@ __all__ = [
     "destination_rule_from_path",
     "find_cluster",
     "parse_clusters",
+    "parse_endpoint_modes",
     "service_clusters_regex",
 ]

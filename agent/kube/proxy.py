@@ -58,6 +58,17 @@ def fetch_clusters_config_dump(
     return fetch_full_config_dump(cluster, namespace, pod, timeout)
 
 
+def fetch_endpoints_config_dump(
+    cluster: Cluster, namespace: str, pod: str, fqdn: str, port: int, timeout: float = DEFAULT_TIMEOUT
+) -> bytes | None:
+    """The EDS entries (`include_eds`) of every cluster of one Service port, or None when the proxy
+    does not answer with JSON: endpoint tlsMode metadata is extra evidence, never required."""
+    regex = quote(service_clusters_regex(fqdn, port), safe="")
+    path = f"config_dump?resource=dynamic_endpoint_configs&include_eds&name_regex={regex}"
+    code, out, _err = _run(cluster, namespace, pod, path, timeout)
+    return out if code == 0 and _json_object(out) else None
+
+
 def fetch_full_config_dump(
     cluster: Cluster, namespace: str, pod: str, timeout: float = DEFAULT_TIMEOUT
 ) -> bytes:
@@ -87,4 +98,10 @@ def fetch_stats(
     return out.decode("utf-8", "replace")
 
 
-__all__ = ["cluster_name_regex", "fetch_clusters_config_dump", "fetch_full_config_dump", "fetch_stats"]
+__all__ = [
+    "cluster_name_regex",
+    "fetch_clusters_config_dump",
+    "fetch_endpoints_config_dump",
+    "fetch_full_config_dump",
+    "fetch_stats",
+]

@@ -89,3 +89,35 @@ def test_hbone_endpoints_from_include_eds() -> None:
     doc["configs"].append(shapes.hbone_eds(shapes.APP1, "10.0.0.5", "10.0.0.9", 3333))
     [info] = parse_clusters(json.dumps(doc))
     assert dict(info.endpoint_tls_modes) == {"10.0.0.5:3333": "istio", "10.0.0.9:3333": "hbone"}
+
+
+def test_endpoint_modes_from_real_include_eds_dump() -> None:
+    """Real istioctl testdata include_eds dump: injected endpoints carry tlsMode istio, others none."""
+    from agent.envoy.config_dump import parse_endpoint_modes
+    from agent.gather_mesh import with_endpoint_modes
+    from tests.shared_data import REAL
+
+    eds = parse_endpoint_modes((REAL / "config_dumps" / "eds_config_dump_include_eds.json").read_bytes())
+    modes = {m for per in eds.values() for m in per.values()}
+    assert {"istio", "disabled"} <= modes
+    name, per = next((n, p) for n, p in eds.items() if "istio" in p.values())
+    [info] = with_endpoint_modes(parse_clusters(shapes.dump_of({**shapes.real_cluster(), "name": name})), eds)
+    assert dict(info.endpoint_tls_modes) == per
+
+
+def test_filtered_eds_answer_shape() -> None:
+    """`config_dump?resource=dynamic_endpoint_configs&include_eds&name_regex=` lists endpoint_config items
+    directly under configs (checked on Envoy 1.40 for static_endpoint_configs)."""
+    from agent.envoy.config_dump import parse_endpoint_modes
+
+    doc = shapes.hbone_eds(shapes.APP1, "10.0.0.5", "10.0.0.9", 3333)
+    filtered = {
+        "configs": [
+            dict(
+                doc["dynamic_endpoint_configs"][0], **{"@type": "x.EndpointsConfigDump.DynamicEndpointConfig"}
+            )
+        ]
+    }
+    assert parse_endpoint_modes(json.dumps(filtered)) == {
+        shapes.APP1: {"10.0.0.5:3333": "istio", "10.0.0.9:3333": "hbone"}
+    }
