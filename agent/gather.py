@@ -14,6 +14,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from agent import gather_mesh as mesh
 from agent.config import PathConfig
@@ -22,6 +23,7 @@ from agent.envoy.config_dump import parse_clusters, parse_endpoint_modes
 from agent.errors import MeshproberError
 from agent.evidence import AccessLogEntry, ClusterInfo, PolicyView, TlsOrigination
 from agent.istio.control_plane import ControlPlane
+from agent.istio.routing import route
 from agent.kube.cluster import Cluster, PodInfo
 from agent.kube.proxy import fetch_clusters_config_dump, fetch_endpoints_config_dump
 
@@ -178,7 +180,10 @@ class PendingGather:
             return
         fqdn, port = self._target
         entry = log_entry(out.client_log, request_id) if request_id else None
-        out.cluster_info, note = mesh.choose_cluster(out.clusters, fqdn, port, entry)
+        pod = self._pod
+        url_path = urlsplit(self._path.to.target_url).path or "/"
+        routed = route(out.objects, pod.namespace, pod.labels, fqdn, port, url_path)
+        out.cluster_info, note = mesh.choose_cluster(out.clusters, fqdn, port, entry, routed)
         if note:
             out.notes.append(note)
         subset = out.cluster_info.subset if out.cluster_info is not None else None

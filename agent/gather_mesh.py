@@ -19,6 +19,7 @@ from agent.envoy.config_dump import find_cluster
 from agent.evidence import AccessLogEntry, ClusterInfo
 from agent.istio.access_logging import LoggingDecision, Mode, decide, enable_telemetry
 from agent.istio.control_plane import DEFAULT_NAMESPACE, ControlPlane
+from agent.istio.routing import Route
 from agent.istio.sidecar_health import trouble
 from agent.kube.cluster import PodInfo
 from agent.model import Confidence, Diagnosis
@@ -95,28 +96,50 @@ def sidecar_troubles(pods: Iterable[PodInfo], probe_started: float) -> tuple[tup
 
 
 def choose_cluster(
-    clusters: Sequence[ClusterInfo], fqdn: str, port: int, entry: AccessLogEntry | None
+    clusters: Sequence[ClusterInfo],
+    fqdn: str,
+    port: int,
+    entry: AccessLogEntry | None,
+    routed: Route | None = None,
 ) -> tuple[ClusterInfo | None, str | None]:
     """The cluster the request used: the one the client access log names (a subset cluster
-    `outbound|PORT|SUBSET|HOST` when a VirtualService routed there), else the default cluster.
-    The second value is a note when subset clusters exist but which one was used is unknown."""
+    `outbound|PORT|SUBSET|HOST` when a VirtualService routed there), else the subset the
+    VirtualService route names, else the default cluster. The second value is a note saying how
+    it was chosen when that is not the access log."""
     named = entry.upstream_cluster if entry is not None else None
     if named:
         hit = next((c for c in clusters if c.name == named), None)
         if hit is not None:
             return hit, None
-    default = find_cluster(clusters, fqdn, port)
     head, sep, _ = fqdn.partition(".svc.")
-    if default is None and sep:
-        default = find_cluster(clusters, head + ".svc", port)  # another cluster domain than cluster.local
+
+    def lookup(subset: str | None) -> ClusterInfo | None:
+        found = find_cluster(clusters, fqdn, port, subset)
+        if found is None and sep:
+            found = find_cluster(clusters, head + ".svc", port, subset)  # another cluster domain
+        return found
+
+    if routed is not None and routed.subset is not None:
+        hit = lookup(routed.subset)
+        if hit is not None:
+            return (
+                hit,
+                f"VirtualService {routed.virtual_service} routes this request to subset {routed.subset}",
+            )
+    default = lookup(None)
     subsets = sorted({c.subset for c in clusters if c.subset and c.port == port})
-    note = None
+    if routed is not None and routed.split:
+        names = ", ".join(f"{s or '(default)'} {w}%" for s, w in routed.subsets)
+        return default, (
+            f"VirtualService {routed.virtual_service} splits this route across subsets ({names}); without "
+            "the access-log line the default cluster is assumed"
+        )
     if subsets and not named:
-        note = (
+        return default, (
             f"the sidecar has subset clusters ({', '.join(subsets)}) for {fqdn}:{port}; without the access-log "
             "line the default cluster is assumed"
         )
-    return default, note
+    return default, None
 
 
 def with_endpoint_modes(

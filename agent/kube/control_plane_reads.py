@@ -134,61 +134,73 @@ def read_control_plane(
     return plane, found
 
 
-def list_telemetries(
-    rest: Rest, core: RawApi, gaps: list[Gap], namespaces: Sequence[str] | None = None
+def list_optional(
+    rest: Rest,
+    core: RawApi,
+    gaps: list[Gap],
+    namespaces: Sequence[str] | None,
+    kind: tuple[str, str, str, tuple[str, ...]],
+    affects: str,
 ) -> list[dict[str, Any]]:
-    """Every Telemetry (telemetry.istio.io), newest served version first; not served = none.
-    Cluster-wide, or given `namespaces` (a scoped agent: the scope + the root namespace), per namespace."""
-    for version in TELEMETRY_VERSIONS:
+    """Every object of an optional Istio kind (group, plural, Kind, versions newest first) at the first
+    served version; not served = none; forbidden = a Gap (never an exception). Cluster-wide, or given
+    `namespaces` (a scoped agent: the scope + the root namespace), per namespace."""
+    group, plural, kind_name, versions = kind
+    for version in versions:
         items: list[dict[str, Any]] = []
+        what = f"list {plural}.{group}/{version}"
         try:
             if namespaces is None:
-                items = _items(
-                    rest.json(
-                        f"list telemetries.telemetry.istio.io/{version}",
-                        core.list_cluster_custom_object,
-                        "telemetry.istio.io",
-                        version,
-                        "telemetries",
-                    )
-                )
+                items = _items(rest.json(what, core.list_cluster_custom_object, group, version, plural))
             else:
                 for ns in namespaces:
                     try:
                         items += _items(
                             rest.json(
-                                f"list telemetries.telemetry.istio.io/{version} in {ns}",
+                                f"{what} in {ns}",
                                 core.list_namespaced_custom_object,
-                                "telemetry.istio.io",
+                                group,
                                 version,
                                 ns,
-                                "telemetries",
+                                plural,
                             )
                         )
                     except Forbidden:
-                        where = f"namespace {ns}"
                         gaps.append(
                             Gap(
-                                f"Telemetry resources in {ns}",
+                                f"{kind_name} resources in {ns}",
                                 "forbidden",
-                                f"list telemetries.telemetry.istio.io in {where}",
-                                "logging",
+                                f"list {plural}.{group} in namespace {ns}",
+                                affects,
                             )
                         )
         except NotFound:
             continue
         except Forbidden:
             gaps.append(
-                Gap(
-                    "Telemetry resources",
-                    "forbidden",
-                    "list telemetries.telemetry.istio.io cluster-wide",
-                    "logging",
-                )
+                Gap(f"{kind_name} resources", "forbidden", f"list {plural}.{group} cluster-wide", affects)
             )
             return []
         for item in items:
-            item.setdefault("apiVersion", f"telemetry.istio.io/{version}")
-            item.setdefault("kind", "Telemetry")
+            item.setdefault("apiVersion", f"{group}/{version}")
+            item.setdefault("kind", kind_name)
         return items
     return []
+
+
+TELEMETRY = ("telemetry.istio.io", "telemetries", "Telemetry", TELEMETRY_VERSIONS)
+VIRTUAL_SERVICE = ("networking.istio.io", "virtualservices", "VirtualService", ("v1", "v1beta1", "v1alpha3"))
+
+
+def list_telemetries(
+    rest: Rest, core: RawApi, gaps: list[Gap], namespaces: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every Telemetry (whether sidecars log); see list_optional."""
+    return list_optional(rest, core, gaps, namespaces, TELEMETRY, "logging")
+
+
+def list_virtual_services(
+    rest: Rest, core: RawApi, gaps: list[Gap], namespaces: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every VirtualService (which subset a request is routed to); see list_optional."""
+    return list_optional(rest, core, gaps, namespaces, VIRTUAL_SERVICE, "routing")

@@ -25,7 +25,7 @@ from agent.errors import Forbidden, NotFound
 from agent.istio.control_plane import ControlPlane, Gap, MeshOverrides
 from agent.kube import objects
 from agent.kube.cluster import Cluster, ExecResult, PodInfo, ServiceInfo
-from agent.kube.control_plane_reads import list_telemetries, read_control_plane
+from agent.kube.control_plane_reads import list_telemetries, list_virtual_services, read_control_plane
 from agent.kube.core_reads import MESH_CONFIGMAP, CoreReads
 from agent.kube.live_config import incluster_configuration, kubeconfig_configuration, running_in_cluster
 from agent.kube.logs_exec import LogsAndExec
@@ -165,6 +165,7 @@ class LiveCluster:
         if mesh is not None:
             out.append(mesh)
         out.extend(list_telemetries(self._rest, self._core, gaps, policy_namespaces))
+        out.extend(list_virtual_services(self._rest, self._core, gaps, policy_namespaces))
         self.last_control_plane = replace(plane, gaps=tuple(gaps))
         self.on_control_plane(self.last_control_plane)
         if scope is None:

@@ -28,6 +28,8 @@ READ_GRANTS = {
     # the agent falls back to EndpointSlices when a Service has no Endpoints object (agent/kube/core_reads.py)
     ("discovery.k8s.io", "endpointslices"): READ,
     ("networking.istio.io", "destinationrules"): READ,
+    # which subset cluster a request used (agent/istio/routing.py)
+    ("networking.istio.io", "virtualservices"): READ,
     ("security.istio.io", "peerauthentications"): READ,
     # whether sidecars log (agent/istio/access_logging.py)
     ("telemetry.istio.io", "telemetries"): READ,
