@@ -22,7 +22,7 @@ from agent.envoy.access_log import find_by_request_id, parse_log
 from agent.envoy.config_dump import parse_clusters, parse_endpoint_modes
 from agent.errors import MeshproberError
 from agent.evidence import AccessLogEntry, ClusterInfo, PolicyView, TlsOrigination
-from agent.istio.control_plane import ControlPlane
+from agent.istio.control_plane import ControlPlane, revision_of_pod
 from agent.istio.routing import route
 from agent.kube.cluster import Cluster, PodInfo
 from agent.kube.proxy import fetch_clusters_config_dump, fetch_endpoints_config_dump
@@ -104,8 +104,28 @@ class PendingGather:
             fqdn, port = self._target
             objects, engine = self._ctx.policy.get()
             self._out.objects = objects
-            self._out.control_plane = getattr(self._ctx.cluster, "last_control_plane", None)
+            self._out.control_plane = self._source_plane(
+                getattr(self._ctx.cluster, "last_control_plane", None)
+            )
             self._out.policy = engine.check(self._pod.namespace, self._pod.name, fqdn, port)
+
+    def _source_plane(self, plane: ControlPlane | None) -> ControlPlane | None:
+        """The control plane of the revision that injected the source pod, when it is not the one the
+        policy view was read from (a canary revision): its mesh config decides logging."""
+        pod = self._pod
+        discover = getattr(self._ctx.cluster, "control_plane", None)
+        if plane is None or discover is None:
+            return plane
+        rev = revision_of_pod(pod.labels, pod.annotations)
+        if rev is None or rev == plane.revision:
+            return plane  # the pod names no other revision: no extra read
+        own, _ = discover(dict(pod.labels), dict(pod.annotations))
+        if own.revision != plane.revision:
+            self._out.notes.append(
+                f"source pod {pod.namespace}/{pod.name} was injected by revision {own.revision or 'default'}; "
+                f"the policy view uses the mesh config of revision {plane.revision or 'default'}"
+            )
+        return own if isinstance(own, ControlPlane) else plane
 
     def _logging(self, pod: PodInfo, side: str) -> bool:
         """Whether to read this sidecar's log (the policy view must be in: it holds the mesh config)."""

@@ -8,12 +8,15 @@ ConfigMap and Telemetry resources changed per row (shapes: istio.io Telemetry AP
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from agent.config import parse_config
 from agent.gather_mesh import LOG_LIMIT_BYTES
+from agent.istio.control_plane import ControlPlane
+from agent.kube.cluster import PodInfo
 from agent.model import Confidence, Verdict
 from agent.pipeline import CheckContext, run_check
 from tests.resilience.replay_cluster import REPLAY, ReplayCluster
@@ -99,3 +102,47 @@ def test_logs_read_only_when_on(
     assert said == off
     if off:
         assert not any("never logged" in e for e in d.evidence)
+
+
+class RevisionReplay(LogReplay):
+    """The policy view read revision 1-29's mesh config (logging off); the source pod was injected by
+    1-30, whose mesh config logs: the client side's logging follows the pod's own revision."""
+
+    def __init__(self) -> None:
+        super().__init__(BASE, [])
+        self.last_control_plane = ControlPlane(
+            "istio-system", "1-29", "istio-1-29", {"rootNamespace": "istio-system"}
+        )
+        self.asked: list[dict[str, str]] = []
+
+    def workload_pods(self, namespace: str, workload: str) -> list[PodInfo]:
+        return [
+            replace(p, labels={**p.labels, "istio.io/rev": "1-30"})
+            for p in super().workload_pods(namespace, workload)
+        ]
+
+    def control_plane(
+        self, source_labels: dict[str, str] | None = None, source_annotations: dict[str, str] | None = None
+    ) -> tuple[ControlPlane, dict[str, Any] | None]:
+        self.asked.append(dict(source_labels or {}))
+        mesh = {"rootNamespace": "istio-system", "accessLogFile": "/dev/stdout"}
+        return ControlPlane("istio-system", "1-30", "istio-1-30", mesh), None
+
+
+def test_source_pod_revision_decides_its_logging() -> None:
+    cluster = RevisionReplay()
+    path = parse_config(
+        {
+            "paths": [
+                {
+                    "name": "p",
+                    "from": {"namespace": "load-test", "workload": "traffic-generator"},
+                    "to": {"url": URL},
+                }
+            ]
+        }
+    ).paths[0]
+    result = run_check(path, CheckContext.for_cluster(cluster))
+    assert cluster.asked and cluster.asked[0]["istio.io/rev"] == "1-30"
+    assert "load-test" in {ns for ns, _, _ in cluster.log_reads}  # the 1-30 mesh config logs
+    assert result.diagnosis.verdict is Verdict.MTLS_PLAINTEXT_TO_STRICT
