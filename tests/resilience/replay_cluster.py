@@ -20,8 +20,9 @@ REPLAY = Path(__file__).parent / "testdata" / "seed_replay.json"
 
 
 def pod_to_json(pod: PodInfo) -> dict[str, Any]:
+    # `sidecar` (istio-proxy status) is derived from the pod status, which the recording does not keep.
     return {
-        **pod.__dict__,
+        **{k: v for k, v in pod.__dict__.items() if k != "sidecar"},
         "labels": dict(pod.labels),
         "annotations": dict(pod.annotations),
         "containers": list(pod.containers),
