@@ -64,13 +64,16 @@ def read_control_plane(
     overrides: MeshOverrides,
     source_labels: Mapping[str, str] | None = None,
     source_annotations: Mapping[str, str] | None = None,
+    scoped: bool = False,
 ) -> tuple[ControlPlane, dict[str, Any] | None]:
-    """The discovered control plane, and the mesh ConfigMap object read (for the policy engine)."""
+    """The discovered control plane, and the mesh ConfigMap object read (for the policy engine).
+    `scoped`: the agent lists per namespace (namespaced RBAC), so no cluster-wide pod list."""
     gaps: list[Gap] = []
     how: list[str] = []
     pods: list[dict[str, Any]] = []
     if not (overrides.istio_namespace and overrides.revision):
-        where = overrides.istio_namespace
+        # A namespace-scoped agent may not list pods cluster-wide: it looks where istiod usually runs.
+        where = overrides.istio_namespace or (DEFAULT_NAMESPACE if scoped else None)
         if where:
             call: Callable[[], Any] = lambda: rest.json(  # noqa: E731
                 f"list istiod pods in {where}", core.list_namespaced_pod, where, label_selector="app=istiod"

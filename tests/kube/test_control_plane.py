@@ -234,3 +234,20 @@ def test_telemetries_403_and_not_served() -> None:
     tel = {"metadata": {"namespace": "a", "name": "t"}, "spec": {}}
     [item] = list_telemetries(cast(Rest, FakeRest()), cast(RawApi, FakeApi(telemetries=[tel])), gaps)
     assert item["kind"] == "Telemetry" and item["apiVersion"] == "telemetry.istio.io/v1"
+
+
+def test_scoped_agent_looks_for_istiod_in_istio_system_only() -> None:
+    """A namespace-scoped agent (namespaced RBAC) lists istiod pods in istio-system, not cluster-wide."""
+
+    class NoClusterWide(FakeApi):
+        def list_pod_for_all_namespaces(self, label_selector: str) -> dict[str, Any]:
+            raise Forbidden("pods cluster-wide: forbidden")
+
+    api = NoClusterWide(
+        pods=[istiod("istio-system", "1-30")],
+        cms={("istio-system", "istio-1-30"): configmap("istio-system", "istio-1-30", {})},
+    )
+    plane, _ = read_control_plane(
+        cast(Rest, FakeRest()), cast(RawApi, api), MeshOverrides(), None, None, True
+    )
+    assert (plane.revision, plane.configmap, plane.gaps) == ("1-30", "istio-1-30", ())
