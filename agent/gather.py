@@ -125,7 +125,7 @@ class PendingGather:
                 f"source pod {pod.namespace}/{pod.name} was injected by revision {own.revision or 'default'}; "
                 f"the policy view uses the mesh config of revision {plane.revision or 'default'}"
             )
-        return own if isinstance(own, ControlPlane) else plane
+        return own
 
     def _logging(self, pod: PodInfo, side: str) -> bool:
         """Whether to read this sidecar's log (the policy view must be in: it holds the mesh config)."""
