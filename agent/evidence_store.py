@@ -58,7 +58,13 @@ def _scrub(obj: dict[str, Any]) -> dict[str, Any]:
             {k: v for k, v in c.items() if k not in {"env", "envFrom", "args", "command"}}
             for c in spec.get("containers") or []
         ]
-        out["spec"] = {k: v for k, v in spec.items() if k in {"containers", "serviceAccountName"}}
+        # initContainers: a native sidecar (istio-proxy, restartPolicy Always) lives there.
+        spec["initContainers"] = [
+            {k: v for k, v in c.items() if k not in {"env", "envFrom", "args", "command"}}
+            for c in spec.get("initContainers") or []
+        ]
+        keep = {"containers", "initContainers", "serviceAccountName"}
+        out["spec"] = {k: v for k, v in spec.items() if k in keep and v != []}
     return out
 
 
@@ -70,7 +76,8 @@ def _resources(objects: list[dict[str, Any]], pod: PodInfo, path: PathConfig) ->
         ns, name = meta.get("namespace"), meta.get("name")
         if (
             kind in POLICY_KINDS
-            or (kind == "ConfigMap" and name == "istio")
+            or kind in ("Telemetry", "VirtualService")  # whether sidecars log; which subset was used
+            or (kind == "ConfigMap" and (name == "istio" or str(name).startswith("istio-")))
             or (kind == "Service" and (ns, name) == (namespace, service))
             or (kind == "Pod" and ((ns, name) == (pod.namespace, pod.name) or ns == namespace))
         ):
