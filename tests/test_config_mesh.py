@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agent.config import parse_config_text
@@ -59,7 +61,14 @@ def test_bad_mesh_block_names_the_field(text: str, message: str) -> None:
 
 def test_apply_mesh_sets_live_overrides() -> None:
     class Live:
+        """Just the ControlPlaneCluster surface of LiveCluster."""
+
         mesh_overrides = MeshOverrides()
+        last_control_plane = None
+        on_control_plane = staticmethod(lambda plane: None)
+
+        def control_plane(self, source_labels: Any = None, source_annotations: Any = None) -> Any:
+            raise AssertionError("not called")
 
     live = Live()
     apply_mesh(parse_config_text(MESH, "a.yaml"), live)  # type: ignore[arg-type]

@@ -24,12 +24,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from agent.config import ApiConfig, PathConfig
 from agent.errors import InputError
+from agent.results import CheckResult, wait_budget
 from agent.serve.adhoc import adhoc_path
 from agent.serve.bundle_reader import read_bundle
 from agent.serve.metrics import CONTENT_TYPE, single_probe_exposition
 from agent.serve.ratelimit import TokenBucket
 from agent.serve.reload import ConfigStatus
-from agent.serve.results import CheckResult, wait_budget
 from agent.serve.scheduler import PathBusy
 from agent.serve.status_page import render_status_page
 from agent.serve.store import ResultStore

@@ -18,12 +18,12 @@ import pytest
 
 from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.ladder import classify
-from agent.drift import proxy_drift
+from agent.diagnose.rules.drift import proxy_drift
 from agent.envoy.config_dump import find_cluster, parse_clusters
 from agent.evidence import AccessLogEntry, ClusterInfo, CurlResult, PolicyView
 from agent.model import Confidence, Verdict
-from tests import istio_shapes as shapes
-from tests.shared_data import REAL
+from tests.support import istio_shapes as shapes
+from tests.support.shared_data import REAL
 
 V11 = REAL / "config_dumps" / "sidecar_istio1.1_productpage_meshwide-dr-istio-mutual_v2api.json"
 V19 = REAL / "config_dumps" / "sidecar_istio1.9_bookinfo-productpage_dr-subsets.json"

@@ -15,7 +15,7 @@ import pytest
 
 from agent.envoy.config_dump import find_cluster, parse_clusters
 from agent.evidence import TlsOrigination
-from tests import istio_shapes as shapes
+from tests.support import istio_shapes as shapes
 
 SNI = "outbound_.3333_._.app1.default.svc.cluster.local"
 SAN = ("spiffe://cluster.local/ns/default/sa/default",)
@@ -93,9 +93,9 @@ def test_hbone_endpoints_from_include_eds() -> None:
 
 def test_endpoint_modes_from_real_include_eds_dump() -> None:
     """Real istioctl testdata include_eds dump: injected endpoints carry tlsMode istio, others none."""
+    from agent.check.mesh_facts import with_endpoint_modes
     from agent.envoy.config_dump import parse_endpoint_modes
-    from agent.gather_mesh import with_endpoint_modes
-    from tests.shared_data import REAL
+    from tests.support.shared_data import REAL
 
     eds = parse_endpoint_modes((REAL / "config_dumps" / "eds_config_dump_include_eds.json").read_bytes())
     modes = {m for per in eds.values() for m in per.values()}

@@ -21,7 +21,7 @@ from agent.istio.control_plane import MeshOverrides, revision_of_pod
 from agent.kube.control_plane_reads import list_telemetries, read_control_plane
 from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
-from tests.shared_data import SHARED
+from tests.support.shared_data import SHARED
 
 CHART_CM = SHARED / "fixtures" / "istio-real-modern" / "meshconfig"
 
