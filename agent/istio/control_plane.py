@@ -23,10 +23,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_NAMESPACE = "istio-system"
-DEFAULT_DOMAIN = "cluster.local"
-REV_LABEL = "istio.io/rev"
-STATUS_ANNOTATION = "sidecar.istio.io/status"
+from agent.istio.mesh import DEFAULT_CLUSTER_DOMAIN as DEFAULT_DOMAIN
+from agent.istio.mesh import DEFAULT_ISTIO_NAMESPACE as DEFAULT_NAMESPACE
+from agent.istio.mesh import MESH_CONFIGMAP
+from agent.istio.mesh import REVISION_LABEL as REV_LABEL
+from agent.istio.mesh import SIDECAR_STATUS_ANNOTATION as STATUS_ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def istiod_namespace(
 
 def configmap_names(revision: str | None) -> tuple[str, ...]:
     """ConfigMaps to try, in order: `istio-<rev>` then `istio` for a revision, else `istio`."""
-    return (f"istio-{revision}", "istio") if revision else ("istio",)
+    return (f"{MESH_CONFIGMAP}-{revision}", MESH_CONFIGMAP) if revision else (MESH_CONFIGMAP,)
 
 
 def revisions_running(istiod_pods: Iterable[Mapping[str, Any]]) -> list[str | None]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SIDECAR = "istio-proxy"
+from agent.istio.mesh import SIDECAR_CONTAINER as SIDECAR
 
 
 @dataclass(frozen=True)
