@@ -51,6 +51,7 @@ class Gathered:
     logging_off: dict[str, str] = field(
         default_factory=dict
     )  # side -> "<ns>/<pod>: why" its log was not read
+    logging_unknown: dict[str, str] = field(default_factory=dict)  # side -> why logging could not be decided
     server_logging_on: bool = False  # known to log every request: a missing line is evidence
     server_trouble: tuple[tuple[str, str], ...] = ()  # destination pods whose istio-proxy is in trouble
 

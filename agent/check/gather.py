@@ -116,8 +116,11 @@ class PendingGather:
         decision = mesh.logging_decision(
             self._out.objects, self._out.control_plane, pod, "CLIENT" if side == "client" else "SERVER"
         )
-        if decision is None:
-            return True  # unknown: read, but a missing line proves nothing
+        if decision is None:  # unknown: read, but a missing line proves nothing
+            self._out.logging_unknown[side] = (
+                f"{pod.namespace}/{pod.name}: {mesh.unknown_why(self._out.control_plane)}"
+            )
+            return True
         if not decision.on:
             self._out.logging_off[side] = f"{pod.namespace}/{pod.name}: {decision.why}"
             return False

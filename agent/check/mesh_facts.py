@@ -85,6 +85,14 @@ def logging_decision(
     return decide(mesh, objects, root, pod.namespace, pod.labels, mode)
 
 
+def unknown_why(plane: ControlPlane | None) -> str:
+    """Why logging could not be decided (logging_decision returned None)."""
+    gaps = plane.gaps_affecting("logging") if plane is not None else ()
+    if gaps:
+        return "; ".join(g.text() for g in gaps)
+    return "no mesh config could be read"
+
+
 def sidecar_troubles(pods: Iterable[PodInfo], probe_started: float) -> tuple[tuple[str, str], ...]:
     out = []
     for p in pods:

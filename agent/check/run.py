@@ -145,6 +145,7 @@ def _mesh_facts(g: Gathered | None) -> dict[str, Any]:
     return {
         "routed": g.routed,
         "logging_off": dict(g.logging_off),
+        "logging_unknown": dict(g.logging_unknown),
         "server_logging_on": g.server_logging_on,
         "server_sidecar_trouble": g.server_trouble,
         "view_gaps": view_gaps(g.control_plane),

@@ -43,6 +43,7 @@ class Observed:
     curl_present: bool = True  # False: no curl output was recorded, only logs
     routed: Route | None = None  # the VirtualService route, when no access-log line names the cluster
     logging_off: Mapping[str, str] = field(default_factory=dict)  # side -> "<ns>/<pod>: why" (no log read)
+    logging_unknown: Mapping[str, str] = field(default_factory=dict)  # side -> why logging is unknown
     server_logging_on: bool = False  # the server sidecar is known to log every request
     server_sidecar_trouble: tuple[tuple[str, str], ...] = ()  # ("ns/pod", what is wrong with istio-proxy)
     view_gaps: tuple[str, ...] = ()  # control-plane objects that could not be read (policy in doubt)
@@ -117,6 +118,7 @@ def to_input(o: Observed) -> DiagnoseInput:
         curl_present=o.curl_present,
         match_notes=notes,
         logging_off=o.logging_off,
+        logging_unknown=o.logging_unknown,
         server_logging_on=o.server_logging_on,
         server_sidecar_trouble=o.server_sidecar_trouble,
         view_gaps=o.view_gaps,

@@ -50,6 +50,8 @@ class DiagnoseInput:
     # them proves nothing. `server_logging_on`: the server side is known to log every request.
     logging_off: Mapping[str, str] = field(default_factory=dict)
     server_logging_on: bool = False
+    # Sides whose logging could not be decided (Telemetry unreadable, no mesh config), and why.
+    logging_unknown: Mapping[str, str] = field(default_factory=dict)
     # Control-plane objects the agent could not read (403/404), each naming object and permission.
     view_gaps: tuple[str, ...] = ()
 

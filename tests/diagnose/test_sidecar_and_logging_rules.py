@@ -158,3 +158,12 @@ def test_partial_view_lowers_policy_verdicts() -> None:
     assert full.verdict is partial.verdict is Verdict.MTLS_PLAINTEXT_TO_STRICT
     assert full.confidence is not Confidence.LOW and partial.confidence is Confidence.LOW
     assert any(gap in e for e in partial.evidence)
+
+
+def test_logging_unknown_is_said_and_not_evidence() -> None:
+    why = "Telemetry resources: forbidden (needs list telemetries.telemetry.istio.io cluster-wide)"
+    d = classify(
+        _reset_by_strict_server(server_log_present=True, logging_unknown={"server": f"bookinfo/pp-1: {why}"})
+    )
+    assert any("whether the server sidecar logs is unknown" in e and "forbidden" in e for e in d.evidence)
+    assert not any("never logged" in e for e in d.evidence) and d.confidence is Confidence.LOW

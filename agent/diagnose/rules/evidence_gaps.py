@@ -26,11 +26,16 @@ _POLICY_VERDICTS = frozenset(
 
 
 def logging_lines(inp: DiagnoseInput) -> list[str]:
-    return [
+    off = [
         f"access logging is off for this workload ({side} sidecar: {why}); no {side} log line was read "
         "and its absence is not evidence"
         for side, why in sorted(inp.logging_off.items())
     ]
+    unknown = [
+        f"whether the {side} sidecar logs is unknown ({why}); a missing {side} log line is not evidence"
+        for side, why in sorted(inp.logging_unknown.items())
+    ]
+    return off + unknown
 
 
 def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
