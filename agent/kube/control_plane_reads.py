@@ -5,6 +5,7 @@ exception. The decisions are agent.istio.control_plane's (pure); this module onl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -104,6 +105,7 @@ def read_control_plane(
                     label_selector=selector,
                 ),
                 report_404=False,
+                affects="discovery",  # istiod's namespace: Istio's default remains
             )
             namespace, ns_how = istiod_namespace(revision, [], _items(hooks))
         if namespace is None:
@@ -121,7 +123,7 @@ def read_control_plane(
             misses,
             f"ConfigMap {ns}/{name}",
             f"get configmaps in namespace {ns}",
-            lambda n=name: rest.json(f"configmap {ns}/{n}", core.read_namespaced_config_map, n, ns),  # type: ignore[misc]
+            functools.partial(rest.json, f"configmap {ns}/{name}", core.read_namespaced_config_map, name, ns),
         )
         if isinstance(doc, dict):
             found, name_read = doc, name

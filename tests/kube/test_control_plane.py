@@ -251,3 +251,14 @@ def test_scoped_agent_looks_for_istiod_in_istio_system_only() -> None:
         cast(Rest, FakeRest()), cast(RawApi, api), MeshOverrides(), None, None, True
     )
     assert (plane.revision, plane.configmap, plane.gaps) == ("1-30", "istio-1-30", ())
+
+
+def test_discovery_gaps_do_not_put_the_policy_in_doubt() -> None:
+    """istiod pods and the webhook unreadable: Istio's default namespace is used and the gaps are
+    discovery gaps; the mesh ConfigMap read there keeps the policy view whole."""
+    api = FakeApi(
+        cms={("istio-system", "istio"): configmap("istio-system", "istio", {})}, deny={"pods", "webhooks"}
+    )
+    plane, cm = discover(api)
+    assert cm is not None and plane.istio_namespace == "istio-system"
+    assert {g.affects for g in plane.gaps} == {"discovery"} and plane.gaps_affecting("policy") == ()
