@@ -1,9 +1,11 @@
 """The agent's HTTP API (aiohttp application; `api_server.ApiServer` runs it in its own thread).
 
 Routes: GET /metrics, /healthz, /readyz, /api/v1/paths, /api/v1/paths/NAME/evidence, /probe?path=NAME,
-POST /api/v1/probe, and GET / (the status page). Probe-triggering routes are rate-limited (429 +
-Retry-After). When a token is configured, /api/v1/* and /probe need `Authorization: Bearer TOKEN`
-(constant-time compare); /metrics, /healthz, /readyz and / stay open, as scrapers and browsers expect.
+POST /api/v1/probe, and the status pages (`pages.Pages`: /, /paths/NAME, the bundle's files and
+.tar.gz under /api/v1/paths/NAME/, /static/*). Probe-triggering routes are rate-limited (429 +
+Retry-After). When a token is configured, API-class routes (API_CLASS_PREFIXES) need
+`Authorization: Bearer TOKEN` (constant-time compare); /metrics, /healthz, /readyz, / and /static
+stay open, as scrapers and browsers expect.
 Checks run in a small thread pool with a bounded wait, never on the event loop. The token is never
 logged or echoed.
 """
@@ -28,15 +30,22 @@ from agent.results import CheckResult, wait_budget
 from agent.serve.adhoc import adhoc_path
 from agent.serve.bundle_reader import read_bundle
 from agent.serve.metrics import CONTENT_TYPE, single_probe_exposition
+from agent.serve.pages import Pages
 from agent.serve.ratelimit import TokenBucket
 from agent.serve.reload import ConfigStatus
 from agent.serve.scheduler import PathBusy
-from agent.serve.status_page import render_status_page
 from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 READY_TIMEOUT_S = 10.0
+# Routes that carry probe data (results, evidence, bundles) or trigger probes: the auth check guards these.
+API_CLASS_PREFIXES = ("/api/", "/paths/")
+API_CLASS_PATHS = ("/probe",)
+
+
+def is_api_class(path: str) -> bool:
+    return path.startswith(API_CLASS_PREFIXES) or path in API_CLASS_PATHS
 
 
 @dataclass
@@ -68,7 +77,7 @@ class Api:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024, middlewares=[self._auth])
-        app.router.add_get("/", self.index)
+        Pages(self.ctx).add_routes(app.router)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
@@ -84,7 +93,7 @@ class Api:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        protected = request.path.startswith("/api/") or request.path == "/probe"
+        protected = is_api_class(request.path)
         if protected and self.ctx.token is not None:
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
@@ -104,15 +113,6 @@ class Api:
     async def _run(self, fn: Callable[[], CheckResult], path: PathConfig) -> CheckResult:
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(loop.run_in_executor(self._pool, fn), timeout=wait_budget(path))
-
-    async def index(self, request: web.Request) -> web.Response:
-        html = render_status_page(
-            self.ctx.store.snapshot(),
-            self.ctx.paths(),
-            self.ctx.config_status(),
-            control_plane=self.ctx.store.control_plane(),
-        )
-        return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.ctx.registry), headers={"Content-Type": CONTENT_TYPE})
@@ -187,6 +187,8 @@ class Api:
             result = await self._run(lambda: self.ctx.run_adhoc(path), path)
         except TimeoutError:
             return _error(504, "the probe did not finish in time")
+        if result.error_stage == "sidecar_bypass":  # a bad request (the source), not a probe outcome
+            return _error(400, f"from: {result.diagnosis.summary}")
         return web.json_response(result.to_json())
 
     async def probe_exposition(self, request: web.Request) -> web.Response:
