@@ -93,7 +93,10 @@ def _resources(objects: list[dict[str, Any]], pod: PodInfo, path: PathConfig) ->
         ns, name = meta.get("namespace"), meta.get("name")
         if (
             kind in POLICY_KINDS
-            or (kind == "ConfigMap" and name == MESH_CONFIGMAP)
+            or kind in ("Telemetry", "VirtualService")  # whether sidecars log; which subset was used
+            or (
+                kind == "ConfigMap" and (name == MESH_CONFIGMAP or str(name).startswith(MESH_CONFIGMAP + "-"))
+            )
             or (kind == "Service" and (ns, name) == (namespace, service))
             or (kind == "Pod" and ((ns, name) == (pod.namespace, pod.name) or ns == namespace))
         ):

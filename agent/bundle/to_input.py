@@ -160,7 +160,31 @@ def observed(bundle: Bundle, repeatable: bool | None = None) -> Observed:
         expired_certs=_expired_certs(bundle, stats),
         start_time=start,
         curl_present=bundle.curl_present,
+        **_mesh_facts(bundle),
     )
+
+
+def _mesh_facts(bundle: Bundle) -> dict[str, Any]:
+    """Logging on/off per sidecar and the server's istio-proxy health, from resources/ (as live)."""
+    from agent.bundle.mesh_facts import mesh_facts
+    from agent.config.schema import PathConfig
+
+    source = bundle.probe.get("source")
+    target = bundle.probe.get("target")
+    if not isinstance(source, dict) or not isinstance(target, str):
+        return {}
+    try:
+        path = PathConfig.model_validate(
+            {
+                "name": "bundle",
+                "from": {"namespace": source.get("namespace"), "workload": "w"},
+                "to": {"url": target},
+            }
+        )
+    except ValueError:
+        return {}
+    service, namespace, _ = path.destination()
+    return mesh_facts(bundle.resources, bundle.texts, source, service, namespace, _start_epoch(bundle))
 
 
 def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput:

@@ -18,11 +18,13 @@ from agent.config.fields import (
     LISTEN,
     URL,
     Container,
+    Domain,
     Duration,
     Expect,
     Namespace,
     PathName,
     Port,
+    Revision,
     Selector,
     Url,
     UrlPath,
@@ -66,6 +68,8 @@ class TargetConfig(_Model):
     namespace: Namespace | None = None
     port: Port | None = None
     path: UrlPath = "/"
+    # Set from `mesh.clusterDomain` by the loader; the service form's URL is built with it.
+    cluster_domain: Domain = Field(default="cluster.local", alias="clusterDomain")
 
     @model_validator(mode="after")
     def _url_or_service(self) -> Self:
@@ -80,13 +84,13 @@ class TargetConfig(_Model):
     def target_url(self) -> str:
         if self.url is not None:
             return self.url
-        return f"http://{self.service}.{self.namespace}.svc.cluster.local:{self.port}{self.path}"
+        return f"http://{self.service}.{self.namespace}.svc.{self.cluster_domain}:{self.port}{self.path}"
 
     @property
     def host_port(self) -> tuple[str, int]:
         """The host and port the probe connects to."""
         if self.url is None:
-            return f"{self.service}.{self.namespace}.svc.cluster.local", self.port or 0
+            return f"{self.service}.{self.namespace}.svc.{self.cluster_domain}", self.port or 0
         return _url_host_port(self.url)
 
 
@@ -119,9 +123,8 @@ class PathConfig(_Model):
         parts = host.split(".")
         if len(parts) == 1:
             return host, self.source.namespace, port_n
-        if (host.endswith(".svc.cluster.local") and len(parts) == 5) or (
-            host.endswith(".svc") and len(parts) == 3
-        ):
+        # <svc>.<ns>.svc.<cluster domain> (any domain, e.g. corp.internal) or <svc>.<ns>.svc
+        if len(parts) >= 3 and parts[2] == "svc":
             return parts[0], parts[1], port_n
         return None, None, port_n
 
@@ -241,6 +244,16 @@ class ScopeConfig(_Model):
         return self
 
 
+class MeshConfigBlock(_Model):
+    """`mesh:` overrides what control-plane discovery finds (agent.istio.control_plane): the namespace
+    istiod runs in, its revision (ConfigMap `istio-<rev>`), the cluster domain, the root namespace."""
+
+    istio_namespace: Namespace | None = Field(default=None, alias="istioNamespace")
+    revision: Revision | None = None
+    cluster_domain: Domain | None = Field(default=None, alias="clusterDomain")
+    root_namespace: Namespace | None = Field(default=None, alias="rootNamespace")
+
+
 def scope_gaps(config: AgentConfig, scope: tuple[str, ...]) -> list[tuple[str, str]]:
     """(field path, namespace) for each namespace the config probes from/to or discovers in that lies
     outside `scope`: the policy view would miss its DestinationRules, PeerAuthentications and pods."""
@@ -269,6 +282,7 @@ class AgentConfig(_Model):
     shard: ShardConfig = ShardConfig()
     scope: ScopeConfig | None = None  # None: cluster-wide lists (the default)
     probe_container: ProbeContainerConfig = ProbeContainerConfig()
+    mesh: MeshConfigBlock = MeshConfigBlock()  # overrides of control-plane discovery
 
     @model_validator(mode="before")
     @classmethod
@@ -291,6 +305,11 @@ class AgentConfig(_Model):
                         if key not in src and key in defaults:
                             src = {**src, key: defaults[key]}
                     raw["from"] = src
+                mesh = data.get("mesh")
+                domain = mesh.get("clusterDomain") if isinstance(mesh, dict) else None
+                to = raw.get("to")
+                if domain and isinstance(to, dict) and "url" not in to and "clusterDomain" not in to:
+                    raw["to"] = {**to, "clusterDomain": domain}
             merged.append(raw)
         return {**data, "paths": merged}
 

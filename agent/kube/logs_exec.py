@@ -32,13 +32,24 @@ class LogsAndExec:
         self._get_pod = get_pod
         self.server: str = rest.server
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
         objects.validate_name("pod", pod)
         if since_seconds is not None and since_seconds < 1:
             raise InputError(f"since_seconds must be >= 1, got {since_seconds}")
+        if limit_bytes is not None and limit_bytes < 1:
+            raise InputError(f"limit_bytes must be >= 1, got {limit_bytes}")
         kwargs: dict[str, Any] = {"container": container}
         if since_seconds is not None:
             kwargs["since_seconds"] = since_seconds
+        if limit_bytes is not None:
+            kwargs["limit_bytes"] = limit_bytes
         what = f"logs of {namespace}/{pod} container {container}"
         try:
             raw = self._rest.raw(what, self._core.read_namespaced_pod_log, pod, namespace, **kwargs)

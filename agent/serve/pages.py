@@ -64,7 +64,11 @@ class Pages:
 
     async def index(self, request: web.Request) -> web.Response:
         html = render_status_page(
-            self.ctx.store.snapshot(), self.ctx.paths(), self.ctx.config_status(), self._refresh(request)
+            self.ctx.store.snapshot(),
+            self.ctx.paths(),
+            self.ctx.config_status(),
+            self._refresh(request),
+            control_plane=self.ctx.store.control_plane(),
         )
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 

@@ -31,7 +31,11 @@ READ_GRANTS = {
     # the agent falls back to EndpointSlices when a Service has no Endpoints object (agent/kube/core_reads.py)
     ("discovery.k8s.io", "endpointslices"): READ,
     ("networking.istio.io", "destinationrules"): READ,
+    # which subset cluster a request used (agent/istio/routing.py)
+    ("networking.istio.io", "virtualservices"): READ,
     ("security.istio.io", "peerauthentications"): READ,
+    # whether sidecars log (agent/istio/access_logging.py)
+    ("telemetry.istio.io", "telemetries"): READ,
 }
 EXEC_NAMESPACES = {
     "single-namespace": {"bookinfo"},
@@ -280,3 +284,38 @@ def test_rbac_checker_flags_each_violation(docs: list[dict[str, Any]], expected:
         assert found == []
     else:
         assert any(expected in f for f in found), found
+
+
+@pytest.mark.parametrize("overlay", ["cluster-wide", "single-namespace"])
+def test_mesh_params_retarget_the_mesh_config_role(overlay: str, tmp_path: Any) -> None:
+    """The istio namespace and the mesh ConfigMap name are kustomize parameters (mesh-params.yaml):
+    a revisioned install in another namespace gets get on exactly that ConfigMap there."""
+    import shutil
+    import subprocess
+
+    tree = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, tree)
+    params = tree / "overlays" / overlay / "mesh-params.yaml"
+    doc = yaml.safe_load(params.read_text())
+    doc["data"] = {"istioNamespace": "mesh-system", "meshConfigMap": "istio-1-30"}
+    params.write_text(yaml.safe_dump(doc))
+    exe = kubectl()
+    assert exe is not None
+    out = subprocess.run(
+        [str(exe), "kustomize", str(tree / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    mesh = [d for d in docs if d["metadata"]["name"] == "meshprober-mesh-config"]
+    assert {(d["kind"], d["metadata"]["namespace"]) for d in mesh} == {
+        ("Role", "mesh-system"),
+        ("RoleBinding", "mesh-system"),
+    }
+    [role] = [d for d in mesh if d["kind"] == "Role"]
+    assert role["rules"][0]["resourceNames"] == ["istio-1-30"]
+    assert not [
+        d for d in docs if d["metadata"]["name"] == "meshprober-mesh-params"
+    ]  # local-config: not applied
