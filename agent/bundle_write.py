@@ -50,7 +50,9 @@ def write_bundle(
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    _write(root / "probe.json", json.dumps(redaction.redact_value(dict(probe)), indent=2, sort_keys=True) + "\n")
+    _write(
+        root / "probe.json", json.dumps(redaction.redact_value(dict(probe)), indent=2, sort_keys=True) + "\n"
+    )
     _write(root / "curl.stdout", redaction.curl_stdout(curl_stdout))
     _write(root / "curl.stderr", redaction.evidence_text(curl_stderr, max_text))
     _write(root / "curl.exit", "" if curl_exit is None else f"{curl_exit}\n")
@@ -69,5 +71,7 @@ def write_bundle(
                 raise InputError(f"write_bundle: resource file name {name!r} must be a plain *.yaml name")
             _write(root / "resources" / name, redaction.evidence_text(text, max_text))
     if diagnosis is not None:
-        _write(root / "diagnosis.json", json.dumps(redaction.redact_value(diagnosis.to_json()), indent=2) + "\n")
+        _write(
+            root / "diagnosis.json", json.dumps(redaction.redact_value(diagnosis.to_json()), indent=2) + "\n"
+        )
     return root

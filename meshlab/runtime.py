@@ -157,7 +157,7 @@ class Lab:
             return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd, extra_path=cwd / "bin"))
         if container == pod.workload.name:
             cwd = base / "app"
-            return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd))
+            return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd, extra_path=cwd / "bin"))
         return None
 
     def _log_path(self, namespace: str, name: str, container: str) -> Path | None:

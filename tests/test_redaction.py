@@ -81,8 +81,12 @@ def _write_with(tmp_path: Path, file: str, text: str, source: Path = FIXTURE) ->
     )
 
 
-@pytest.mark.parametrize(("file", "text", "secret"), [row[1:] for row in SECRETS], ids=[r[0] for r in SECRETS])
-def test_secret_is_gone_from_every_file_and_diagnosis_holds(tmp_path: Path, file: str, text: str, secret: str) -> None:
+@pytest.mark.parametrize(
+    ("file", "text", "secret"), [row[1:] for row in SECRETS], ids=[r[0] for r in SECRETS]
+)
+def test_secret_is_gone_from_every_file_and_diagnosis_holds(
+    tmp_path: Path, file: str, text: str, secret: str
+) -> None:
     expected = diagnose_bundle(load_bundle(FIXTURE)).verdict
     root = _write_with(tmp_path, file, text)
     for written in root.rglob("*"):
@@ -97,7 +101,7 @@ def test_secret_is_gone_from_every_file_and_diagnosis_holds(tmp_path: Path, file
     [
         "healthy: < HTTP/1.1 200 OK\n< content-type: text/html\n",
         '{"secretName": "istio-ca-secret", "name": "default", "tokens_total": 3}',
-        "[2019-10-07T21:54:37.175Z] \"GET /productpage?page=2&sort=asc HTTP/1.1\" 200 - via_upstream\n",
+        '[2019-10-07T21:54:37.175Z] "GET /productpage?page=2&sort=asc HTTP/1.1" 200 - via_upstream\n',
         "cluster.outbound|9080||productpage.bookinfo.svc.cluster.local.upstream_cx_total: 3\n",
     ],
     ids=["healthy-headers", "secret-references-not-secrets", "plain-query", "stats"],
@@ -130,6 +134,16 @@ def test_redactor_knows_the_argv_write_out_marker() -> None:
 
 
 def test_structured_files_keep_their_shape() -> None:
-    probe = {"target": "http://a:80/?sig=abcdef123456", "expected_status": 200, "password": "pw-123456", "ok": True}
+    probe = {
+        "target": "http://a:80/?sig=abcdef123456",
+        "expected_status": 200,
+        "password": "pw-123456",
+        "ok": True,
+    }
     out = redaction.redact_value(probe)
-    assert out == {"target": "http://a:80/?sig=[redacted]", "expected_status": 200, "password": "[redacted]", "ok": True}
+    assert out == {
+        "target": "http://a:80/?sig=[redacted]",
+        "expected_status": 200,
+        "password": "[redacted]",
+        "ok": True,
+    }

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from agent.config.fields import (
     ENV_NAME,
     LISTEN,
-    URL,
     Container,
     Duration,
     Expect,
@@ -29,6 +28,7 @@ from agent.config.fields import (
     Workload,
 )
 from agent.errors import ConfigError
+from agent.probe.url import split_url
 
 
 class _Model(BaseModel):
@@ -88,10 +88,8 @@ class TargetConfig(_Model):
 def _url_host_port(url: str) -> tuple[str, int]:
     """(host, port) of a validated target URL. Cached by URL: destination() and the metric labels ask
     for it several times per probe and per scrape, and the config's URLs are few and fixed."""
-    m = URL.match(url)
-    assert m is not None  # validated when the config loaded
-    port = m.group("port")
-    return m.group("host"), int(port) if port else (443 if m.group("scheme") == "https" else 80)
+    parts = split_url(url)  # validated when the config loaded: never raises here
+    return parts.host, parts.port
 
 
 class PathConfig(_Model):
@@ -166,14 +164,14 @@ class ApiConfig(_Model):
 
     @model_validator(mode="after")
     def _validate(self) -> Self:
-        m = LISTEN.match(self.listen)
+        m = LISTEN.fullmatch(self.listen)
         if not m:
             raise ValueError(f"listen {self.listen!r} must be HOST:PORT, e.g. 0.0.0.0:9090")
         if not 0 <= int(m.group("port")) <= 65535:
             raise ValueError("listen port must be 0-65535")
         if self.token_file and self.token_env:
             raise ValueError("give token_file or token_env, not both")
-        if self.token_env is not None and not ENV_NAME.match(self.token_env):
+        if self.token_env is not None and not ENV_NAME.fullmatch(self.token_env):
             raise ValueError(f"token_env {self.token_env!r} is not an environment variable name")
         return self
 
