@@ -153,8 +153,15 @@ class LiveCluster:
         return out
 
     # --- logs, exec (logs_exec), ping ---------------------------------------------------------
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
-        return self._pods.logs(namespace, pod, container, since_seconds)
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        return self._pods.logs(namespace, pod, container, since_seconds, limit_bytes)
 
     def exec(
         self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float

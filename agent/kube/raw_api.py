@@ -50,7 +50,11 @@ class RawApi:
 
     @staticmethod
     def _q(**params: Any) -> list[tuple[str, Any]]:
-        names = {"label_selector": "labelSelector", "since_seconds": "sinceSeconds"}
+        names = {
+            "label_selector": "labelSelector",
+            "since_seconds": "sinceSeconds",
+            "limit_bytes": "limitBytes",
+        }
         return [(names.get(k, k), v) for k, v in params.items() if v is not None]
 
     # --- core/v1 ------------------------------------------------------------------------------
@@ -87,9 +91,10 @@ class RawApi:
         namespace: str,
         container: str | None = None,
         since_seconds: int | None = None,
+        limit_bytes: int | None = None,
         **kw: Any,
     ) -> Any:
-        query = self._q(container=container, since_seconds=since_seconds)
+        query = self._q(container=container, since_seconds=since_seconds, limit_bytes=limit_bytes)
         params = {"name": name, "namespace": namespace}
         return self._get("/api/v1/namespaces/{namespace}/pods/{name}/log", params, query, **kw)
 
