@@ -1,8 +1,9 @@
 """The HTTP layer's guards for the agent's listeners (aiohttp middlewares and body parsing).
 
 - Host header checked against the listener's address and configured names (DNS rebinding);
-- bearer token: /api/* and /probe always need it when one is configured; the status page needs it
-  from any peer off loopback (a `kubectl port-forward` arrives on loopback, so a browser works);
+- bearer token (when one is configured): the status page needs it from any peer off loopback (a
+  `kubectl port-forward` arrives on loopback, so a browser works); the API, /probe and any other
+  route always need it; only /metrics, /healthz and /readyz are open;
 - security headers on every response (nosniff), and a CSP with frame-ancestors on HTML;
 - JSON bodies: `application/json` only (415 otherwise: a cross-site `text/plain` POST needs no
   CORS preflight), a charset that is UTF-8, bounded nesting: bad input is a 400, never a 500.
@@ -22,6 +23,7 @@ from agent.serve.access import HostCheck, is_loopback
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPEN_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
+PAGE_PATHS = frozenset({"/"})  # the status page
 MAX_JSON_DEPTH = 16
 # The status page is one self-contained document: no scripts of others, no framing (clickjacking).
 PAGE_CSP = (
@@ -59,9 +61,9 @@ def needs_token(path: str, peer: str | None) -> bool:
     """Whether a request for `path` from `peer` must carry the bearer token (when one is configured)."""
     if path in OPEN_PATHS:
         return False
-    if path.startswith("/api/") or path == "/probe":
-        return True
-    return not is_loopback(peer)  # the status page: open only to loopback peers (port-forward)
+    if path in PAGE_PATHS:
+        return not is_loopback(peer)  # the status page: open only to loopback peers (port-forward)
+    return True  # the API, /probe, and anything not named above (a safe default for new routes)
 
 
 def _secured(response: web.StreamResponse) -> web.StreamResponse:

@@ -143,6 +143,7 @@ def test_metrics_and_health_on_their_own_listener(tmp_path: Path, monkeypatch: p
         pytest.param("/", "10.0.0.7", True, id="status-page-off-loopback"),
         pytest.param("/", "::ffff:10.0.0.7", True, id="status-page-v4-mapped"),
         pytest.param("/", None, True, id="status-page-unknown-peer"),
+        pytest.param("//api/v1/paths", "127.0.0.1", True, id="odd-path-defaults-to-token"),
     ],
 )
 def test_which_requests_need_the_token(path: str, peer: str | None, needed: bool) -> None:
