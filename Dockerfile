@@ -16,12 +16,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# Exactly what setuptools needs to build the wheel: metadata, the readme it references, the package.
-COPY pyproject.toml README.md ./
+# Exactly what setuptools needs to build the agent's wheel: metadata, the readme it references, the
+# package, and the pinned runtime packages. The lab (meshlab/) is not copied, so the wheel built here
+# holds the agent only: the image carries neither the lab nor its dependencies.
+COPY pyproject.toml README.md deploy/constraints.txt ./
 COPY agent ./agent
 RUN python -m venv /opt/meshprober \
     && /opt/meshprober/bin/pip wheel --no-deps --wheel-dir /wheels . \
-    && /opt/meshprober/bin/pip install /wheels/meshprober-*.whl \
+    && /opt/meshprober/bin/pip install --constraint=constraints.txt /wheels/meshprober-*.whl \
     && /opt/meshprober/bin/pip uninstall --yes pip setuptools wheel \
     && find /opt/meshprober -depth -name '__pycache__' -prune -exec rm -rf {} + \
     && /opt/meshprober/bin/python -m compileall -q /opt/meshprober/lib

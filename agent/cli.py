@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.commands import config_cmd, demo, diagnose, lab, probe, run, tls_check
+from agent.commands import config_cmd, demo, diagnose, explain, lab, probe, run, tls_check
 
 app = typer.Typer(
     name="meshprober",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("diagnose")(diagnose.diagnose)
+app.command("explain")(explain.explain)
 app.command("tls-check")(tls_check.tls_check)
 app.command("probe")(probe.probe)
 app.command("run")(run.run)

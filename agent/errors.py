@@ -81,3 +81,17 @@ class Unauthorized(ClusterError):
 
 class ContainerNotFound(NotFound, ExecError):
     """The named container is not in the pod; the message lists the pod's containers."""
+
+
+def stage_of(exc: BaseException, default: str = "check") -> str:
+    """The failure stage (meshprober_errors_total{stage}) of an exception a check met.
+
+    The one classification for the check itself and for the scheduler that runs it: a timed-out
+    exec, an unreachable API server, any other exec failure; anything else is `default`."""
+    if isinstance(exc, ExecTimeout):
+        return "exec_timeout"
+    if isinstance(exc, ClusterUnreachable):
+        return "api"
+    if isinstance(exc, ExecError):
+        return "exec"
+    return default

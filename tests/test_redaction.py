@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from agent import redaction
-from agent.bundle import diagnose_bundle, load_bundle, write_bundle
+from agent.bundle.read import load_bundle
+from agent.bundle.to_input import diagnose_bundle
+from agent.bundle.write import write_bundle
 from agent.probe.argv import WRITE_OUT_MARKER
 
 FIXTURE = Path(__file__).parent / "testdata" / "fixture_bundles" / "seed_with_resources"

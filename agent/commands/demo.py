@@ -163,7 +163,7 @@ def demo(
         try:
             if ctx is not None:
                 # A check still in flight must not write a bundle into the dir removed below.
-                ctx.evidence_dir = None
+                ctx.close_evidence()
             if agent is not None:
                 agent.stop()
             if cluster is not None:

@@ -89,8 +89,8 @@ def probe(
     token_file: Annotated[Path | None, typer.Option(help="Bearer token file for --agent.")] = None,
 ) -> None:
     """Probe one path now, through the source pod's sidecar, and explain the result."""
+    from agent.results import wait_budget
     from agent.serve.adhoc import adhoc_path
-    from agent.serve.results import wait_budget
 
     body: dict[str, Any] = {"from": from_, "to": to, "expect": expect}
     try:
@@ -115,8 +115,9 @@ def probe(
 
 
 def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, Any]:
+    from agent.check.context import CheckContext
+    from agent.check.run import run_check
     from agent.kube.live import LiveCluster
-    from agent.pipeline import CheckContext, run_check
 
     with LiveCluster.from_kubeconfig(kubeconfig, context) as cluster:
         cluster.ping()

@@ -91,6 +91,9 @@ def _reset_by_peer(inp: DiagnoseInput, ev: list[str]) -> Finding:
 
 def curl_rung(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding | None:
     code = inp.curl.exit_code
+    if code is None and not inp.curl_present:
+        ev.append("the bundle holds no curl output: judged from the sidecar access log")
+        return None
     if code is None:
         ev.append("no curl exit code")
         return Finding(Verdict.PROBE_FAILED, L, "The probe reported no exit code.", tuple(ev))

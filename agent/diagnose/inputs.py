@@ -16,6 +16,8 @@ from agent.evidence import AccessLogEntry, ClusterInfo, CurlResult, PolicyView
 class DiagnoseInput:
     curl: CurlResult
     expected_status: int = 200
+    # Every status the path accepts (a path may `expect: [200, 404]`); empty means just expected_status.
+    accepted_statuses: tuple[int, ...] = ()
     # Access-log lines of this request (matched by x-request-id) from each sidecar.
     client_entry: AccessLogEntry | None = None
     server_entry: AccessLogEntry | None = None
@@ -38,6 +40,10 @@ class DiagnoseInput:
     # Certificates a sidecar held whose expiry gauge (`ssl.certificate.<name>.expiration_unix_time_seconds`)
     # was already past when the probe started, e.g. ("client", "default").
     expired_certs: tuple[tuple[str, str], ...] = ()
+    # False when no curl output was recorded (a bundle holding only access logs): judge from the logs.
+    curl_present: bool = True
+    # How the access-log lines were matched when not by x-request-id (log_match.py), for the evidence.
+    match_notes: tuple[str, ...] = ()
 
 
 def stat_sum(delta: Mapping[str, int], suffix: str) -> int:

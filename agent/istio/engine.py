@@ -187,7 +187,15 @@ class PolicyEngine(Topology):
         eps = self.endpoints(svc)
         assumed = not eps
         if assumed:
-            eps = [Pod(svc.namespace, "(no pods found)", dict(svc.selector), True, True, from_template=True)]
+            eps = [
+                Pod(
+                    svc.namespace,
+                    "(no pods found)",
+                    dict(svc.selector),
+                    from_template=True,
+                    assume_sidecar=True,
+                )
+            ]
         if not self._sidecar(client):
             decision = ct.ClientTlsDecision(
                 "DISABLE", "default", False, explanation=f"{who} has no sidecar: it sends plaintext"

@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from agent.envoy.config_dump import cluster_name_regex  # pure; shared with the parser
 from agent.errors import ExecError, InputError
-from agent.kube.cluster import SIDECAR_CONTAINER, Cluster
+from agent.istio.mesh import SIDECAR_CONTAINER
+from agent.kube.cluster import Cluster
 
 DEFAULT_TIMEOUT = 15.0
 

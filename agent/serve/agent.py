@@ -16,13 +16,13 @@ from pathlib import Path
 from agent.config import AgentConfig, PathConfig, expand_discovery
 from agent.errors import ConfigError, InputError
 from agent.kube.cluster import ServiceInfo
+from agent.results import CheckResult
 from agent.serve import sharding
 from agent.serve.access import exposure_problem
 from agent.serve.api import Api, ApiContext
 from agent.serve.api_server import ApiServer
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.reload import ConfigWatcher
-from agent.serve.results import CheckResult
 from agent.serve.scheduler import CheckFn, PolicyFn, ProbeScheduler, safe_check
 from agent.serve.store import ResultStore
 from agent.signals import SignalLatch
@@ -73,10 +73,11 @@ class Agent:
         discovery_interval: float = 60.0,
         history: int = 20,
         check_now: CheckFn | None = None,
+        store: ResultStore | None = None,
     ) -> None:
         """`check_now` runs what someone waits on (POST /api/v1/probe, ad hoc or a configured path;
         `run_path`); the schedule runs `check`. Default: `check` for both."""
-        self.store = ResultStore(history=history)
+        self.store = store if store is not None else ResultStore(history=history)
         self.watcher = ConfigWatcher(config_path, self.apply_config, self._config_rejected, reload_interval)
         self._check = check
         self._check_now = check_now or check

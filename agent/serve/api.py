@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from agent.config import ApiConfig, PathConfig
 from agent.errors import InputError
+from agent.results import CheckResult, wait_budget
 from agent.serve.access import HostCheck
 from agent.serve.adhoc import adhoc_path
 from agent.serve.adhoc_policy import configured_sources, source_problem, target_problem
@@ -32,7 +33,6 @@ from agent.serve.http_guard import error as _error
 from agent.serve.metrics import CONTENT_TYPE, single_probe_exposition
 from agent.serve.ratelimit import ClientRateLimit
 from agent.serve.reload import ConfigStatus
-from agent.serve.results import CheckResult, wait_budget
 from agent.serve.scheduler import PathBusy
 from agent.serve.status_page import render_status_page
 from agent.serve.store import ResultStore

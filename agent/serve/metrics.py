@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from agent.config import PathConfig
 from agent.evidence import PolicyView
 from agent.model import VERDICT_CATEGORY, Verdict
-from agent.serve.results import CheckResult
+from agent.results import CheckResult
 from agent.serve.store import PathSnapshot, ResultStore
 
 PATH_LABELS = ["path", "source_namespace", "source_workload", "destination_service", "destination_port"]

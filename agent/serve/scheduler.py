@@ -24,9 +24,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.config import PathConfig
-from agent.errors import ClusterUnreachable, ExecError, MeshproberError
+from agent.errors import MeshproberError, stage_of
 from agent.evidence import PolicyView
-from agent.serve.results import CheckResult, destination_ref, probe_failed_result, source_ref
+from agent.results import CheckResult, destination_ref, probe_failed_result, source_ref
 from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,6 @@ def initial_delay(name: str, interval: float) -> float:
     return frac * min(interval, MAX_INITIAL_SPREAD_S)
 
 
-def _stage_of(exc: BaseException) -> str:
-    if isinstance(exc, ClusterUnreachable):
-        return "api"
-    if isinstance(exc, ExecError):
-        return "exec"
-    return "check"
-
-
 def safe_check(
     check: CheckFn, path: PathConfig, on_error: Callable[[str], None] = lambda stage: None
 ) -> CheckResult:
@@ -70,7 +62,7 @@ def safe_check(
     try:
         return check(path)
     except Exception as exc:
-        stage = _stage_of(exc)
+        stage = stage_of(exc)
         on_error(stage)
         log.warning("check of path %s failed at stage %s: %s", path.name, stage, type(exc).__name__)
         message = str(exc)[:300] if isinstance(exc, MeshproberError) else type(exc).__name__

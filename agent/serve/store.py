@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from agent.evidence import PolicyView
 from agent.model import Verdict
-from agent.serve.results import CheckResult
+from agent.results import CheckResult
 
 DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # Stages exported at 0 from the start; others (e.g. the pipeline's evidence stages) appear when first seen.

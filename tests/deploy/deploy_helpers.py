@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tests.shared_data import DOCS
+from tests.support.shared_data import DOCS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -14,31 +14,18 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
-from e2e_helpers import MESHPROBER, cli, free_port, processes_mentioning, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from meshlab.kubectl import kubectl_path
+from tests.support.e2e_helpers import MESHPROBER, check_broken, cli, free_port, processes_mentioning, wait_for
 
 pytestmark = pytest.mark.lab
 
 BROKEN = ("bookinfo-to-productpage", "load-test-to-productpage")
 HEALTHY = "traffic-generator-to-productpage"
-
-
-def check_broken(item: dict[str, Any]) -> None:
-    assert item["verdict"] == "mtls_plaintext_to_strict", item["summary"]
-    assert item["confidence"] == "high"
-    assert item["destination_rule"] == "bookinfo/destrule-productpage"
-    assert item["peer_authentication"] == "bookinfo/default"
-    patch = yaml.safe_load(item["remedy"]["patch"])
-    policy = patch["spec"]["trafficPolicy"]
-    assert policy["tls"]["mode"] == "ISTIO_MUTUAL"
-    assert policy["loadBalancer"]["simple"] == "LEAST_CONN"
 
 
 def test_demo_once_json() -> None:

@@ -28,7 +28,7 @@ from agent.errors import (
 from agent.kube.live import LiveCluster
 from meshlab import apiserver
 from meshlab.apiserver import ContainerContext, Emulator
-from tests.istio.istio_builders import dr, mesh, pa, svc
+from tests.support.istio_builders import dr, mesh, pa, svc
 
 pytestmark = pytest.mark.timeout(60)
 

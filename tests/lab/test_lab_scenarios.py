@@ -21,7 +21,7 @@ from agent.envoy.config_dump import cluster_name_regex
 from agent.kube.live import LiveCluster
 from meshlab.processes import pid_alive
 from meshlab.scenario import available_scenarios, load_scenario
-from tests.lab_support import LabHandle, run_lab
+from tests.support.lab import LabHandle, run_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 

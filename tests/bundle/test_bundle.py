@@ -10,12 +10,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from agent.bundle import diagnose_bundle, load_bundle, redact, write_bundle
+from agent.bundle.read import load_bundle
+from agent.bundle.to_input import diagnose_bundle
+from agent.bundle.write import redact, write_bundle
 from agent.cli import app
 from agent.errors import InputError
 from agent.model import Diagnosis
 
-TESTDATA = Path(__file__).parent / "testdata"
+TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 BUNDLES = TESTDATA / "bundles"
 FIXTURE_BUNDLES = TESTDATA / "fixture_bundles"
 
@@ -201,7 +203,7 @@ def test_seed_fixture_remedy_is_the_policy_patch_keeping_least_conn() -> None:
 
 
 def test_write_bounds_text_and_skips_oversized_dump(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agent.bundle_write as bw
+    import agent.bundle.write as bw
 
     monkeypatch.setattr(bw, "MAX_DUMP", 10)
     root = write_bundle(

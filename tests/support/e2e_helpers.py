@@ -1,6 +1,6 @@
 """Shared helpers for the end-to-end tests: subprocess CLI runs, leftover-process checks, metrics.
 
-Every wait is bounded. Labs come from tests/lab_support.run_lab (one lab fixture for every suite).
+Every wait is bounded. Labs come from tests/support/lab.run_lab (one lab fixture for every suite).
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import yaml
 
 T = TypeVar("T")
 MESHPROBER = [sys.executable, "-m", "agent"]
-TESTDATA = Path(__file__).parent / "testdata"
+TESTDATA = Path(__file__).resolve().parents[1] / "e2e" / "testdata"
 
 
 def free_port() -> int:
@@ -76,3 +78,15 @@ def samples(text: str, metric: str) -> list[tuple[dict[str, str], float]]:
 def by_path(text: str, metric: str) -> dict[str, float]:
     """path label -> value of `metric`."""
     return {labels["path"]: value for labels, value in samples(text, metric) if "path" in labels}
+
+
+def check_broken(item: dict[str, Any]) -> None:
+    """A seed path's diagnosis: the mTLS verdict, high, the DR and PA named, the LEAST_CONN-keeping patch."""
+    assert item["verdict"] == "mtls_plaintext_to_strict", item["summary"]
+    assert item["confidence"] == "high"
+    assert item["destination_rule"] == "bookinfo/destrule-productpage"
+    assert item["peer_authentication"] == "bookinfo/default"
+    patch = yaml.safe_load(item["remedy"]["patch"])
+    policy = patch["spec"]["trafficPolicy"]
+    assert policy["tls"]["mode"] == "ISTIO_MUTUAL"
+    assert policy["loadBalancer"]["simple"] == "LEAST_CONN"

@@ -1,26 +1,28 @@
-"""Turn a loaded evidence bundle into the classifier's input: match log lines, cluster, policy, stats.
+"""Turn a loaded evidence bundle into what was observed about its probe, and diagnose it.
 
-No file I/O (the Bundle is already read); calls the pure parsers and the policy engine. Values the
-bundle cannot tell stay None, never guessed.
+No file I/O (the Bundle is already read); calls the pure parsers and the policy engine, then the one
+input builder the live agent uses too (agent.diagnose.assemble). Values the bundle cannot tell stay
+None, never guessed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from agent.bundle.format import CLIENT_LOG, SERVER_LOG
+from agent.bundle.read import Bundle
+from agent.diagnose.assemble import Observed, diagnose, to_input
 from agent.diagnose.inputs import DiagnoseInput
-from agent.envoy.access_log import find_by_request_id, parse_log
-from agent.envoy.config_dump import find_cluster
+from agent.diagnose.log_match import match_entry
 from agent.envoy.stats import delta, parse_stats
-from agent.errors import MeshproberError
-from agent.evidence import AccessLogEntry, ClusterInfo, PolicyView
+from agent.errors import InputError, MeshproberError
+from agent.evidence import AccessLogEntry, PolicyView
+from agent.istio.mesh import SIDECAR_STATUS_ANNOTATION, runs_proxy
+from agent.model import Diagnosis
 from agent.probe.curl_output import parse_curl
-
-if TYPE_CHECKING:
-    from agent.bundle import Bundle
 
 
 def _target(bundle: Bundle) -> tuple[str | None, int | None]:
@@ -33,34 +35,6 @@ def _target(bundle: Bundle) -> tuple[str | None, int | None]:
     except ValueError:
         return None, None
     return parts.hostname, port
-
-
-def _entry(text: str | None, rid: str | None) -> AccessLogEntry | None:
-    if text is None or not rid:
-        return None
-    hits = find_by_request_id(parse_log(text), rid)
-    return hits[-1] if hits else None  # the last line is the final attempt's outcome
-
-
-def _cluster(
-    bundle: Bundle, entry: AccessLogEntry | None, host: str | None, port: int | None
-) -> ClusterInfo | None:
-    clusters = bundle.clusters
-    if not clusters:
-        return None
-    if entry is not None and entry.upstream_cluster:
-        named = [c for c in clusters if c.name == entry.upstream_cluster]
-        if named:
-            return named[0]
-    if host and port:
-        from agent.istio.topology import expand_host  # lazily, as the engine below: it loads yaml
-
-        ns = bundle.probe.get("source", {}).get("namespace")
-        found = find_cluster(clusters, expand_host(host, ns if isinstance(ns, str) else None), port)
-        if found is not None:
-            return found
-    outbound = [c for c in clusters if c.direction == "outbound" and (port is None or c.port == port)]
-    return outbound[0] if len(outbound) == 1 else None
 
 
 def _policy(
@@ -93,8 +67,6 @@ def _client_has_sidecar(bundle: Bundle) -> bool | None:
     """From the probing pod's object in resources/: an istio-proxy container (or sidecar status) or not."""
     # Not parse_pod: it rejects malformed metadata with InputError, and a bundle with an odd pod
     # object should still be diagnosed (the answer is then just less certain).
-    from agent.istio.parse import has_proxy_container
-
     source = bundle.probe.get("source", {})
     name, ns = source.get("pod"), source.get("namespace")
     for obj in bundle.resources or ():
@@ -102,7 +74,7 @@ def _client_has_sidecar(bundle: Bundle) -> bool | None:
         if obj.get("kind") != "Pod" or meta.get("name") != name or (ns and meta.get("namespace", ns) != ns):
             continue
         annotations: Mapping[str, Any] = meta.get("annotations") or {}
-        return has_proxy_container(obj.get("spec")) or "sidecar.istio.io/status" in annotations
+        return runs_proxy(obj.get("spec")) or SIDECAR_STATUS_ANNOTATION in annotations
     return None
 
 
@@ -153,29 +125,65 @@ def _expired_certs(bundle: Bundle, stats: Mapping[str, dict[str, int]]) -> tuple
     return tuple(found)
 
 
-def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput:
+def _service(bundle: Bundle, host: str | None, port: int | None) -> tuple[str, int] | None:
+    """The target Service's FQDN as the source pod's DNS search completes it, and its port."""
+    if not host or not port:
+        return None
+    from agent.istio.topology import expand_host  # lazily, as the engine: it loads yaml
+
+    ns = bundle.probe.get("source", {}).get("namespace")
+    return expand_host(host, ns if isinstance(ns, str) else None), port
+
+
+def observed(bundle: Bundle, repeatable: bool | None = None) -> Observed:
+    """What the bundle says was observed about its probe."""
     rid = bundle.probe.get("request_id")
     rid = rid if isinstance(rid, str) else None
     host, port = _target(bundle)
-    client_entry = _entry(bundle.texts.get("client-access.log"), rid)
     stats = _parsed_stats(bundle)
-    policy = _policy(bundle, host, port, client_entry)
     if repeatable is None and isinstance(bundle.probe.get("repeatable"), bool):
         repeatable = bundle.probe["repeatable"]  # the agent's second probe, when it recorded one
-    return DiagnoseInput(
+    ns = bundle.probe.get("source", {}).get("namespace")
+    target = bundle.probe.get("target")
+    start = bundle.probe.get("start_time")
+    start = start if isinstance(start, str) else None
+    service = _service(bundle, host, port)
+    client_line, _ = match_entry(bundle.texts.get(CLIENT_LOG), rid, start, service)
+    return Observed(
         curl=parse_curl(bundle.curl_stdout, bundle.curl_stderr, bundle.curl_exit),
-        expected_status=bundle.expected_status,
-        client_entry=client_entry,
-        server_entry=_entry(bundle.texts.get("server-access.log"), rid),
-        client_log_present="client-access.log" in bundle.texts,
-        server_log_present="server-access.log" in bundle.texts,
-        client_cluster=_cluster(bundle, client_entry, host, port),
-        client_dump_present=bundle.clusters is not None,
-        client_stats_delta=_stats_delta(stats, "client"),
-        server_stats_delta=_stats_delta(stats, "server"),
-        policy=policy,
+        expect=bundle.expect,
+        request_id=rid,
+        target=target if isinstance(target, str) else None,
+        service=service,
+        source_namespace=ns if isinstance(ns, str) else None,
+        client_log=bundle.texts.get(CLIENT_LOG),
+        server_log=bundle.texts.get(SERVER_LOG),
+        clusters=bundle.clusters,
+        policy=_policy(bundle, host, port, client_line),
         repeatable=repeatable,
         client_has_sidecar=_client_has_sidecar(bundle),
-        target=bundle.probe.get("target") if isinstance(bundle.probe.get("target"), str) else None,
+        client_stats_delta=_stats_delta(stats, "client"),
+        server_stats_delta=_stats_delta(stats, "server"),
         expired_certs=_expired_certs(bundle, stats),
+        start_time=start,
+        curl_present=bundle.curl_present,
     )
+
+
+def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput:
+    return to_input(observed(bundle, repeatable))
+
+
+def diagnose_bundle(bundle: Bundle, repeatable: bool | None = None) -> Diagnosis:
+    """Classify a loaded bundle (pure from here on). A partial bundle (no curl files) whose logs hold
+    no line of this probe has nothing to judge: InputError naming what was looked for."""
+    seen = observed(bundle, repeatable)
+    if not bundle.curl_present:
+        inp = to_input(seen)
+        if inp.client_entry is None and inp.server_entry is None:
+            rid = seen.request_id or "none recorded"
+            raise InputError(
+                f"{bundle.path}: no curl files, and no access-log line is this probe's (request id "
+                f"{rid}; nor a single line to {seen.target or 'the target'} near its start_time): nothing to diagnose"
+            )
+    return diagnose(seen)

@@ -1,4 +1,4 @@
-"""Cross-check evidence for a failed probe, fetched in parallel (part of the pipeline).
+"""Cross-check evidence for a failed probe, fetched in parallel (part of a check).
 
 The source sidecar's cluster for the target (filtered config dump), the access logs of the source
 and destination istio-proxy containers, and the policy engine's view of the live resources. Each
@@ -10,34 +10,19 @@ pay for them one after the other.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from agent.check.context import CheckContext
 from agent.config import PathConfig
-from agent.envoy.access_log import find_by_request_id, parse_log
 from agent.envoy.config_dump import find_cluster, parse_clusters
 from agent.errors import MeshproberError
-from agent.evidence import AccessLogEntry, ClusterInfo, PolicyView
+from agent.istio.mesh import SIDECAR_CONTAINER
 from agent.kube.cluster import Cluster, PodInfo
 from agent.kube.proxy import fetch_clusters_config_dump
-
-if TYPE_CHECKING:
-    from agent.pipeline import CheckContext
+from agent.results import Gathered
 
 LOG_WINDOW_S = 120
-SIDECAR = "istio-proxy"
 MAX_SERVER_PODS = 3  # destination pods whose logs are read: enough to find the line, bounded
-
-
-@dataclass
-class Gathered:
-    cluster_info: ClusterInfo | None = None
-    dump: bytes | None = None
-    client_log: str | None = None
-    server_log: str | None = None
-    policy: PolicyView | None = None
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def _server_pods(cluster: Cluster, path: PathConfig) -> list[PodInfo]:
@@ -90,7 +75,7 @@ class PendingGather:
         pod = self._pod
         if pod.has_sidecar:
             self._out.client_log = self._ctx.cluster.logs(
-                pod.namespace, pod.name, SIDECAR, since_seconds=LOG_WINDOW_S
+                pod.namespace, pod.name, SIDECAR_CONTAINER, since_seconds=LOG_WINDOW_S
             )
 
     def _server_log(self, logs_after: Future[Any] | None) -> None:
@@ -98,7 +83,7 @@ class PendingGather:
             wait([logs_after])
         cluster = self._ctx.cluster
         logs = [
-            cluster.logs(p.namespace, p.name, SIDECAR, since_seconds=LOG_WINDOW_S)
+            cluster.logs(p.namespace, p.name, SIDECAR_CONTAINER, since_seconds=LOG_WINDOW_S)
             for p in _server_pods(cluster, self._path)
         ]
         self._out.server_log = "".join(logs) if logs else None
@@ -129,10 +114,3 @@ def service_target(path: PathConfig) -> tuple[str, int] | None:
     if not (service and namespace and port):
         return None
     return f"{service}.{namespace}.svc.cluster.local", port
-
-
-def log_entry(text: str | None, request_id: str) -> AccessLogEntry | None:
-    if not text:
-        return None
-    found = find_by_request_id(parse_log(text), request_id)
-    return found[-1] if found else None

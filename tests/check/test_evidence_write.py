@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle.keep import EvidenceSettings
+from agent.check.context import CheckContext
+from agent.check.run import run_check
 from agent.config import parse_config
-from agent.pipeline import CheckContext, run_check
-from tests.resilience.replay_cluster import ReplayCluster
+from tests.support.replay_cluster import ReplayCluster
+from tests.support.roundtrip import assert_diagnose_agrees
 
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 
@@ -37,8 +40,12 @@ def test_bundle_write_failure_is_counted_not_raised(tmp_path: Path, blocked: boo
         }
     ).paths[0]
     errors: list[str] = []
-    ctx = CheckContext.for_cluster(ReplayCluster(), evidence_dir=evidence, errors=errors.append)
+    ctx = CheckContext.for_cluster(
+        ReplayCluster(), evidence=EvidenceSettings(dir=evidence), errors=errors.append
+    )
     result = run_check(path, ctx)
     assert not result.diagnosis.healthy  # the seed's break, diagnosed either way
     assert (result.bundle_dir is not None) is kept
     assert errors == ([] if kept else ["evidence"])
+    if result.bundle_dir is not None:
+        assert_diagnose_agrees(result.bundle_dir)

@@ -1,6 +1,7 @@
 """Proxy drift: does the sidecar's live cluster agree with what the policy engine resolves now?
 
-Pure. When the DestinationRule named in the client cluster's metadata, or its TLS origination,
+A cross-check rule applied to the finished diagnosis (it rewrites the remedy), wherever the
+classifier runs: the live agent and `meshprober diagnose` alike. Pure. When the DestinationRule named in the client cluster's metadata, or its TLS origination,
 differs from the engine's view of the live resources, the sidecar has not received the current
 config (or something else configures it); the diagnosis says so instead of guessing.
 No I/O here.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from agent.diagnose.inputs import DiagnoseInput
 from agent.evidence import ClusterInfo, PolicyView, TlsOrigination
 from agent.model import Confidence, Diagnosis, Remedy
 
@@ -80,3 +82,8 @@ def with_drift(diagnosis: Diagnosis, cluster: ClusterInfo | None, policy: Policy
         evidence=(*diagnosis.evidence, drift),
         remedy=remedy,
     )
+
+
+def apply(inp: DiagnoseInput, diagnosis: Diagnosis) -> Diagnosis:
+    """The rule's entry: drift between the client sidecar's cluster and the policy in force."""
+    return with_drift(diagnosis, inp.client_cluster, inp.policy)

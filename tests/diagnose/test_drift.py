@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.drift import proxy_drift, with_drift
+from agent.diagnose.rules.drift import proxy_drift, with_drift
 from agent.evidence import ClusterInfo, PolicyView, TlsOrigination
 from agent.model import Confidence, Diagnosis, Remedy, Verdict
 

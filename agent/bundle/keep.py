@@ -1,9 +1,11 @@
 """Keep the evidence of failed probes: one bundle directory per failure, the last N per path.
 
-Builds the DESIGN.md bundle from what the pipeline gathered (only the access-log lines of this
+Builds the DESIGN.md bundle from what a check gathered (only the access-log lines of this
 probe's request ids, the filtered cluster dump, the policy objects involved) and writes it through
-agent.bundle.write_bundle, which redacts secrets. Bounded: per-bundle bytes (the dump is dropped
-first, then logs are cut) and bundles per path (oldest removed).
+agent.bundle.write.write_bundle, which redacts secrets. Bounded: per-bundle bytes (the dump is dropped
+first, then logs are cut) and bundles per path (oldest removed). Takes explicit settings and the
+attempt; probe.json records everything the diagnosis used (expected statuses, repeatability), so
+`meshprober diagnose DIR` reaches the bundle's own diagnosis.json.
 """
 
 from __future__ import annotations
@@ -12,26 +14,41 @@ import datetime as dt
 import logging
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from agent import redaction
-from agent.bundle import write_bundle
+from agent.bundle.format import CLIENT_LOG, DUMP, SERVER_LOG
+from agent.bundle.write import write_bundle
+from agent.istio.mesh import MESH_CONFIGMAP
 from agent.kube.cluster import PodInfo
 from agent.model import Diagnosis
+from agent.results import Attempt, Gathered
 
 if TYPE_CHECKING:
     from agent.config import PathConfig
-    from agent.gather import Gathered
-    from agent.pipeline import Attempt, CheckContext
 
 log = logging.getLogger(__name__)
 POLICY_KINDS = {"DestinationRule", "PeerAuthentication", "Policy", "MeshPolicy"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_LOG_LINES = 50
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """Where bundles go (None: not kept), how many per path, and the byte budget of one bundle."""
+
+    dir: Path | None = None
+    keep_per_path: int = 5
+    max_bytes: int = 1_000_000
+
+    @property
+    def enabled(self) -> bool:
+        return self.dir is not None and self.keep_per_path > 0
 
 
 def _lines_with(text: str | None, ids: Iterable[str]) -> str | None:
@@ -59,7 +76,13 @@ def _scrub(obj: dict[str, Any]) -> dict[str, Any]:
             {k: v for k, v in c.items() if k not in {"env", "envFrom", "args", "command"}}
             for c in spec.get("containers") or []
         ]
-        out["spec"] = {k: v for k, v in spec.items() if k in {"containers", "serviceAccountName"}}
+        spec["initContainers"] = [
+            {k: v for k, v in c.items() if k not in {"env", "envFrom", "args", "command"}}
+            for c in spec.get("initContainers") or []
+        ]
+        # initContainers: a native sidecar runs there (restartPolicy Always).
+        keep = {"containers", "initContainers", "serviceAccountName"}
+        out["spec"] = {k: v for k, v in spec.items() if k in keep and v}
     return out
 
 
@@ -71,7 +94,7 @@ def _resources(objects: list[dict[str, Any]], pod: PodInfo, path: PathConfig) ->
         ns, name = meta.get("namespace"), meta.get("name")
         if (
             kind in POLICY_KINDS
-            or (kind == "ConfigMap" and name == "istio")
+            or (kind == "ConfigMap" and name == MESH_CONFIGMAP)
             or (kind == "Service" and (ns, name) == (namespace, service))
             or (kind == "Pod" and ((ns, name) == (pod.namespace, pod.name) or ns == namespace))
         ):
@@ -89,33 +112,34 @@ def bundle_name(started: float, request_id: str) -> str:
 
 
 def keep_bundle(
-    ctx: CheckContext,
+    settings: EvidenceSettings,
     path: PathConfig,
     pod: PodInfo,
     container: str,
     attempt: Attempt,
     g: Gathered,
     d: Diagnosis,
+    *,
+    repeatable: bool | None = None,
+    on_error: Callable[[str], None] = lambda stage: None,
 ) -> Path | None:
     """Write this failure's bundle and prune the path's old ones; None when bundles are off or the
-    write failed (counted as ctx.errors("evidence") and logged, never raised)."""
-    evidence_dir = ctx.evidence_dir  # read once: `demo` clears it while it tears down
-    if evidence_dir is None or ctx.keep_per_path <= 0:
+    write failed (counted as on_error("evidence") and logged, never raised)."""
+    if settings.dir is None or settings.keep_per_path <= 0:
         return None
     ids = [attempt.request_id]
     optional: dict[str, str] = {}
-    for name, text in (("client-access.log", g.client_log), ("server-access.log", g.server_log)):
+    for name, text in ((CLIENT_LOG, g.client_log), (SERVER_LOG, g.server_log)):
         lines = _lines_with(text, ids)
         if lines is not None:
             optional[name] = lines
     if g.dump is not None:
-        optional["client-config-dump.json"] = g.dump.decode("utf-8", "replace")
+        optional[DUMP] = g.dump.decode("utf-8", "replace")
     resources = _resources(g.objects, pod, path)
-    budget = ctx.max_bundle_bytes
-    out = attempt.exec_result
-    used = len(out.stdout) + len(out.stderr) + sum(len(v) for v in resources.values())
+    budget = settings.max_bytes
+    used = len(attempt.stdout) + len(attempt.stderr) + sum(len(v) for v in resources.values())
     if used + sum(len(v) for v in optional.values()) > budget:
-        optional.pop("client-config-dump.json", None)
+        optional.pop(DUMP, None)
     for name in list(optional):
         room = max(0, budget - used)
         if len(optional[name]) > room:
@@ -128,26 +152,28 @@ def keep_bundle(
         "target": path.to.target_url,
         "request_id": attempt.request_id,
         "expected_status": path.expect[0] if path.expect else 200,
+        "expect": list(path.expect) if path.expect else [200],
+        "repeatable": repeatable,
         "start_time": dt.datetime.fromtimestamp(attempt.started, dt.UTC).isoformat().replace("+00:00", "Z"),
         "path": path.name,
         "notes": g.notes,
     }  # fmt: skip
-    root = evidence_dir / _UNSAFE.sub("_", path.name)
+    root = settings.dir / _UNSAFE.sub("_", path.name)
     try:
         target = write_bundle(
             root / bundle_name(attempt.started, attempt.request_id),
             probe=probe,
-            curl_stdout=out.stdout.decode("utf-8", "replace"),
-            curl_stderr=out.stderr.decode("utf-8", "replace"),
-            curl_exit=out.exit_code,
+            curl_stdout=attempt.stdout.decode("utf-8", "replace"),
+            curl_stderr=attempt.stderr.decode("utf-8", "replace"),
+            curl_exit=attempt.exit_code,
             optional=optional,
             resources=resources,
             diagnosis=d,
             max_text=max(1024, budget // 2),  # write_bundle cuts after it redacts
         )
-        _prune(root, ctx.keep_per_path)
+        _prune(root, settings.keep_per_path)
     except OSError as exc:  # a full or read-only disk costs the bundle, never the result
-        ctx.errors("evidence")
+        on_error("evidence")
         log.warning("could not write the evidence bundle of %s: %s", path.name, exc)
         return None
     return target

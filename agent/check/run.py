@@ -1,31 +1,27 @@
 """run_check: one probe of one path, top to bottom (used by the scheduler, the API and the CLI).
 
 pick a Ready source pod (rotating) -> exec curl in its app container -> parse -> classify.
-On failure: probe once more (flaky or deterministic?) while agent.gather fetches the cross-check
-evidence in parallel (the source sidecar's cluster for the target, the access-log line of the
-request id from the source and destination istio-proxy, the policy engine's view of the live
-resources), classify again with all of it, check for proxy drift, and keep an evidence bundle.
-A source pod deleted mid-probe makes the result `probe_failed` (its sidecar vanished with it).
-Agent-side failures become `probe_failed` results with the stage that failed; nothing raises.
+On failure: probe once more (flaky or deterministic?) while agent.check.gather fetches the
+cross-check evidence in parallel (the source sidecar's cluster for the target, the access-log line of
+the request id from the source and destination istio-proxy, the policy engine's view of the live
+resources), classify again with all of it (drift included, as every classifier run) and keep an
+evidence bundle. A source pod deleted mid-probe makes the result `probe_failed` (its sidecar vanished
+with it). Agent-side failures become `probe_failed` results with the stage that failed; nothing raises.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
+from agent.check.context import CheckContext
+from agent.check.gather import PendingGather, service_target
 from agent.config import PathConfig
-from agent.diagnose.inputs import DiagnoseInput
-from agent.diagnose.ladder import classify
-from agent.drift import with_drift
+from agent.diagnose.assemble import Observed, diagnose
+from agent.envoy.config_dump import parse_clusters
 from agent.errors import (
     ClusterError,
     ClusterUnreachable,
@@ -34,75 +30,25 @@ from agent.errors import (
     InputError,
     MeshproberError,
     NotFound,
+    stage_of,
 )
-from agent.evidence import CurlResult, PolicyView
-from agent.gather import Gathered, PendingGather, log_entry, service_target
-from agent.kube.cluster import Cluster, ExecResult, PodInfo
-from agent.model import Confidence, Diagnosis, Verdict
+from agent.evidence import ClusterInfo, PolicyView
+from agent.kube.cluster import Cluster, PodInfo
+from agent.model import Diagnosis
 from agent.probe.argv import build_curl_argv
 from agent.probe.curl_output import parse_curl
-from agent.serve.results import CheckResult, SourceRef, destination_ref, probe_failed_result, source_ref
+from agent.results import (
+    Attempt,
+    CheckResult,
+    Gathered,
+    SourceRef,
+    destination_ref,
+    probe_failed_result,
+    source_ref,
+)
 
 log = logging.getLogger(__name__)
 EXEC_GRACE_S = 5.0  # the exec deadline is curl's own --max-time plus this
-POLICY_TTL_S = 5.0
-
-
-class PolicySource:
-    """The live resources and a PolicyEngine over them, re-read at most every `ttl` seconds.
-
-    Hundreds of paths share one listing per TTL instead of listing the cluster per probe."""
-
-    def __init__(self, cluster: Cluster, ttl: float = POLICY_TTL_S) -> None:
-        self.cluster = cluster
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._at = 0.0
-        self._objects: list[dict[str, Any]] = []
-        self._engine: Any = None
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._at = 0.0
-
-    def get(self) -> tuple[list[dict[str, Any]], Any]:
-        with self._lock:
-            if time.monotonic() - self._at > self.ttl or self._engine is None:
-                from agent.istio.engine import PolicyEngine
-
-                objects = self.cluster.list_policy_objects()
-                self._engine = PolicyEngine(objects)
-                self._objects = objects
-                self._at = time.monotonic()
-            return self._objects, self._engine
-
-
-@dataclass
-class CheckContext:
-    cluster: Cluster
-    policy: PolicySource
-    evidence_dir: Path | None = None
-    keep_per_path: int = 5
-    max_bundle_bytes: int = 1_000_000
-    errors: Callable[[str], None] = lambda stage: None  # counts agent-side errors by stage
-    _rotation: dict[str, itertools.count[int]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @classmethod
-    def for_cluster(cls, cluster: Cluster, **kwargs: Any) -> CheckContext:
-        return cls(cluster=cluster, policy=PolicySource(cluster), **kwargs)
-
-    def next_index(self, path: str) -> int:
-        with self._lock:
-            return next(self._rotation.setdefault(path, itertools.count()))
-
-
-@dataclass(frozen=True)
-class Attempt:
-    request_id: str
-    started: float
-    exec_result: ExecResult
-    curl: CurlResult
 
 
 def pick_source(cluster: Cluster, path: PathConfig, index: int) -> tuple[PodInfo, str]:
@@ -135,7 +81,8 @@ def probe_once(cluster: Cluster, pod: PodInfo, container: str, path: PathConfig)
     argv = build_curl_argv(path.to.target_url, request_id=request_id, timeout_s=path.timeout)
     started = time.time()
     result = cluster.exec(pod.namespace, pod.name, container, argv, timeout=path.timeout + EXEC_GRACE_S)
-    return Attempt(request_id, started, result, parse_curl(result.stdout, result.stderr, result.exit_code))
+    curl = parse_curl(result.stdout, result.stderr, result.exit_code)
+    return Attempt(request_id, started, result.stdout, result.stderr, result.exit_code, curl)
 
 
 def _probe_again(
@@ -169,42 +116,34 @@ def _same_failure(first: Diagnosis, second: Diagnosis) -> bool:
 def diagnose_attempt(
     attempt: Attempt, path: PathConfig, pod: PodInfo, g: Gathered | None, repeatable: bool | None
 ) -> Diagnosis:
-    expected = path.expect[0] if path.expect else 200
-    inp = DiagnoseInput(
-        curl=attempt.curl,
-        expected_status=expected,
-        client_entry=log_entry(g.client_log, attempt.request_id) if g else None,
-        server_entry=log_entry(g.server_log, attempt.request_id) if g else None,
-        client_log_present=bool(g and g.client_log is not None),
-        server_log_present=bool(g and g.server_log is not None),
-        client_cluster=g.cluster_info if g else None,
-        client_dump_present=bool(g and g.dump is not None),
-        policy=g.policy if g else None,
-        repeatable=repeatable,
-        client_has_sidecar=pod.has_sidecar,
-        target=path.to.target_url,
-    )
-    diagnosis = classify(inp)
-    if (
-        attempt.curl.http_status in path.expect
-        and not diagnosis.healthy
-        and diagnosis.verdict
-        in {
-            Verdict.UNEXPECTED_STATUS,
-            Verdict.APP_ERROR,
-        }
-    ):
-        # The path declares this status as expected (e.g. expect: [404]).
-        diagnosis = Diagnosis(
-            Verdict.OK, Confidence.HIGH, f"Got the expected HTTP {attempt.curl.http_status}."
+    """The verdict on one attempt, through the one input builder `meshprober diagnose` uses too."""
+    return diagnose(
+        Observed(
+            curl=attempt.curl,
+            expect=tuple(path.expect) or (200,),
+            request_id=attempt.request_id,
+            target=path.to.target_url,
+            service=service_target(path),
+            source_namespace=pod.namespace,
+            client_log=g.client_log if g else None,
+            server_log=g.server_log if g else None,
+            clusters=_clusters(g),
+            policy=g.policy if g else None,
+            repeatable=repeatable,
+            client_has_sidecar=pod.has_sidecar,
         )
-    return diagnosis
+    )
 
 
-def _exec_stage(exc: MeshproberError) -> str:
-    if isinstance(exc, ExecTimeout):
-        return "exec_timeout"
-    return "api" if isinstance(exc, ClusterUnreachable) else "exec"
+def _clusters(g: Gathered | None) -> list[ClusterInfo] | None:
+    """The client sidecar's clusters from the filtered dump; the one found for the target when the
+    dump could not be re-read (it was parsed once already)."""
+    if g is None or g.dump is None:
+        return None
+    try:
+        return parse_clusters(g.dump)
+    except (InputError, ValueError):
+        return [g.cluster_info] if g.cluster_info is not None else []
 
 
 def _failed(
@@ -237,7 +176,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         first = probe_once(ctx.cluster, pod, container, path)
     except (CommandNotFound, ExecTimeout, ClusterError, InputError) as exc:
         _abandon(pending)
-        return _failed(ctx, path, source, _exec_stage(exc), str(exc), started)
+        return _failed(ctx, path, source, stage_of(exc, default="exec"), str(exc), started)
     quick = diagnose_attempt(first, path, pod, None, None)
     if quick.healthy:
         _abandon(pending)
@@ -267,9 +206,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
     repeatable = (
         None if second is None else _same_failure(quick, diagnose_attempt(second, path, pod, None, None))
     )
-    diagnosis = with_drift(
-        diagnose_attempt(first, path, pod, gathered, repeatable), gathered.cluster_info, gathered.policy
-    )
+    diagnosis = diagnose_attempt(first, path, pod, gathered, repeatable)
     result = CheckResult(
         path.name,
         source,
@@ -281,12 +218,14 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         first.curl.http_status,
         policy=gathered.policy,
     )
-    if ctx.evidence_dir is not None:
-        from agent.evidence_store import keep_bundle  # yaml and the writer: only when bundles are kept
+    if ctx.keeps_evidence:
+        from agent.bundle.keep import keep_bundle  # yaml and the writer: only when bundles are kept
 
-        result = replace(
-            result, bundle_dir=keep_bundle(ctx, path, pod, container, first, gathered, diagnosis)
-        )
+        kept = keep_bundle(
+            ctx.evidence, path, pod, container, first, gathered, diagnosis,
+            repeatable=repeatable, on_error=ctx.errors,
+        )  # fmt: skip
+        result = replace(result, bundle_dir=kept)
     return result
 
 

@@ -1,21 +1,48 @@
-"""CheckResult: the outcome of one probe of one path, as the store, metrics, API and page see it.
+"""Shared value types of a check: what one probe attempt returned, the evidence gathered for it, and
+`CheckResult`, the outcome as the store, metrics, API and page see it.
 
-Frozen value type, no I/O. The pipeline (`run_check`) produces these; `probe_failed_result` builds
-one for agent-side failures (the check itself raised) so they are stored and counted like others.
+Value types only, no I/O, and no imports from the rest of agent/ beyond the pure value modules.
+agent.check produces them, agent.bundle keeps them on disk, agent.serve consumes them;
+`probe_failed_result` builds one for agent-side failures so they are stored and counted like others.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.evidence import PolicyView
+from agent.evidence import ClusterInfo, CurlResult, PolicyView
 from agent.model import Confidence, Diagnosis, Verdict
 
 if TYPE_CHECKING:
     from agent.config import PathConfig
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run of curl in the source pod: its request id, start time, raw output and parsed result."""
+
+    request_id: str
+    started: float
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+    curl: CurlResult
+
+
+@dataclass
+class Gathered:
+    """Cross-check evidence of a failed probe; each piece None when it could not be fetched."""
+
+    cluster_info: ClusterInfo | None = None
+    dump: bytes | None = None
+    client_log: str | None = None
+    server_log: str | None = None
+    policy: PolicyView | None = None
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

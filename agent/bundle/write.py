@@ -15,13 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from agent import redaction
+from agent.bundle.format import (
+    CURL_EXIT,
+    CURL_STDERR,
+    CURL_STDOUT,
+    DIAGNOSIS,
+    DUMP,
+    MAX_DUMP,
+    MAX_TEXT,
+    OPTIONAL_TEXT,
+    PROBE,
+)
 from agent.errors import InputError
 from agent.model import Diagnosis
 from agent.redaction import REDACTED, redact
 
 __all__ = ["MAX_DUMP", "REDACTED", "redact", "write_bundle"]
 
-MAX_DUMP = 64 * 1024 * 1024
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 
@@ -41,21 +51,17 @@ def write_bundle(
     optional: Mapping[str, str] | None = None,
     resources: Mapping[str, str] | None = None,
     diagnosis: Diagnosis | None = None,
-    max_text: int = redaction.MAX_TEXT,
+    max_text: int = MAX_TEXT,
 ) -> Path:
     """Write a bundle directory; `optional` maps DESIGN.md file names (e.g. "client-access.log") to text,
     `resources` maps file names under resources/ to YAML text. Every file goes through agent.redaction
     (redacted, then cut to `max_text`), probe.json and diagnosis.json included. Returns the directory."""
-    from agent.bundle import DUMP, OPTIONAL_TEXT
-
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    _write(
-        root / "probe.json", json.dumps(redaction.redact_value(dict(probe)), indent=2, sort_keys=True) + "\n"
-    )
-    _write(root / "curl.stdout", redaction.curl_stdout(curl_stdout))
-    _write(root / "curl.stderr", redaction.evidence_text(curl_stderr, max_text))
-    _write(root / "curl.exit", "" if curl_exit is None else f"{curl_exit}\n")
+    _write(root / PROBE, json.dumps(redaction.redact_value(dict(probe)), indent=2, sort_keys=True) + "\n")
+    _write(root / CURL_STDOUT, redaction.curl_stdout(curl_stdout))
+    _write(root / CURL_STDERR, redaction.evidence_text(curl_stderr, max_text))
+    _write(root / CURL_EXIT, "" if curl_exit is None else f"{curl_exit}\n")
     for name, text in (optional or {}).items():
         if name == DUMP:
             if len(text) <= MAX_DUMP:
@@ -71,7 +77,5 @@ def write_bundle(
                 raise InputError(f"write_bundle: resource file name {name!r} must be a plain *.yaml name")
             _write(root / "resources" / name, redaction.evidence_text(text, max_text))
     if diagnosis is not None:
-        _write(
-            root / "diagnosis.json", json.dumps(redaction.redact_value(diagnosis.to_json()), indent=2) + "\n"
-        )
+        _write(root / DIAGNOSIS, json.dumps(redaction.redact_value(diagnosis.to_json()), indent=2) + "\n")
     return root

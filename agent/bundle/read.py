@@ -1,7 +1,7 @@
-"""Evidence bundles (DESIGN.md): read one from a directory, diagnose it, write one (redacted, bounded).
+"""Read an evidence bundle directory into a `Bundle`, validating every file it holds.
 
-Does file I/O only; parsing and classification are delegated to the pure parsers and the ladder.
-Bad input raises `agent.errors.InputError` naming the file; it never guesses a missing value.
+File I/O only; parsing is delegated to the pure parsers. Bad input raises `agent.errors.InputError`
+naming the file; it never guesses a missing value. Diagnosing a bundle is `agent.bundle.to_input`.
 """
 
 from __future__ import annotations
@@ -12,25 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.diagnose.ladder import classify
+from agent.bundle.format import CURL_FILES, DUMP, LOGS, MAX_FILE_BYTES, OPTIONAL_TEXT, PROBE, REQUIRED
 from agent.envoy.config_dump import parse_clusters
 from agent.errors import InputError
 from agent.evidence import ClusterInfo
-from agent.model import Diagnosis
-
-__all__ = ["Bundle", "build_input", "diagnose_bundle", "load_bundle", "redact", "write_bundle"]
-
-REQUIRED = ("probe.json", "curl.stdout", "curl.stderr", "curl.exit")
-OPTIONAL_TEXT = (
-    "client-access.log",
-    "server-access.log",
-    "client-stats.before",
-    "client-stats.after",
-    "server-stats.before",
-    "server-stats.after",
-)
-DUMP = "client-config-dump.json"
-MAX_FILE_BYTES = 256 * 1024 * 1024  # a full config dump of a big mesh fits; anything larger is not a bundle
 
 
 @dataclass
@@ -44,10 +29,17 @@ class Bundle:
     clusters: list[ClusterInfo] | None = None  # parsed client config dump, when present
     resources: list[dict[str, Any]] | None = None  # objects of resources/*.yaml, when present
     notes: list[str] = field(default_factory=list)
+    curl_present: bool = True  # False: a partial bundle with access logs and no curl files
 
     @property
     def expected_status(self) -> int:
         return int(self.probe.get("expected_status", 200))
+
+    @property
+    def expect(self) -> tuple[int, ...]:
+        """Every status the path accepts (`expect` in probe.json; else just expected_status)."""
+        listed = self.probe.get("expect")
+        return tuple(listed) if listed else (self.expected_status,)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -92,6 +84,13 @@ def _probe(path: Path) -> dict[str, Any]:
     source = data.get("source", {})
     if not isinstance(source, dict):
         raise InputError(f"{path}: field source must be an object")
+    expect = data.get("expect")
+    if expect is not None and (
+        not isinstance(expect, list)
+        or not expect
+        or any(isinstance(c, bool) or not isinstance(c, int) or not 100 <= c <= 599 for c in expect)
+    ):
+        raise InputError(f"{path}: field expect must be a non-empty list of HTTP statuses 100-599")
     if data.get("repeatable") is not None and not isinstance(data.get("repeatable"), bool):
         raise InputError(f"{path}: field repeatable must be true, false or null")
     return data
@@ -126,16 +125,21 @@ def load_bundle(path: str | Path) -> Bundle:
         raise InputError(f"{root}: bundle directory does not exist")
     if not root.is_dir():
         raise InputError(f"{root}: not a directory (a bundle is a directory of evidence files)")
-    for name in REQUIRED:
+    # No curl files at all is a partial bundle, diagnosed from its access log(s); some of them is damage.
+    partial = not any((root / n).is_file() for n in CURL_FILES) and any((root / n).is_file() for n in LOGS)
+    for name in (PROBE,) if partial else REQUIRED:
         if not (root / name).is_file():
             raise InputError(f"{root / name}: required bundle file is missing")
     bundle = Bundle(
         path=root,
-        probe=_probe(root / "probe.json"),
-        curl_stdout=_read(root / "curl.stdout", lenient=True),
-        curl_stderr=_read(root / "curl.stderr", lenient=True),
-        curl_exit=_exit(root / "curl.exit"),
+        probe=_probe(root / PROBE),
+        curl_stdout="" if partial else _read(root / "curl.stdout", lenient=True),
+        curl_stderr="" if partial else _read(root / "curl.stderr", lenient=True),
+        curl_exit=None if partial else _exit(root / "curl.exit"),
+        curl_present=not partial,
     )
+    if partial:
+        bundle.notes.append("no curl files: diagnosed from the access log alone")
     for name in OPTIONAL_TEXT:
         if (root / name).is_file():
             bundle.texts[name] = _read(root / name)
@@ -148,13 +152,3 @@ def load_bundle(path: str | Path) -> Bundle:
         bundle.resources = loaded.objects
         bundle.notes.extend(loaded.notes)
     return bundle
-
-
-def diagnose_bundle(bundle: Bundle, repeatable: bool | None = None) -> Diagnosis:
-    """Classify a loaded bundle (pure from here on)."""
-    return classify(build_input(bundle, repeatable))
-
-
-# Input building and writing live in their own modules; re-exported here for the agent.
-from agent.bundle_input import build_input  # noqa: E402
-from agent.bundle_write import redact, write_bundle  # noqa: E402

@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo, ServicePort
 
-REPLAY = Path(__file__).parent / "testdata" / "seed_replay.json"
+REPLAY = Path(__file__).resolve().parents[1] / "resilience" / "testdata" / "seed_replay.json"
 
 
 def pod_to_json(pod: PodInfo) -> dict[str, Any]:

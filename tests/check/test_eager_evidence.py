@@ -10,10 +10,11 @@ from collections.abc import Sequence
 
 import pytest
 
+from agent.check.context import CheckContext
+from agent.check.run import run_check
 from agent.config import PathConfig, parse_config
 from agent.kube.cluster import ExecResult
-from agent.pipeline import CheckContext, run_check
-from tests.resilience.replay_cluster import ReplayCluster
+from tests.support.replay_cluster import ReplayCluster
 
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 CURL_S = 0.2  # each probe takes this long, so "started while the probe ran" is observable

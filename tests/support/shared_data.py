@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("MESHPROBER_SHARED") or REPO.parent / "shared")
 REAL = SHARED / "fixtures" / "istio-real"
 DOCS = SHARED / "docs"
