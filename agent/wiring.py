@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from agent.bundle.keep import EvidenceSettings
 from agent.check.context import CheckContext
 from agent.check.run import policy_check, run_check
+from agent.check.via import ViaState
 from agent.config import AgentConfig, PathConfig, load_config
 from agent.config.schema import ScopeConfig, scope_gaps
 from agent.errors import ClusterError, ConfigError
@@ -61,6 +62,8 @@ def build_agent(
             max_bytes=config.evidence.max_bytes,
         ),
         errors=store.record_error,
+        # The probe-container settings are read at start; a changed image takes effect after a restart.
+        via=ViaState(settings=config.probe_container, on_created=store.record_probe_container),
     )
     if scope is not None and isinstance(cluster, ScopedCluster):
         cluster.set_error_counter(store.record_error)  # namespaces skipped in scoped lists, by stage

@@ -19,6 +19,7 @@ from typing import Any
 
 from meshlab.apiserver import ContainerContext, Emulator
 from meshlab.ca import LabCA
+from meshlab.lab_containers import EphemeralContainers, app_env, bypass_pod
 from meshlab.mesh import MeshModel
 from meshlab.pod_processes import (
     READY_TIMEOUT_S,
@@ -62,6 +63,17 @@ class Lab:
         self._version = 0
         self._rendered: dict[str, str] = {}
         self._apps: dict[str, tuple[int, ...]] = {}
+        self.ephemerals = EphemeralContainers(
+            self.supervisor,
+            self.pod,
+            self.pod_dir,
+            lambda: self._emulator().store,
+            lambda: MeshModel(self.snapshot(), self.pods),
+        )
+
+    def _emulator(self) -> Emulator:
+        assert self.emulator is not None
+        return self.emulator
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -86,6 +98,7 @@ class Lab:
             state_dir=self.state_dir / "apiserver",
             exec_context=self._exec_context,
             log_path=self._log_path,
+            ephemeral_start=self.ephemerals.start,
         )
         self.emulator.start(host="127.0.0.1", port=0)
         self.kubeconfig = self.emulator.write_kubeconfig(self.state_dir / "kubeconfig")
@@ -157,8 +170,8 @@ class Lab:
             return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd, extra_path=cwd / "bin"))
         if container == pod.workload.name:
             cwd = base / "app"
-            return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd, extra_path=cwd / "bin"))
-        return None
+            return ContainerContext(cwd=cwd, env=app_env(pod, container, cwd))
+        return self.ephemerals.context(pod, container)
 
     def _log_path(self, namespace: str, name: str, container: str) -> Path | None:
         pod = self.pod(namespace, name)
@@ -215,9 +228,13 @@ class Lab:
                 for port in self._apps.pop(key, ()):
                     self.supervisor.stop(f"app:{key}:{port}")
                 self._rendered.pop(key, None)
+                self.ephemerals.stop_pod(pod)
                 continue
             base = self.pod_dir(pod)
             write_app_env(base / "app", model.curl_routes(pod), pod.ip)
+            self.ephemerals.refresh(pod, model)
+            if pod.has_sidecar:  # curl run as UID 1337 (istio-proxy) is not redirected: it bypasses
+                write_app_env(base / "proxy", model.curl_routes(bypass_pod(pod)), pod.ip)
             self._ensure_app(pod, key, tuple(model.app_listen_ports(pod)))
             if pod.has_sidecar:
                 self._render_sidecar(pod, key, model)

@@ -61,6 +61,7 @@ class WorkloadSpec(_Strict):
     service: bool = True  # create a Service named after the workload when it has ports
     app: AppSpec = Field(default_factory=AppSpec)
     cert: CertSpec = Field(default_factory=CertSpec)
+    curl: bool = True  # false: the app image has no curl (meshlab.lab_containers)
 
     @property
     def sa(self) -> str:
@@ -72,6 +73,7 @@ class PathSpec(_Strict):
     from_: str = Field(alias="from", pattern=r"^[a-z0-9-]+/[a-z0-9-]+(/[a-z0-9-]+)?$")
     to: str
     expect: list[int] = Field(default_factory=lambda: [200])
+    via: Literal["exec", "ephemeral", "auto"] | None = None  # the agent's from.via (default: auto)
 
 
 class Scenario(_Strict):

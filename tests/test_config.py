@@ -102,6 +102,14 @@ BAD = [
     ("scope-misses-source", "scope: {namespaces: [n]}\n" + path_yaml(to="{service: s, namespace: n, port: 80}"), "paths[0].from.namespace: namespace 'ns' is outside scope.namespaces"),
     ("scope-misses-target", "scope: {namespaces: [ns]}\n" + path_yaml(to="{service: s, namespace: n, port: 80}"), "paths[0].to: namespace 'n' is outside scope.namespaces"),
     ("scope-misses-discovery", "scope: {namespaces: [a]}\ndiscovery:\n  - {from: {namespace: a, workload: b}, namespaces: [a, x]}\n", "discovery[0].namespaces: namespace 'x' is outside scope.namespaces"),
+    ("from-istio-proxy", path_yaml(**{"from": "{namespace: ns, workload: w, container: istio-proxy}"}), "paths[0].from: container istio-proxy cannot be a probe source: its traffic would bypass the sidecar: Istio's iptables rules exclude UID 1337"),
+    ("probe-container-uid-1337", "probe_container: {run_as_user: 1337}\n", "probe_container.run_as_user: must not be 1337"),
+    ("probe-container-uid-root", "probe_container: {run_as_user: 0}\n", "probe_container.run_as_user: Input should be greater than or equal to 1"),
+    ("probe-image-unpinned", "probe_container: {image: curlimages/curl}\n", "probe_container.image: 'curlimages/curl' has no tag or digest"),
+    ("probe-image-shell", "probe_container: {image: 'curl;id'}\n", "probe_container.image: 'curl;id' is not an image reference"),
+    ("via-unknown", path_yaml(**{"from": "{namespace: ns, workload: w, via: ssh}"}), "paths[0].from.via: Input should be 'exec', 'ephemeral' or 'auto'"),
+    ("default-via-unknown", "defaults: {via: kubectl}\n", "defaults.via: Input should be 'exec', 'ephemeral' or 'auto'"),
+    ("via-ephemeral-disabled", "probe_container: {enabled: false}\n" + path_yaml(**{"from": "{namespace: ns, workload: w, via: ephemeral}"}), "paths[0].from.via: ephemeral needs probe_container.enabled: true"),
     ("top-level-list", "- a\n- b\n", "the top level must be a mapping"),
     ("duplicate-yaml-key", "limits: {}\nlimits: {}\n", "line 2, column 1: invalid YAML: duplicate key 'limits'"),
     ("broken-yaml", "paths: [\n", "line 2, column 1: invalid YAML"),
@@ -312,3 +320,19 @@ def test_config_validate_command(tmp_path: Path, content: str, code: int, output
     assert result.exit_code == code, result.output
     assert output in result.output
     assert "Traceback" not in result.output
+
+
+def test_via_defaults_and_the_probe_container() -> None:
+    cfg = parse_config_text(
+        "defaults: {via: ephemeral}\n"
+        + path_yaml()
+        + "  - {name: q, from: {namespace: a, workload: b, via: exec}, to: {url: 'http://a/'}}\n"
+        + "discovery:\n  - {from: {namespace: a, workload: b}, namespaces: [x]}\n",
+        "agent.yaml",
+    )
+    assert [p.source.via for p in cfg.paths] == ["ephemeral", "exec"]
+    assert cfg.probe_container.image.startswith("curlimages/curl:")
+    assert cfg.probe_container.run_as_user not in (0, 1337)
+    found = expand_discovery(cfg.discovery, [ServiceInfo("x", "s", (ServicePort(80),))], cfg.defaults)
+    assert [p.source.via for p in found] == ["ephemeral"]
+    assert parse_config_text(path_yaml(), "agent.yaml").paths[0].source.via == "auto"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.bundle.keep import EvidenceSettings
+from agent.check.via import ViaState
 from agent.kube.cluster import Cluster
 
 POLICY_TTL_S = 5.0
@@ -59,6 +60,8 @@ class CheckContext:
     policy: PolicySource
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     errors: Callable[[str], None] = _no_errors  # counts agent-side errors by stage
+    progress: Callable[[str], None] = _no_errors  # what the check does now, for a person waiting on it
+    via: ViaState = field(default_factory=ViaState)  # exec or an ephemeral probe container (check.via)
     _rotation: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _evidence_closed: threading.Event = field(default_factory=threading.Event)
@@ -70,12 +73,14 @@ class CheckContext:
         *,
         evidence: EvidenceSettings | None = None,
         errors: Callable[[str], None] = _no_errors,
+        via: ViaState | None = None,
     ) -> CheckContext:
         return cls(
             cluster=cluster,
             policy=PolicySource(cluster),
             evidence=evidence or EvidenceSettings(),
             errors=errors,
+            via=via or ViaState(),
         )
 
     def next_index(self, path: str) -> int:

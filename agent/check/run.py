@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from agent.check.context import CheckContext
 from agent.check.gather import PendingGather, service_target
+from agent.check.via import probe_container_note, probe_via, via_stage
 from agent.config import PathConfig
 from agent.diagnose.assemble import Observed, diagnose
 from agent.envoy.config_dump import parse_clusters
@@ -171,13 +172,16 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         stage = "api" if isinstance(exc, ClusterUnreachable) else "pods"
         return _failed(ctx, path, source_ref(path), stage, str(exc), started)
     source = source_ref(path, pod.name, container)
+    ctx.progress(f"probing {path.to.target_url} from {pod.namespace}/{pod.name} ...")
     pending = PendingGather(ctx, path, pod) if eager_evidence else None
     try:
-        first = probe_once(ctx.cluster, pod, container, path)
+        first, container = probe_via(ctx, pod, container, path, probe_once)
     except (CommandNotFound, ExecTimeout, ClusterError, InputError) as exc:
         _abandon(pending)
-        return _failed(ctx, path, source, stage_of(exc, default="exec"), str(exc), started)
-    quick = diagnose_attempt(first, path, pod, None, None)
+        return _failed(ctx, path, source, via_stage(exc) or stage_of(exc, default="exec"), str(exc), started)
+    source = source_ref(path, pod.name, container)
+    note = probe_container_note(container, ctx.via.settings, pod)
+    quick = _noted(diagnose_attempt(first, path, pod, None, None), note)
     if quick.healthy:
         _abandon(pending)
         return CheckResult(
@@ -191,6 +195,10 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
             first.curl.http_status,
         )
     pending = pending or PendingGather(ctx, path, pod)
+    ctx.progress(
+        f"{quick.verdict.value}: probing again while gathering evidence "
+        "(sidecar config dump, access logs, policy) ..."
+    )
     # The confirming probe runs while the config dump and the policy view are fetched.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
         confirming = pool.submit(_probe_again, ctx, pod, container, path)
@@ -206,7 +214,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
     repeatable = (
         None if second is None else _same_failure(quick, diagnose_attempt(second, path, pod, None, None))
     )
-    diagnosis = diagnose_attempt(first, path, pod, gathered, repeatable)
+    diagnosis = _noted(diagnose_attempt(first, path, pod, gathered, repeatable), note)
     result = CheckResult(
         path.name,
         source,
@@ -227,6 +235,10 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         )  # fmt: skip
         result = replace(result, bundle_dir=kept)
     return result
+
+
+def _noted(diagnosis: Diagnosis, note: str | None) -> Diagnosis:
+    return diagnosis if note is None else replace(diagnosis, evidence=(*diagnosis.evidence, note))
 
 
 def _abandon(pending: PendingGather | None) -> None:

@@ -38,6 +38,8 @@ def agent_config(
         workload_spec = scenario.workload(ns, workload)
         if workload_spec is not None and not workload_spec.sidecar:
             source["require_sidecar"] = False  # the scenario's point is a client without a sidecar
+        if p.via is not None:
+            source["via"] = p.via
         paths.append({"name": p.name, "from": source, "to": {"url": p.to}, "expect": list(p.expect)})
     timeout = min(5.0, interval)
     return {
@@ -48,6 +50,8 @@ def agent_config(
         "api": {"listen": "127.0.0.1:9090", "allow_adhoc": token_file is not None}
         | ({"token_file": str(token_file)} if token_file is not None else {}),
         "evidence": {"dir": str(evidence_dir), "keep_per_path": 3},
+        # The lab's admin may add ephemeral probe containers: `auto` uses one where an app has no curl.
+        "probe_container": {"enabled": True},
     }
 
 
@@ -73,6 +77,8 @@ def demo(
     """Start the local lab on the seed scenario and run the agent against it."""
     require_lab("demo")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The demo prints its own table of verdicts; per-probe log events (for `run`) would repeat it.
+    logging.getLogger("meshprober.events").setLevel(logging.ERROR)
     from agent.commands.render import make_console, print_results
     from agent.kube.live import LiveCluster
     from agent.serve.access import is_loopback

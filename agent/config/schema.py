@@ -10,7 +10,7 @@ import functools
 import os
 import re
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,8 +28,11 @@ from agent.config.fields import (
     UrlPath,
     Workload,
 )
+from agent.config.probe_via import ProbeContainerConfig, sidecar_container_error
 from agent.errors import ConfigError
 from agent.probe.url import split_url
+
+Via = Literal["exec", "ephemeral", "auto"]
 
 
 class _Model(BaseModel):
@@ -42,11 +45,14 @@ class SourceConfig(_Model):
     selector: Selector | None = None
     container: Container | None = None
     require_sidecar: bool = True
+    via: Via = "auto"  # exec in `container`, or curl in an ephemeral probe container (agent.check.via)
 
     @model_validator(mode="after")
     def _one_of(self) -> Self:
         if (self.workload is None) == (self.selector is None):
             raise ValueError("give exactly one of workload or selector")
+        if self.container is not None and (why := sidecar_container_error(self.container)):
+            raise ValueError(why)
         return self
 
     @property
@@ -124,6 +130,7 @@ class Defaults(_Model):
     timeout: Duration = 10.0
     expect: Expect = (200,)
     require_sidecar: bool = True
+    via: Via = "auto"  # the agent-wide default of from.via
 
 
 class DiscoveryRule(_Model):
@@ -306,6 +313,7 @@ class AgentConfig(_Model):
     evidence: EvidenceConfig = EvidenceConfig()
     shard: ShardConfig = ShardConfig()
     scope: ScopeConfig | None = None  # None: cluster-wide lists (the default)
+    probe_container: ProbeContainerConfig = ProbeContainerConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -323,8 +331,11 @@ class AgentConfig(_Model):
                     if key not in raw and key in defaults:
                         raw[key] = defaults[key]
                 src = raw.get("from")
-                if isinstance(src, dict) and "require_sidecar" not in src and "require_sidecar" in defaults:
-                    raw["from"] = {**src, "require_sidecar": defaults["require_sidecar"]}
+                if isinstance(src, dict):
+                    for key in ("require_sidecar", "via"):
+                        if key not in src and key in defaults:
+                            src = {**src, key: defaults[key]}
+                    raw["from"] = src
             merged.append(raw)
         return {**data, "paths": merged}
 
@@ -345,6 +356,12 @@ class AgentConfig(_Model):
             if p.timeout > p.interval:
                 raise FieldError(
                     f"paths[{i}].timeout", f"{p.timeout:g}s is longer than the interval {p.interval:g}s"
+                )
+            if p.source.via == "ephemeral" and not self.probe_container.enabled:
+                raise FieldError(
+                    f"paths[{i}].from.via",
+                    "ephemeral needs probe_container.enabled: true (and the RBAC component "
+                    "deploy/components/ephemeral-probes)",
                 )
         for i, r in enumerate(self.discovery):
             if r.interval is not None and r.interval < self.limits.min_interval:

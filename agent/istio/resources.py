@@ -64,6 +64,9 @@ class Pod:
     owner_name: str | None = None
     from_template: bool = False  # a Deployment's pod template, not a real pod
     assume_sidecar: bool | None = None  # a stand-in (no pods listed, ExternalName): assumed, not seen
+    # Effective securityContext.runAsUser per container (its own, else the pod's); absent: unset.
+    # UID 1337 is the proxy's: a probe from such a container bypasses the sidecar (agent.check.via).
+    run_as_users: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def has_proxy_container(self) -> bool:

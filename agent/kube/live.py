@@ -24,6 +24,7 @@ from agent.errors import Forbidden, NotFound
 from agent.kube import objects
 from agent.kube.cluster import Cluster, ExecResult, PodInfo, ServiceInfo
 from agent.kube.core_reads import MESH_CONFIGMAP, CoreReads
+from agent.kube.ephemeral_api import EphemeralCalls
 from agent.kube.live_config import incluster_configuration, kubeconfig_configuration, running_in_cluster
 from agent.kube.logs_exec import LogsAndExec
 from agent.kube.policy_list import list_istio_policy
@@ -53,6 +54,7 @@ class LiveCluster:
         self.root_namespace = root_namespace
         self._reads = CoreReads(self._core, self._rest, namespaces)
         self._pods = LogsAndExec(api_client, self._core, self._rest, self._reads.get_pod)
+        self._ephemeral = EphemeralCalls(self._core, self._rest)
 
     # --- construction and lifetime ------------------------------------------------------------
     @classmethod
@@ -167,6 +169,16 @@ class LiveCluster:
         self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float
     ) -> ExecResult:
         return self._pods.exec(namespace, pod, container, argv, timeout)
+
+    # --- ephemeral probe containers (agent.kube.ephemeral drives these) ----------------------
+    def pod_json(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._ephemeral.pod_json(namespace, name)
+
+    def patch_ephemeral_containers(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        return self._ephemeral.patch_ephemeral_containers(namespace, name, patch)
+
+    def can_i(self, namespace: str, verb: str, resource: str, subresource: str = "") -> bool:
+        return self._ephemeral.can_i(namespace, verb, resource, subresource)
 
     def ping(self) -> None:
         """Raise ClusterUnreachable (after retries) or Unauthorized; any other answer means it is up."""

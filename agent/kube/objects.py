@@ -58,7 +58,22 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         ready=ready,
         owner_kind=owner.get("kind"),
         owner_name=owner.get("name"),
+        run_as_users=_run_as_users(spec),
     )
+
+
+def _run_as_users(spec: Mapping[str, Any]) -> dict[str, int]:
+    """Each container's runAsUser: its own securityContext's, else the pod's (as the kubelet applies)."""
+    pod_uid = _dict(spec.get("securityContext")).get("runAsUser")
+    out: dict[str, int] = {}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in _list(spec.get(key)):
+            if not isinstance(c, dict):
+                continue
+            uid = _dict(c.get("securityContext")).get("runAsUser", pod_uid)
+            if isinstance(uid, int) and not isinstance(uid, bool):
+                out[str(c.get("name"))] = uid
+    return out
 
 
 def service_from_dict(obj: Mapping[str, Any]) -> ServiceInfo:

@@ -19,7 +19,7 @@ JSON = "application/json"
 
 
 class RawApi:
-    """GET-only subset of CoreV1Api/CustomObjectsApi/ApisApi/VersionApi/DiscoveryV1Api (raw responses)."""
+    """GET subset (plus the ephemeral-container PATCH and an access review) of CoreV1Api/CustomObjectsApi/ApisApi/VersionApi/DiscoveryV1Api (raw responses)."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
         self.api_client = api_client  # the name kubernetes.stream.stream() looks up on the bound method
@@ -47,6 +47,42 @@ class RawApi:
         return self.api_client._call_with_legacy_options(  # the generated methods' own path
             request, {}, None, _preload_content, _request_timeout, True
         )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        path_params: dict[str, str],
+        body: Any,
+        content_type: str,
+        *,
+        _preload_content: bool = False,
+        _request_timeout: Any = None,
+    ) -> Any:
+        """A write (PATCH/POST) with a JSON body, through the same path as _get (agent.kube.ephemeral)."""
+        request = self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            path_params=path_params,
+            query_params=[],
+            header_params={"Accept": JSON, "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        return self.api_client._call_with_legacy_options(
+            request, {}, None, _preload_content, _request_timeout, True
+        )
+
+    def patch_namespaced_pod_ephemeralcontainers(
+        self, name: str, namespace: str, body: Any, content_type: str, **kw: Any
+    ) -> Any:
+        params = {"name": name, "namespace": namespace}
+        path = "/api/v1/namespaces/{namespace}/pods/{name}/ephemeralcontainers"
+        return self._send("PATCH", path, params, body, content_type, **kw)
+
+    def create_self_subject_access_review(self, body: Any, **kw: Any) -> Any:
+        path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        return self._send("POST", path, {}, body, JSON, **kw)
 
     @staticmethod
     def _q(**params: Any) -> list[tuple[str, Any]]:

@@ -1,8 +1,9 @@
 """The agent's HTTP API (aiohttp application; `api_server.ApiServer` runs it in its own thread).
 
 Routes: GET /metrics, /healthz, /readyz, /api/v1/paths, /api/v1/paths/NAME/evidence, /probe?path=NAME,
-POST /api/v1/probe, and GET / (the status page). With `api.metrics_listen` the first three are served
-on their own listener (role "metrics") and the rest on the API listener (role "api"); otherwise one
+POST /api/v1/probe, and the status pages (`pages.Pages`: /, /paths/NAME, the bundle's files and
+.tar.gz under /api/v1/paths/NAME/, /static/*). With `api.metrics_listen` the first three are served on
+their own listener (role "metrics") and the rest on the API listener (role "api"); otherwise one
 listener serves all. Auth, the Host check, security headers and JSON body rules live in http_guard;
 ad-hoc limits in adhoc_policy. Probe-triggering routes are rate-limited per client with a global cap
 (429 + Retry-After). Probes and evidence reads run in separate small thread pools with a bounded wait,
@@ -31,10 +32,10 @@ from agent.serve.bundle_reader import read_bundle
 from agent.serve.http_guard import BadBody, guard, json_body
 from agent.serve.http_guard import error as _error
 from agent.serve.metrics import CONTENT_TYPE, single_probe_exposition
+from agent.serve.pages import Pages
 from agent.serve.ratelimit import ClientRateLimit
 from agent.serve.reload import ConfigStatus
 from agent.serve.scheduler import PathBusy
-from agent.serve.status_page import render_status_page
 from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Api:
             app.router.add_get("/healthz", self.healthz)
             app.router.add_get("/readyz", self.readyz)
         if role in ("all", "api"):
-            app.router.add_get("/", self.index)
+            Pages(self.ctx).add_routes(app.router)
             app.router.add_get("/api/v1/paths", self.list_paths)
             app.router.add_get("/api/v1/paths/{name}/evidence", self.evidence)
             app.router.add_post("/api/v1/probe", self.probe_api)
@@ -107,10 +108,6 @@ class Api:
     async def _run(self, fn: Callable[[], CheckResult], path: PathConfig) -> CheckResult:
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(loop.run_in_executor(self._pool, fn), timeout=wait_budget(path))
-
-    async def index(self, request: web.Request) -> web.Response:
-        html = render_status_page(self.ctx.store.snapshot(), self.ctx.paths(), self.ctx.config_status())
-        return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.ctx.registry), headers={"Content-Type": CONTENT_TYPE})
@@ -192,6 +189,8 @@ class Api:
             result = await self._run(lambda: self.ctx.run_adhoc(path), path)
         except TimeoutError:
             return _error(504, "the probe did not finish in time")
+        if result.error_stage == "sidecar_bypass":  # a bad request (the source), not a probe outcome
+            return _error(400, f"from: {result.diagnosis.summary}")
         return web.json_response(result.to_json())
 
     async def probe_exposition(self, request: web.Request) -> web.Response:

@@ -1,9 +1,10 @@
 """The HTTP layer's guards for the agent's listeners (aiohttp middlewares and body parsing).
 
 - Host header checked against the listener's address and configured names (DNS rebinding);
-- bearer token (when one is configured): the status page needs it from any peer off loopback (a
-  `kubectl port-forward` arrives on loopback, so a browser works); the API, /probe and any other
-  route always need it; only /metrics, /healthz and /readyz are open;
+- bearer token (when one is configured): what a browser opens (/, /paths/NAME, the bundle's files and
+  .tar.gz) needs it from any peer off loopback (a `kubectl port-forward` arrives on loopback, so a
+  browser works); the JSON API, /probe and any other route always need it; only /metrics, /healthz,
+  /readyz and /static/* are open;
 - security headers on every response (nosniff), and a CSP with frame-ancestors on HTML;
 - JSON bodies: `application/json` only (415 otherwise: a cross-site `text/plain` POST needs no
   CORS preflight), a charset that is UTF-8, bounded nesting: bad input is a 400, never a 500.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,11 +25,16 @@ from agent.serve.access import HostCheck, is_loopback
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPEN_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
-PAGE_PATHS = frozenset({"/"})  # the status page
+OPEN_PREFIXES = ("/static/",)  # the pages' CSS and script: no probe data
+# What a browser opens (it cannot send a bearer header): the overview, the path pages and the bundle's
+# files and download they link to. Open to loopback peers only (a `kubectl port-forward` arrives there);
+# a rebinding page cannot read them (Host check) and a cross-site page cannot read a GET's answer.
+_BROWSER_ROUTE = re.compile(r"/|/paths/[^/]+|/api/v1/paths/[^/]+/(bundle\.tar\.gz|evidence/.+)")
 MAX_JSON_DEPTH = 16
-# The status page is one self-contained document: no scripts of others, no framing (clickjacking).
+# The status pages load only their own /static CSS and script: no inline script, no other origin, no
+# framing (clickjacking).
 PAGE_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'self'; "
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 SECURITY_HEADERS = {
@@ -59,11 +66,11 @@ def _bearer_ok(request: web.Request, token: str) -> bool:
 
 def needs_token(path: str, peer: str | None) -> bool:
     """Whether a request for `path` from `peer` must carry the bearer token (when one is configured)."""
-    if path in OPEN_PATHS:
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
         return False
-    if path in PAGE_PATHS:
-        return not is_loopback(peer)  # the status page: open only to loopback peers (port-forward)
-    return True  # the API, /probe, and anything not named above (a safe default for new routes)
+    if _BROWSER_ROUTE.fullmatch(path):
+        return not is_loopback(peer)  # the status pages: open only to loopback peers (port-forward)
+    return True  # the JSON API, /probe, and anything not named above (a safe default for new routes)
 
 
 def _secured(response: web.StreamResponse) -> web.StreamResponse:

@@ -145,6 +145,14 @@ class StoreCollector(Collector):
         for stage, count in sorted(self._store.errors().items()):
             errors.add_metric([stage], float(count))
         yield errors
+        created = CounterMetricFamily(
+            "meshprober_probe_containers_created",
+            "Ephemeral probe containers added to pods (they stay until the pod is deleted)",
+            labels=["source_namespace"],
+        )
+        for namespace, count in sorted(self._store.probe_containers().items()):
+            created.add_metric([namespace], float(count))
+        yield created
         build = GaugeMetricFamily(
             "meshprober_build_info", "Build information", labels=["version", "python_version"]
         )

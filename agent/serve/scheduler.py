@@ -27,6 +27,7 @@ from agent.config import PathConfig
 from agent.errors import MeshproberError, stage_of
 from agent.evidence import PolicyView
 from agent.results import CheckResult, destination_ref, probe_failed_result, source_ref
+from agent.serve.events import log_result
 from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,10 @@ def safe_check(
     except Exception as exc:
         stage = stage_of(exc)
         on_error(stage)
-        log.warning("check of path %s failed at stage %s: %s", path.name, stage, type(exc).__name__)
+        log.warning(
+            "check of path %s failed at stage %s: %s", path.name, stage, type(exc).__name__,
+            extra={"event": "check_error", "path": path.name, "stage": stage},
+        )  # fmt: skip
         message = str(exc)[:300] if isinstance(exc, MeshproberError) else type(exc).__name__
         return probe_failed_result(
             path.name, source_ref(path), path.to.target_url, stage, message, started, destination_ref(path)
@@ -166,6 +170,7 @@ class ProbeScheduler:
             self._run_policy(path)
             result = safe_check(check or self._check, path, self._store.record_error)
             self._store.record(result)
+            log_result(result)
             return result
         finally:
             lock.release()
@@ -174,7 +179,10 @@ class ProbeScheduler:
         try:
             self._store.set_policy(path.name, self._policy_check(path))
         except Exception as exc:
-            log.warning("policy check of path %s failed: %s", path.name, type(exc).__name__)
+            log.warning(
+                "policy check of path %s failed: %s", path.name, type(exc).__name__,
+                extra={"event": "check_error", "path": path.name, "stage": "policy"},
+            )  # fmt: skip
             self._store.record_error("policy")
 
     def next_run_times(self) -> dict[str, datetime | None]:

@@ -20,7 +20,7 @@ DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 # Stages exported at 0 from the start; others (e.g. the pipeline's evidence stages) appear when first seen.
 KNOWN_ERROR_STAGES: tuple[str, ...] = (
     "config", "discovery", "check", "policy", "pods", "exec", "exec_timeout", "api", "parse",
-    "overrun", "missed",
+    "overrun", "missed", "sidecar_bypass", "no_curl", "ephemeral", "ephemeral_forbidden",
 )  # fmt: skip
 
 
@@ -56,6 +56,7 @@ class ResultStore:
         self._policy: dict[str, PolicyView | None] = {}
         self._stats: dict[str, PathStats] = {}
         self._errors: dict[str, int] = dict.fromkeys(KNOWN_ERROR_STAGES, 0)
+        self._probe_containers: dict[str, int] = {}
 
     def set_paths(self, names: Iterable[str]) -> None:
         """Declare the configured paths: new ones start at zero, gone ones are dropped, the rest kept."""
@@ -94,6 +95,15 @@ class ResultStore:
     def record_error(self, stage: str) -> None:
         with self._lock:
             self._errors[stage] = self._errors.get(stage, 0) + 1
+
+    def record_probe_container(self, namespace: str) -> None:
+        """An ephemeral probe container was added to a pod in `namespace` (they are never removed)."""
+        with self._lock:
+            self._probe_containers[namespace] = self._probe_containers.get(namespace, 0) + 1
+
+    def probe_containers(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._probe_containers)
 
     def errors(self) -> dict[str, int]:
         with self._lock:

@@ -36,6 +36,10 @@ class Backend:
     procs: set[asyncio.subprocess.Process] = field(default_factory=set)
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     stopping: asyncio.Event | None = None
+    # (namespace, pod, container spec): start a new ephemeral container and mark it running
+    # (meshlab.apiserver.ephemeral.mark_running); None: it runs after ephemeral_start_delay seconds.
+    ephemeral_start: Callable[[str, str, dict[str, Any]], None] | None = None
+    ephemeral_start_delay: float = 0.0
 
 
 BACKEND: web.AppKey[Backend] = web.AppKey("backend", Backend)

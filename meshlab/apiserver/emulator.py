@@ -48,6 +48,7 @@ class Emulator:
         users: Mapping[str, str] | None = None,
         rbac: RbacTable | None = None,
         follow_limit: float = 300.0,
+        ephemeral_start: Callable[[str, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +59,7 @@ class Emulator:
         self.backend = Backend(
             self.store, self.auth, self.state_dir, exec_context, log_path, follow_limit=follow_limit
         )
+        self.backend.ephemeral_start = ephemeral_start  # the lab runs ephemeral containers (see Backend)
         self.host = "127.0.0.1"
         self.port = 0
         self._thread: threading.Thread | None = None

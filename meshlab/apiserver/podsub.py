@@ -43,6 +43,7 @@ def validate_container(pod: dict[str, Any], container: str | None) -> str:
     """The container to use, or ApiError 400 worded like the real validateContainer."""
     name = pod["metadata"]["name"]
     containers, inits = container_names(pod)
+    ephemerals = [c.get("name", "") for c in (pod.get("spec") or {}).get("ephemeralContainers") or []]
     if not container:
         if len(containers) == 1:
             return containers[0]
@@ -50,7 +51,7 @@ def validate_container(pod: dict[str, Any], container: str | None) -> str:
         if inits:
             msg += f" or one of the init containers: [{' '.join(inits)}]"
         raise bad_request(msg)
-    if container not in containers and container not in inits:
+    if container not in containers and container not in inits and container not in ephemerals:
         raise bad_request(f"container {container} is not valid for pod {name}")
     return container
 
@@ -73,7 +74,11 @@ def default_context(backend: Backend, pod: dict[str, Any], container: str) -> Co
     cwd.mkdir(parents=True, exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": meta["name"], "HOME": str(cwd)}
     spec = pod.get("spec") or {}
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+    for c in (
+        (spec.get("containers") or [])
+        + (spec.get("initContainers") or [])
+        + (spec.get("ephemeralContainers") or [])
+    ):
         if c.get("name") == container:
             env.update(
                 {e["name"]: str(e["value"]) for e in c.get("env") or [] if "name" in e and "value" in e}

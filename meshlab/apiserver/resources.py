@@ -129,7 +129,11 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
 )
 
 # Subresources advertised in discovery (kind, verbs); served by dedicated handlers.
-POD_SUBRESOURCES = {"exec": ("PodExecOptions", ("create", "get")), "log": ("Pod", ("get",))}
+POD_SUBRESOURCES = {
+    "exec": ("PodExecOptions", ("create", "get")),
+    "log": ("Pod", ("get",)),
+    "ephemeralcontainers": ("Pod", ("get", "patch", "update")),
+}
 
 
 def by_plural(group: str, plural: str) -> ResourceType | None:

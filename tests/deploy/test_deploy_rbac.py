@@ -8,11 +8,14 @@ ServiceAccount); it is tested on the real overlays (no finding) and on injected 
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from deploy_helpers import AGENT_NS, AGENT_SA, DEPLOY, OVERLAYS, kubectl, render
+from deploy_helpers import AGENT_NS, AGENT_SA, DEPLOY, OVERLAYS, deploy_copy, kubectl, render
 
 from agent.config import parse_config_text
 
@@ -76,6 +79,12 @@ def rbac_violations(docs: list[dict[str, Any]]) -> list[str]:
                 for res in resources:
                     # websocket exec is a GET (authorized as get; create too since Kubernetes 1.35)
                     allowed = {"get", "create"} if res == "pods/exec" else READ
+                    if res == "pods/ephemeralcontainers":  # only the opt-in component, in exec Roles
+                        allowed = {"patch"}
+                        if kind == "ClusterRole" or meta["name"] != "meshprober-exec":
+                            found.append(
+                                f"{where}: pods/ephemeralcontainers outside the meshprober-exec Roles"
+                            )
                     if res == "pods/exec" and kind == "ClusterRole":
                         found.append(f"{where}: pods/exec in a ClusterRole (must be per-namespace Roles)")
                     if res == "pods/log" and kind == "ClusterRole":
@@ -203,6 +212,32 @@ def test_config_scope_matches_the_read_roles(overlay: str) -> None:
     else:
         assert scope is not None, "namespaced read Roles but no scope.namespaces in the agent config"
         assert set(scope["namespaces"]) | {"istio-system"} == read
+
+
+def _render_with_component(overlay: str, tmp: Path) -> list[dict[str, Any]]:
+    """The overlay plus deploy/components/ephemeral-probes, as a user's own kustomization would add it."""
+    exe = kubectl()
+    assert exe is not None
+    # kustomize refuses absolute paths to other kustomizations; the copy has the install's token file
+    deploy = os.path.relpath(deploy_copy(), tmp)
+    (tmp / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [{deploy}/overlays/{overlay}]\ncomponents: [{deploy}/components/ephemeral-probes]\n"
+    )
+    out = subprocess.run(
+        [str(exe), "kustomize", str(tmp)], capture_output=True, text=True, timeout=60, check=True
+    )
+    return [d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] in ROLE_KINDS | BINDING_KINDS]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=OVERLAYS)
+def test_ephemeral_probes_component_adds_patch_only_where_exec_is(overlay: str, tmp_path: Path) -> None:
+    docs = _render_with_component(overlay, tmp_path)
+    assert rbac_violations(docs) == []
+    added = {(ns, "", "pods/ephemeralcontainers", "patch", ()) for ns in EXEC_NAMESPACES[overlay]}
+    assert grants(docs) == expected_grants(overlay) | added
+    # without the component: no ephemeral containers at all (the shipped overlays)
+    assert not {g for g in grants(_rbac_docs(overlay)) if g[2] == "pods/ephemeralcontainers"}
 
 
 def test_single_namespace_config_is_the_base_config_plus_scope() -> None:

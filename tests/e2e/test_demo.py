@@ -44,6 +44,28 @@ def test_demo_once_json() -> None:
     assert "KUBECONFIG=" in proc.stderr  # the lab's kubeconfig is announced on stderr with --json
 
 
+def test_demo_seed_no_curl_probes_from_an_ephemeral_container(tmp_path: Path) -> None:
+    """The load-test generator has no curl: the same verdicts, probed from meshprober-probe, and the
+    evidence bundle (kept under --state-dir) says where the probe ran."""
+    proc = cli(
+        "demo", "--scenario", "seed-no-curl", "--once", "--json", "--state-dir", str(tmp_path), timeout=120
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    items = {item["path"]: item for item in json.loads(proc.stdout)}
+    for name in BROKEN:
+        check_broken(items[name])
+    assert items[HEALTHY]["verdict"] == "ok"
+    load_test = items["load-test-to-productpage"]
+    assert load_test["source"]["container"] == "meshprober-probe"
+    assert any("ephemeral container meshprober-probe" in e for e in load_test["evidence"])
+    assert items["bookinfo-to-productpage"]["source"]["container"] == "traffic-generator"  # has curl: exec
+    bundle = Path(load_test["bundle_dir"])
+    probe = json.loads((bundle / "probe.json").read_text())
+    assert probe["source"]["container"] == "meshprober-probe"
+    diagnosis = json.loads((bundle / "diagnosis.json").read_text())
+    assert any("ephemeral container meshprober-probe" in e for e in diagnosis["evidence"])
+
+
 def test_demo_once_human() -> None:
     proc = cli("demo", "--once", timeout=120)
     assert proc.returncode == 1, proc.stderr[-2000:]

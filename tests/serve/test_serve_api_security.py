@@ -144,6 +144,18 @@ def test_metrics_and_health_on_their_own_listener(tmp_path: Path, monkeypatch: p
         pytest.param("/", "::ffff:10.0.0.7", True, id="status-page-v4-mapped"),
         pytest.param("/", None, True, id="status-page-unknown-peer"),
         pytest.param("//api/v1/paths", "127.0.0.1", True, id="odd-path-defaults-to-token"),
+        pytest.param("/paths/broken", "127.0.0.1", False, id="path-page-loopback"),
+        pytest.param("/paths/broken", "10.0.0.7", True, id="path-page-off-loopback"),
+        pytest.param("/api/v1/paths/broken/bundle.tar.gz", "127.0.0.1", False, id="bundle-download-loopback"),
+        pytest.param(
+            "/api/v1/paths/broken/bundle.tar.gz", "10.0.0.7", True, id="bundle-download-off-loopback"
+        ),
+        pytest.param(
+            "/api/v1/paths/broken/evidence/curl.stderr", "10.0.0.7", True, id="evidence-file-off-loopback"
+        ),
+        pytest.param("/api/v1/paths/broken/evidence", "127.0.0.1", True, id="evidence-json-api"),
+        pytest.param("/api/v1/paths/a/b/bundle.tar.gz", "127.0.0.1", True, id="not-a-browser-route"),
+        pytest.param("/static/status.css", "10.0.0.7", False, id="static-assets"),
     ],
 )
 def test_which_requests_need_the_token(path: str, peer: str | None, needed: bool) -> None:

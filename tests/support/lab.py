@@ -41,6 +41,31 @@ class LabHandle:
                       "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
                       "-H", f"x-request-id: {request_id}", *extra, url)  # fmt: skip
 
+    def debug_curl(
+        self, source: str, url: str, request_id: str, *extra: str, container: str = "dbg"
+    ) -> subprocess.CompletedProcess[str]:
+        """curl from an ephemeral container (`kubectl debug`, added once), for images without curl."""
+        namespace, workload = source.split("/")[:2]
+        pod = self.pod(namespace, workload)
+        self.wait_debug_container(namespace, pod, container)
+        return self.k("exec", "-n", namespace, pod, "-c", container, "--",
+                      "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                      "-H", f"x-request-id: {request_id}", *extra, url)  # fmt: skip
+
+    def wait_debug_container(self, namespace: str, pod: str, container: str, timeout: float = 10.0) -> None:
+        """Add `container` with `kubectl debug` unless the pod has it, and wait until it runs (bounded)."""
+        path = "{.status.ephemeralContainerStatuses[?(@.name=='" + container + "')].state}"
+        state = self.k("get", "pod", "-n", namespace, pod, "-o", f"jsonpath={path}").stdout
+        if not state:
+            added = self.k("debug", "-n", namespace, pod, "--image=curlimages/curl:8.11.1",
+                           f"--container={container}", "--", "sleep", "3600")  # fmt: skip
+            assert added.returncode == 0, added.stderr
+        deadline = time.monotonic() + timeout
+        while "running" not in state:
+            assert time.monotonic() < deadline, f"{container} of {namespace}/{pod} not running: {state!r}"
+            time.sleep(0.1)
+            state = self.k("get", "pod", "-n", namespace, pod, "-o", f"jsonpath={path}").stdout
+
     def proxy_log_lines(self, source: str, request_id: str, timeout: float = 5.0) -> list[str]:
         """The source pod's istio-proxy log lines (via `kubectl logs`) carrying request_id."""
         namespace, workload = source.split("/")[:2]
