@@ -66,6 +66,15 @@ class StreamDropped(ExecError):
         self.stderr = stderr
 
 
+class OutputTruncated(ExecError):
+    """The command wrote more than the exec output cap; the stream was closed. The capped output is attached."""
+
+    def __init__(self, message: str, stdout: bytes = b"", stderr: bytes = b"") -> None:
+        super().__init__(message)
+        self.stdout = stdout
+        self.stderr = stderr
+
+
 class Unauthorized(ClusterError):
     """The API server rejected our credentials (401)."""
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.evidence import ClusterInfo, CurlResult, PolicyView
+from agent.istio.control_plane import ControlPlane
+from agent.istio.routing import Route
 from agent.model import Confidence, Diagnosis, Verdict
 
 if TYPE_CHECKING:
@@ -43,6 +45,15 @@ class Gathered:
     policy: PolicyView | None = None
     objects: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    clusters: list[ClusterInfo] | None = None  # every cluster of the target port (subsets), EDS modes added
+    control_plane: ControlPlane | None = None  # where the mesh config was read (agent.istio.control_plane)
+    routed: Route | None = None  # the VirtualService route of the request, when one binds the host
+    logging_off: dict[str, str] = field(
+        default_factory=dict
+    )  # side -> "<ns>/<pod>: why" its log was not read
+    logging_unknown: dict[str, str] = field(default_factory=dict)  # side -> why logging could not be decided
+    server_logging_on: bool = False  # known to log every request: a missing line is evidence
+    server_trouble: tuple[tuple[str, str], ...] = ()  # destination pods whose istio-proxy is in trouble
 
 
 @dataclass(frozen=True)

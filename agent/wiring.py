@@ -21,7 +21,8 @@ from agent.check.via import ViaState
 from agent.config import AgentConfig, PathConfig, load_config
 from agent.config.schema import ScopeConfig, scope_gaps
 from agent.errors import ClusterError, ConfigError
-from agent.kube.cluster import Cluster, ScopedCluster
+from agent.istio.control_plane import MeshOverrides
+from agent.kube.cluster import Cluster, ControlPlaneCluster, ScopedCluster
 from agent.results import CheckResult, wait_budget
 from agent.serve.agent import Agent
 from agent.serve.scheduler import PathBusy
@@ -53,6 +54,7 @@ def build_agent(
     `namespaces` (e.g. `run --namespace`) overrides the config's `scope.namespaces`."""
     config = load_config(config_path)  # fail fast, before anything runs; the agent re-reads it
     scope = apply_scope(config, namespaces, cluster, source=str(config_path))
+    apply_mesh(config, cluster)
     store = ResultStore()
     ctx = CheckContext.for_cluster(
         cluster,
@@ -78,7 +80,18 @@ def build_agent(
         reload_interval=reload_interval,
         store=store,
     )
+    if isinstance(cluster, ControlPlaneCluster):  # LiveCluster: the metric and status page show its view
+        cluster.on_control_plane = store.set_control_plane
     return agent, ctx
+
+
+def apply_mesh(config: AgentConfig, cluster: Cluster) -> None:
+    """The config's `mesh:` block overrides control-plane discovery (LiveCluster; fakes have none).
+    Read at start, like `scope:`."""
+    if not isinstance(cluster, ControlPlaneCluster):
+        return
+    m = config.mesh
+    cluster.mesh_overrides = MeshOverrides(m.istio_namespace, m.revision, m.cluster_domain, m.root_namespace)
 
 
 def apply_scope(

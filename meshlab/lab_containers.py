@@ -7,7 +7,7 @@
 - the istio-proxy container: Istio's iptables rules do not redirect traffic of the proxy's UID 1337
   (istio/istio tools/istio-iptables/pkg/capture/run.go, `-m owner --uid-owner 1337 -j RETURN`,
   86c9f01fd735fb01d8192f5bcaf0d424afb7f14c), so its curl goes straight to the server pod, bypassing
-  the sidecar: its `.curlrc` routes like a sidecar-less client's.
+  the sidecar: its routing file (the `curl` shim's, meshlab.podenv) routes like a sidecar-less client's.
 - ephemeral containers (`kubectl debug`, the agent's `meshprober-probe`): share the pod's network
   namespace, so their traffic is redirected to the sidecar like the app's: a process with the pod's
   address and the app's routes. The lab runs their command as a real process and reports it running
@@ -51,7 +51,8 @@ def slim_bin(directory: Path) -> Path:
 
 
 def app_env(pod: LabPod, container: str, cwd: Path) -> dict[str, str]:
-    env = container_env(pod, container, cwd)
+    # cwd/bin holds the routing `curl` shim (meshlab.podenv.write_app_env), first on PATH.
+    env = container_env(pod, container, cwd, extra_path=cwd / "bin")
     if not pod.workload.curl:
         env["PATH"] = str(slim_bin(cwd.parent))
     return env
@@ -97,7 +98,7 @@ class EphemeralContainers:
         argv = [str(a) for a in (spec.get("command") or []) + (spec.get("args") or [])] or list(
             DEFAULT_COMMAND
         )
-        env = container_env(pod, container, cwd)
+        env = container_env(pod, container, cwd, extra_path=cwd / "bin")  # the routing curl shim first
         env.update(
             {e["name"]: str(e["value"]) for e in spec.get("env") or [] if "name" in e and "value" in e}
         )
@@ -123,7 +124,7 @@ class EphemeralContainers:
         if container not in self.names(pod):
             return None
         cwd = self.cwd(pod, container)
-        return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd))
+        return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd, extra_path=cwd / "bin"))
 
     def refresh(self, pod: LabPod, model: MeshModel) -> None:
         """Re-route every ephemeral container of the pod (services changed)."""

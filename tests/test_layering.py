@@ -9,7 +9,7 @@ import pytest
 
 AGENT = Path(__file__).resolve().parent.parent / "agent"
 PURE_PACKAGES = ["probe", "envoy", "istio", "diagnose", "explain"]
-PURE_MODULES = ["model.py", "evidence.py", "errors.py", "results.py"]
+PURE_MODULES = ["model.py", "evidence.py", "errors.py", "results.py", "redaction.py"]
 # Modules whose import means network, processes or a cluster client.
 IO_MODULES = {
     "kubernetes",
@@ -100,7 +100,7 @@ PACKAGES = ("agent", "meshlab")
 # The layer order (DESIGN.md): each layer may import its own and lower layers only.
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
-        "agent.model", "agent.errors", "agent.evidence", "agent.results", "agent.signals",
+        "agent.model", "agent.errors", "agent.evidence", "agent.results", "agent.signals", "agent.redaction",
         "agent.probe", "agent.envoy", "agent.istio", "agent.diagnose", "agent.explain", "agent.config",
         "agent.kube.cluster",  # the Cluster protocol and its value types: no kubernetes, no I/O
     ),

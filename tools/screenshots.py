@@ -2,7 +2,8 @@
 
     python -m tools.screenshots [--url http://127.0.0.1:9090] [--out docs/screenshots]
 
-Without --url it runs `meshprober demo` on a free loopback port (the seed scenario: real Envoy
+The agent's JSON API needs its token: the demo's own (read from its output), or $MESHPROBER_TOKEN
+with --url. Without --url it runs `meshprober demo` on a free loopback port (the seed scenario: real Envoy
 sidecars), waits for the first round, shoots, and stops the demo with Ctrl-C (SIGINT). Drives
 Debian's headless Chromium through tools/cdp.py. Every wait is bounded.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -30,6 +33,7 @@ DEFAULT_OUT = ROOT / "docs" / "screenshots"
 WIDTH = 1200
 SCALE = 0.75  # smaller PNGs for the repository; text stays readable
 DEMO_TIMEOUT_S = 180.0
+TOKEN_LINE = re.compile(r"API token for this run \(printed once\): (\S+)")
 
 
 def _free_port() -> int:
@@ -38,12 +42,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class DemoUrl(str):
+    """The demo's base URL, which also knows where the demo prints its per-run API token."""
+
+    log: IO[str]
+
+    def token(self, timeout: float = DEMO_TIMEOUT_S) -> str:
+        """The API token the demo printed once (bounded wait for the line)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.log.seek(0)
+            if m := TOKEN_LINE.search(self.log.read()):
+                return m.group(1)
+            time.sleep(0.2)
+        raise RuntimeError(f"{self}: the demo printed no API token within {timeout:g}s")
+
+
+def api_token(base: str) -> str | None:
+    """The bearer token for the agent's JSON API: the demo's own, else $MESHPROBER_TOKEN."""
+    return base.token() if isinstance(base, DemoUrl) else os.environ.get("MESHPROBER_TOKEN")
+
+
 def wait_for_failing_path(base: str, timeout: float = DEMO_TIMEOUT_S) -> str:
     """The name of a path that failed and kept an evidence bundle, once the agent has one."""
     deadline = time.monotonic() + timeout
+    token = api_token(base)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     while time.monotonic() < deadline:
         try:
-            paths = httpx.get(f"{base}/api/v1/paths", timeout=5).json()
+            paths = httpx.get(f"{base}/api/v1/paths", timeout=5, headers=headers).json()
         except (httpx.HTTPError, ValueError):
             paths = []
         failing = sorted(
@@ -64,7 +91,9 @@ def demo() -> Iterator[str]:
         argv = [sys.executable, "-m", "agent", "demo", "--listen", f"127.0.0.1:{port}"]
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         try:
-            yield f"http://127.0.0.1:{port}"
+            url = DemoUrl(f"http://127.0.0.1:{port}")
+            url.log = log
+            yield url
         finally:
             proc.send_signal(signal.SIGINT)
             try:

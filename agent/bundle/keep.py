@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from agent import redaction
 from agent.bundle.format import CLIENT_LOG, DUMP, SERVER_LOG
 from agent.bundle.write import write_bundle
 from agent.istio.mesh import MESH_CONFIGMAP
@@ -93,7 +94,10 @@ def _resources(objects: list[dict[str, Any]], pod: PodInfo, path: PathConfig) ->
         ns, name = meta.get("namespace"), meta.get("name")
         if (
             kind in POLICY_KINDS
-            or (kind == "ConfigMap" and name == MESH_CONFIGMAP)
+            or kind in ("Telemetry", "VirtualService")  # whether sidecars log; which subset was used
+            or (
+                kind == "ConfigMap" and (name == MESH_CONFIGMAP or str(name).startswith(MESH_CONFIGMAP + "-"))
+            )
             or (kind == "Service" and (ns, name) == (namespace, service))
             or (kind == "Pod" and ((ns, name) == (pod.namespace, pod.name) or ns == namespace))
         ):
@@ -142,7 +146,8 @@ def keep_bundle(
     for name in list(optional):
         room = max(0, budget - used)
         if len(optional[name]) > room:
-            optional[name] = optional[name][-room:] if room else ""
+            # Redact before the cut, so a cut cannot drop a `Bearer` prefix and keep the token.
+            optional[name] = redaction.cut_tail(redaction.redact(optional[name]), room)
         used += len(optional[name])
     probe = {
         "source": {"namespace": pod.namespace, "workload": path.source.label,
@@ -161,12 +166,13 @@ def keep_bundle(
         target = write_bundle(
             root / bundle_name(attempt.started, attempt.request_id),
             probe=probe,
-            curl_stdout=attempt.stdout.decode("utf-8", "replace")[: budget // 2],
-            curl_stderr=attempt.stderr.decode("utf-8", "replace")[: budget // 2],
+            curl_stdout=attempt.stdout.decode("utf-8", "replace"),
+            curl_stderr=attempt.stderr.decode("utf-8", "replace"),
             curl_exit=attempt.exit_code,
             optional=optional,
             resources=resources,
             diagnosis=d,
+            max_text=max(1024, budget // 2),  # write_bundle cuts after it redacts
         )
         _prune(root, settings.keep_per_path)
     except OSError as exc:  # a full or read-only disk costs the bundle, never the result

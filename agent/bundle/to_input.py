@@ -7,7 +7,6 @@ None, never guessed.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +15,7 @@ from agent.bundle.format import CLIENT_LOG, SERVER_LOG
 from agent.bundle.read import Bundle
 from agent.diagnose.assemble import Observed, diagnose, to_input
 from agent.diagnose.inputs import DiagnoseInput
-from agent.diagnose.log_match import match_entry
+from agent.diagnose.log_match import match_entry, rfc3339_epoch
 from agent.envoy.stats import delta, parse_stats
 from agent.errors import InputError, MeshproberError
 from agent.evidence import AccessLogEntry, PolicyView
@@ -95,13 +94,7 @@ _EXPIRY = ".expiration_unix_time_seconds"
 
 def _start_epoch(bundle: Bundle) -> float | None:
     raw = bundle.probe.get("start_time")
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when.timestamp() if when.tzinfo else None
+    return rfc3339_epoch(raw) if isinstance(raw, str) else None
 
 
 def _expired_certs(bundle: Bundle, stats: Mapping[str, dict[str, int]]) -> tuple[tuple[str, str], ...]:
@@ -167,7 +160,31 @@ def observed(bundle: Bundle, repeatable: bool | None = None) -> Observed:
         expired_certs=_expired_certs(bundle, stats),
         start_time=start,
         curl_present=bundle.curl_present,
+        **_mesh_facts(bundle),
     )
+
+
+def _mesh_facts(bundle: Bundle) -> dict[str, Any]:
+    """Logging on/off per sidecar and the server's istio-proxy health, from resources/ (as live)."""
+    from agent.bundle.mesh_facts import mesh_facts
+    from agent.config.schema import PathConfig
+
+    source = bundle.probe.get("source")
+    target = bundle.probe.get("target")
+    if not isinstance(source, dict) or not isinstance(target, str):
+        return {}
+    try:
+        path = PathConfig.model_validate(
+            {
+                "name": "bundle",
+                "from": {"namespace": source.get("namespace"), "workload": "w"},
+                "to": {"url": target},
+            }
+        )
+    except ValueError:
+        return {}
+    service, namespace, _ = path.destination()
+    return mesh_facts(bundle.resources, bundle.texts, source, service, namespace, _start_epoch(bundle))
 
 
 def build_input(bundle: Bundle, repeatable: bool | None = None) -> DiagnoseInput:

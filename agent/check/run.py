@@ -16,9 +16,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 from agent.check.context import CheckContext
 from agent.check.gather import PendingGather, service_target
+from agent.check.mesh_facts import view_gaps
 from agent.check.via import probe_container_note, probe_via, via_stage
 from agent.config import PathConfig
 from agent.diagnose.assemble import Observed, diagnose
@@ -132,8 +134,23 @@ def diagnose_attempt(
             policy=g.policy if g else None,
             repeatable=repeatable,
             client_has_sidecar=pod.has_sidecar,
+            **_mesh_facts(g),
         )
     )
+
+
+def _mesh_facts(g: Gathered | None) -> dict[str, Any]:
+    """The VirtualService route, logging off, the server sidecar's health and the control-plane gaps."""
+    if g is None:
+        return {}
+    return {
+        "routed": g.routed,
+        "logging_off": dict(g.logging_off),
+        "logging_unknown": dict(g.logging_unknown),
+        "server_logging_on": g.server_logging_on,
+        "server_sidecar_trouble": g.server_trouble,
+        "view_gaps": view_gaps(g.control_plane),
+    }
 
 
 def _clusters(g: Gathered | None) -> list[ClusterInfo] | None:
@@ -141,6 +158,8 @@ def _clusters(g: Gathered | None) -> list[ClusterInfo] | None:
     dump could not be re-read (it was parsed once already)."""
     if g is None or g.dump is None:
         return None
+    if g.clusters is not None:
+        return g.clusters  # parsed by the gather, with the include_eds endpoint modes added
     try:
         return parse_clusters(g.dump)
     except (InputError, ValueError):
@@ -202,7 +221,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
     # The confirming probe runs while the config dump and the policy view are fetched.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
         confirming = pool.submit(_probe_again, ctx, pod, container, path)
-        gathered = pending.finish(logs_after=confirming)
+        gathered = pending.finish(logs_after=confirming, request_id=first.request_id)
         second, second_error = confirming.result()
     if _pod_gone(ctx.cluster, pod, second_error):
         # The sidecar went away with the pod: what the first probe saw says nothing about the path.

@@ -16,6 +16,7 @@ from agent.diagnose.ladder import classify
 from agent.diagnose.log_match import match_entry
 from agent.envoy.config_dump import find_cluster
 from agent.evidence import AccessLogEntry, ClusterInfo, CurlResult, PolicyView
+from agent.istio.routing import Route
 from agent.model import Diagnosis
 
 
@@ -40,15 +41,23 @@ class Observed:
     expired_certs: tuple[tuple[str, str], ...] = ()
     start_time: str | None = None  # RFC 3339, when the probe started (matches lines without a request id)
     curl_present: bool = True  # False: no curl output was recorded, only logs
+    routed: Route | None = None  # the VirtualService route, when no access-log line names the cluster
+    logging_off: Mapping[str, str] = field(default_factory=dict)  # side -> "<ns>/<pod>: why" (no log read)
+    logging_unknown: Mapping[str, str] = field(default_factory=dict)  # side -> why logging is unknown
+    server_logging_on: bool = False  # the server sidecar is known to log every request
+    server_sidecar_trouble: tuple[tuple[str, str], ...] = ()  # ("ns/pod", what is wrong with istio-proxy)
+    view_gaps: tuple[str, ...] = ()  # control-plane objects that could not be read (policy in doubt)
 
 
 def select_cluster(
     clusters: Sequence[ClusterInfo] | None,
     entry: AccessLogEntry | None,
     service: tuple[str, int] | None,
+    routed: Route | None = None,
 ) -> ClusterInfo | None:
     """The client sidecar's cluster the request used: the one its access-log line names (subsets
-    included), else the Service's default cluster, else the only outbound cluster on that port."""
+    included), else the subset the VirtualService route names, else the Service's default cluster
+    (under any cluster domain), else the only outbound cluster on that port."""
     if not clusters:
         return None
     if entry is not None and entry.upstream_cluster:
@@ -56,12 +65,26 @@ def select_cluster(
         if named:
             return named[0]
     if service is not None:
-        found = find_cluster(clusters, *service)
-        if found is not None:
-            return found
+        subsets = [routed.subset] if routed is not None and routed.subset is not None else []
+        for subset in [*subsets, None]:
+            found = service_cluster(clusters, *service, subset)
+            if found is not None:
+                return found
     port = service[1] if service is not None else None
     outbound = [c for c in clusters if c.direction == "outbound" and (port is None or c.port == port)]
     return outbound[0] if len(outbound) == 1 else None
+
+
+def service_cluster(
+    clusters: Sequence[ClusterInfo], fqdn: str, port: int, subset: str | None = None
+) -> ClusterInfo | None:
+    """`outbound|port|subset|fqdn`; a cluster domain other than the engine's cluster.local still
+    matches by `<svc>.<ns>.svc.` (the dump names the real domain)."""
+    found = find_cluster(clusters, fqdn, port, subset)
+    head, sep, _ = fqdn.partition(".svc.")
+    if found is None and sep:
+        found = find_cluster(clusters, head + ".svc", port, subset)
+    return found
 
 
 def matched_entries(o: Observed) -> tuple[AccessLogEntry | None, AccessLogEntry | None, tuple[str, ...]]:
@@ -83,7 +106,7 @@ def to_input(o: Observed) -> DiagnoseInput:
         server_entry=server_entry,
         client_log_present=o.client_log is not None,
         server_log_present=o.server_log is not None,
-        client_cluster=select_cluster(o.clusters, client_entry, o.service),
+        client_cluster=select_cluster(o.clusters, client_entry, o.service, o.routed),
         client_dump_present=o.clusters is not None,
         client_stats_delta=o.client_stats_delta,
         server_stats_delta=o.server_stats_delta,
@@ -94,6 +117,11 @@ def to_input(o: Observed) -> DiagnoseInput:
         expired_certs=o.expired_certs,
         curl_present=o.curl_present,
         match_notes=notes,
+        logging_off=o.logging_off,
+        logging_unknown=o.logging_unknown,
+        server_logging_on=o.server_logging_on,
+        server_sidecar_trouble=o.server_sidecar_trouble,
+        view_gaps=o.view_gaps,
     )
 
 

@@ -44,6 +44,16 @@ class DiagnoseInput:
     curl_present: bool = True
     # How the access-log lines were matched when not by x-request-id (log_match.py), for the evidence.
     match_notes: tuple[str, ...] = ()
+    # Destination pods whose istio-proxy was in trouble around the probe: ("ns/pod", "not ready, ...").
+    server_sidecar_trouble: tuple[tuple[str, str], ...] = ()
+    # Sides ("client", "server") whose sidecar writes no readable access log, and why: no line from
+    # them proves nothing. `server_logging_on`: the server side is known to log every request.
+    logging_off: Mapping[str, str] = field(default_factory=dict)
+    server_logging_on: bool = False
+    # Sides whose logging could not be decided (Telemetry unreadable, no mesh config), and why.
+    logging_unknown: Mapping[str, str] = field(default_factory=dict)
+    # Control-plane objects the agent could not read (403/404), each naming object and permission.
+    view_gaps: tuple[str, ...] = ()
 
 
 def stat_sum(delta: Mapping[str, int], suffix: str) -> int:

@@ -12,6 +12,8 @@ Then the cross-check rules (rules/) sharpen or soften the finding, and remedy.py
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.diagnose import catalog, curl_rungs
 from agent.diagnose.finding import Finding
 from agent.diagnose.inputs import DiagnoseInput
@@ -183,9 +185,14 @@ def find(inp: DiagnoseInput, sig: Signals) -> Finding:
     return _status_rung(inp, sig, ev)
 
 
-def classify(inp: DiagnoseInput) -> Diagnosis:
-    """The whole ladder: raw finding, cross-check rules in order, then wording and remedy."""
+def classify(inp: DiagnoseInput, *, relayed: bool = False) -> Diagnosis:
+    """The whole ladder: raw finding, cross-check rules in order, then wording and remedy.
+
+    `relayed`: the reply is known to come from the server side (an inbound access-log line judged on
+    its own by `meshprober explain`), whatever the evidence itself shows."""
     sig = derive(inp)
+    if relayed:
+        sig = replace(sig, relayed=True)
     finding = find(inp, sig)
     for rule in RULES:
         finding = rule(inp, sig, finding)

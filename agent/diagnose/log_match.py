@@ -19,7 +19,8 @@ WINDOW_S = 30.0  # a probe's curl deadline is well under this
 SKEW_S = 2.0
 
 
-def _epoch(raw: str | None) -> float | None:
+def rfc3339_epoch(raw: str | None) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time with a zone (`Z` or an offset); None otherwise."""
     if not raw:
         return None
     try:
@@ -56,7 +57,7 @@ def match_entry(
         found = find_by_request_id(entries, request_id)
         if found:
             return found[-1], None  # the last line is the final attempt's outcome; the usual way
-    start = _epoch(start_time)
+    start = rfc3339_epoch(start_time)
     if start is None or target is None:
         return None, None
     host, port = target
@@ -64,7 +65,7 @@ def match_entry(
         e
         for e in entries
         if (not e.request_id or e.request_id != request_id)
-        and (when := _epoch(e.start_time)) is not None
+        and (when := rfc3339_epoch(e.start_time)) is not None
         and start - SKEW_S <= when <= start + WINDOW_S
         and _goes_to(e, host, port)
     ]

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agent.diagnose.finding import Finding
 from agent.diagnose.inputs import DiagnoseInput
-from agent.diagnose.ladder import find
-from agent.diagnose.remedy import REMEDY_TEXT, to_diagnosis
-from agent.diagnose.rules import FINAL_RULES, RULES
+from agent.diagnose.ladder import classify
+from agent.diagnose.remedy import REMEDY_TEXT
 from agent.diagnose.rules.repeatability import AGAIN, NOT_AGAIN
-from agent.diagnose.signals import derive
 from agent.evidence import AccessLogEntry, CurlResult
 from agent.explain.detect import Item
 from agent.explain.repeats import Repeat
@@ -58,16 +55,7 @@ def _ok(entry: AccessLogEntry) -> Diagnosis:
 
 def _ladder(inp: DiagnoseInput, relayed: bool) -> Diagnosis:
     """agent.diagnose.classify, except that an inbound line's reply is known to come from the server side."""
-    sig = derive(inp)
-    if relayed:
-        sig = replace(sig, relayed=True)
-    finding: Finding = find(inp, sig)
-    for rule in RULES:
-        finding = rule(inp, sig, finding)
-    diagnosis = to_diagnosis(inp, sig, finding)
-    for final in FINAL_RULES:
-        diagnosis = final(inp, diagnosis)
-    return diagnosis
+    return classify(inp, relayed=relayed)
 
 
 def _without_expectation(d: Diagnosis) -> Diagnosis:

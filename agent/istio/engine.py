@@ -175,7 +175,11 @@ class PolicyEngine(Topology):
         )
 
     # -- verdicts --------------------------------------------------------------------------
-    def check(self, client_namespace: str, client_pod: str | None, host: str, port: int) -> PolicyView:
+    def check(
+        self, client_namespace: str, client_pod: str | None, host: str, port: int, subset: str | None = None
+    ) -> PolicyView:
+        """The tls-check row for client -> host:port; with `subset`, for the subset cluster
+        `outbound|port|subset|host` a VirtualService routed to (its endpoints, its TLS)."""
         client = self.find_client(client_namespace, client_pod)
         svc = self.find_service(client_namespace, host)
         sport = self._port(svc, port)
@@ -185,6 +189,8 @@ class PolicyEngine(Topology):
             else f"a sidecar client in {client_namespace}"
         )
         eps = self.endpoints(svc)
+        if subset is not None:
+            eps = self._subset_members(client, svc, subset, eps)
         assumed = not eps
         if assumed:
             eps = [
@@ -201,7 +207,7 @@ class PolicyEngine(Topology):
                 "DISABLE", "default", False, explanation=f"{who} has no sidecar: it sends plaintext"
             )
         else:
-            decision = self.client_tls(client_namespace, client.labels, svc.fqdn, port)
+            decision = self.client_tls(client_namespace, client.labels, svc.fqdn, port, subset)
         rows = []
         for ep in eps:
             server = self._server(svc, sport, ep)
@@ -223,7 +229,9 @@ class PolicyEngine(Topology):
         )
         if len({r[1].mode for r in rows}) > 1 or len({r[2] for r in rows}) > 1:
             words.append(f"{len(bad)} of {len(rows)} endpoints fail")
-        if self._sidecar(client) and not assumed:
+        if subset is not None:
+            words.append(f"subset {subset} (the cluster the request used)")
+        elif self._sidecar(client) and not assumed:
             words.extend(self._subset_notes(client, svc, sport, eps))
         view = PolicyView(
             host=svc.fqdn,
@@ -241,6 +249,13 @@ class PolicyEngine(Topology):
             return view
         text, patch = self._remedy(client, svc, sport, decision, [r[1].mode for r in rows])
         return PolicyView(**{**view.__dict__, "remedy_text": text, "remedy_patch": patch})
+
+    def _subset_members(self, client: Pod, svc: Service, subset: str, eps: list[Pod]) -> list[Pod]:
+        """The endpoints a DestinationRule subset selects (all of them when the subset is unknown)."""
+        rule = self.index.resolve(client.namespace, client.labels, svc.fqdn, svc.namespace).rule
+        sub = next((s for s in (rule.subsets if rule else []) if s.get("name") == subset), None)
+        labels = (sub or {}).get("labels") or {}
+        return [p for p in eps if all(p.labels.get(k) == v for k, v in labels.items())]
 
     def _subset_notes(self, client: Pod, svc: Service, sport: ServicePort, eps: list[Pod]) -> list[str]:
         """Subsets whose own tls would conflict when a VirtualService routes to them (not the default cluster)."""

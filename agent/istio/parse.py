@@ -307,6 +307,14 @@ def parse_mesh_config(text: Any) -> MeshConfig:
     )
 
 
+def _mesh_configmap(obj: Mapping[str, Any]) -> bool:
+    """The mesh ConfigMap: `istio`, or `istio-<rev>` of a revisioned install (the helm chart's name,
+    istio/istio manifests/charts/istio-control/istio-discovery/templates/configmap.yaml) with a mesh."""
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    data = obj.get("data")
+    return name == "istio" or (name.startswith("istio-") and isinstance(data, Mapping) and "mesh" in data)
+
+
 def describe(obj: Mapping[str, Any]) -> str:
     raw_meta = obj.get("metadata")
     meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
@@ -340,7 +348,7 @@ def parse_objects(objects: list[dict[str, Any]]) -> Resources:
                 res.pods.append(parse_pod(obj))
             elif kind == "Deployment":
                 templates.append(parse_deployment(obj))
-            elif kind == "ConfigMap" and (obj.get("metadata") or {}).get("name") == "istio":
+            elif kind == "ConfigMap" and _mesh_configmap(obj):
                 mesh = (obj.get("data") or {}).get("mesh")
                 if mesh is not None:
                     res.mesh = parse_mesh_config(mesh)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.istio.mesh import DEFAULT_CONTAINER_ANNOTATION, SIDECAR_CONTAINER, is_mesh_sidecar
+from agent.istio.sidecar_health import SidecarStatus
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Pod:
     owner_name: str | None = None
     from_template: bool = False  # a Deployment's pod template, not a real pod
     assume_sidecar: bool | None = None  # a stand-in (no pods listed, ExternalName): assumed, not seen
+    sidecar: SidecarStatus | None = None  # istio-proxy's container status (classic or native sidecar)
     # Effective securityContext.runAsUser per container (its own, else the pod's); absent: unset.
     # UID 1337 is the proxy's: a probe from such a container bypasses the sidecar (agent.check.via).
     run_as_users: Mapping[str, int] = field(default_factory=dict)

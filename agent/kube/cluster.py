@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from agent.istio.control_plane import ControlPlane, MeshOverrides
 from agent.istio.resources import Pod, Service, ServicePort
 
 # One Pod and one Service model for the kube layer, discovery and the policy engine
@@ -50,7 +51,16 @@ class Cluster(Protocol):
         """Run argv in the container; stdout, stderr and exit code separately; deadline enforced."""
         ...
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str: ...
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        """The container's log since `since_seconds` ago, at most `limit_bytes` from that point."""
+        ...
 
     def ping(self) -> None:
         """Raise ClusterUnreachable if the API server does not answer."""
@@ -67,8 +77,23 @@ class ScopedCluster(Protocol):
     def set_error_counter(self, count: Callable[[str], None]) -> None: ...
 
 
+@runtime_checkable
+class ControlPlaneCluster(Protocol):
+    """A cluster that discovers its control plane (LiveCluster): the agent config's `mesh:` block
+    overrides it, and each discovery is reported (to the store: metric and status page)."""
+
+    mesh_overrides: MeshOverrides
+    last_control_plane: ControlPlane | None
+    on_control_plane: Callable[[ControlPlane], None]
+
+    def control_plane(
+        self, source_labels: dict[str, str] | None = None, source_annotations: dict[str, str] | None = None
+    ) -> tuple[ControlPlane, dict[str, Any] | None]: ...
+
+
 __all__ = [
     "Cluster",
+    "ControlPlaneCluster",
     "ExecResult",
     "PodInfo",
     "ScopedCluster",

@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.errors import InputError
 from agent.istio.mesh import running_containers
+from agent.istio.sidecar_health import sidecar_status
 from agent.kube.cluster import PodInfo, ServiceInfo, ServicePort
 
 # A label key (optional DNS prefix + name) and value, as Kubernetes validates them.
@@ -58,6 +59,7 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         ready=ready,
         owner_kind=owner.get("kind"),
         owner_name=owner.get("name"),
+        sidecar=sidecar_status(obj),
         run_as_users=_run_as_users(spec),
     )
 

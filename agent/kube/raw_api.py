@@ -86,7 +86,11 @@ class RawApi:
 
     @staticmethod
     def _q(**params: Any) -> list[tuple[str, Any]]:
-        names = {"label_selector": "labelSelector", "since_seconds": "sinceSeconds"}
+        names = {
+            "label_selector": "labelSelector",
+            "since_seconds": "sinceSeconds",
+            "limit_bytes": "limitBytes",
+        }
         return [(names.get(k, k), v) for k, v in params.items() if v is not None]
 
     # --- core/v1 ------------------------------------------------------------------------------
@@ -123,9 +127,10 @@ class RawApi:
         namespace: str,
         container: str | None = None,
         since_seconds: int | None = None,
+        limit_bytes: int | None = None,
         **kw: Any,
     ) -> Any:
-        query = self._q(container=container, since_seconds=since_seconds)
+        query = self._q(container=container, since_seconds=since_seconds, limit_bytes=limit_bytes)
         params = {"name": name, "namespace": namespace}
         return self._get("/api/v1/namespaces/{namespace}/pods/{name}/log", params, query, **kw)
 
@@ -171,6 +176,10 @@ class RawApi:
     ) -> Any:
         params = {"group": group, "version": version, "namespace": namespace, "plural": plural}
         return self._get("/apis/{group}/{version}/namespaces/{namespace}/{plural}", params, **kw)
+
+    def list_mutating_webhook_configuration(self, label_selector: str | None = None, **kw: Any) -> Any:
+        path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+        return self._get(path, None, self._q(label_selector=label_selector), **kw)
 
     def list_namespaced_endpoint_slice(
         self, namespace: str, label_selector: str | None = None, **kw: Any

@@ -1,8 +1,9 @@
 """The status pages' routes: GET / (overview), /paths/NAME (one path), the latest bundle's files
 and its .tar.gz under /api/v1/paths/NAME/, and the pages' own CSS and script under /static/.
 
-Route classes, for the auth check placed in front of them (`api.API_CLASS_PREFIXES`): the path page,
-raw evidence and the bundle download carry probe data and are API-class; / and /static are pages.
+Route classes, for the auth check placed in front of them (`http_guard.needs_token`): / , the path
+pages, the bundle's files and its download are what a browser opens (the token off loopback); /static
+holds no probe data (open).
 Handlers only read the store and the bundle directory, off the event loop for file work.
 """
 
@@ -64,7 +65,11 @@ class Pages:
 
     async def index(self, request: web.Request) -> web.Response:
         html = render_status_page(
-            self.ctx.store.snapshot(), self.ctx.paths(), self.ctx.config_status(), self._refresh(request)
+            self.ctx.store.snapshot(),
+            self.ctx.paths(),
+            self.ctx.config_status(),
+            self._refresh(request),
+            control_plane=self.ctx.store.control_plane(),
         )
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from agent.config import PathConfig
+from agent.istio.control_plane import ControlPlane
 from agent.model import Verdict
 from agent.results import CheckResult
 from agent.serve.graph import STATE_COLORS, EdgeSpec, Graph, layout_graph
@@ -146,11 +147,12 @@ def render_status_page(
     paths: Mapping[str, PathConfig],
     config_status: ConfigStatus | None,
     refresh_s: int = 15,
+    control_plane: ControlPlane | None = None,
 ) -> str:
     rows = [_row(s, paths.get(s.name)) for s in snapshots]
     counts = {state: sum(1 for r in rows if r.state == state) for state in COLORS}
     return env.get_template("status.html.j2").render(
         groups=group_rows(rows), rows=rows, graph=graph_of(rows, paths), colors=COLORS, counts=counts,
         config=config_status, refresh_s=max(2, refresh_s), now=fmt_time(time.time()), root="",
-        search_text=search_text,
+        search_text=search_text, plane=control_plane,
     )  # fmt: skip

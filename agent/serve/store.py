@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.evidence import PolicyView
+from agent.istio.control_plane import ControlPlane
 from agent.model import Verdict
 from agent.results import CheckResult
 
@@ -50,6 +51,7 @@ class PathSnapshot:
 class ResultStore:
     def __init__(self, history: int = 20) -> None:
         self._lock = threading.Lock()
+        self._control_plane: ControlPlane | None = None
         self._history_len = max(1, history)
         self._latest: dict[str, CheckResult] = {}
         self._history: dict[str, deque[CheckResult]] = {}
@@ -91,6 +93,15 @@ class ResultStore:
         with self._lock:
             if name in self._stats:
                 self._policy[name] = view
+
+    def set_control_plane(self, plane: ControlPlane | None) -> None:
+        """The control plane the policy view was last read from (its gaps: a partial view)."""
+        with self._lock:
+            self._control_plane = plane
+
+    def control_plane(self) -> ControlPlane | None:
+        with self._lock:
+            return self._control_plane
 
     def record_error(self, stage: str) -> None:
         with self._lock:

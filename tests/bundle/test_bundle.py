@@ -205,16 +205,16 @@ def test_seed_fixture_remedy_is_the_policy_patch_keeping_least_conn() -> None:
 def test_write_bounds_text_and_skips_oversized_dump(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import agent.bundle.write as bw
 
-    monkeypatch.setattr(bw, "MAX_TEXT", 100)
     monkeypatch.setattr(bw, "MAX_DUMP", 10)
     root = write_bundle(
         tmp_path,
         probe={},
-        curl_stdout="y" * 500,
-        curl_stderr="",
+        curl_stdout="",
+        curl_stderr="y" * 500,
         curl_exit=0,
         optional={"client-config-dump.json": '{"configs": []}'},
+        max_text=100,
     )
-    assert (root / "curl.stdout").read_text().startswith("y" * 100)
-    assert "cut at 100" in (root / "curl.stdout").read_text()
+    assert (root / "curl.stderr").read_text().startswith("y" * 100)
+    assert "cut at 100" in (root / "curl.stderr").read_text()
     assert not (root / "client-config-dump.json").exists()

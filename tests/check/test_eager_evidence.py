@@ -43,9 +43,16 @@ class TimedReplay(ReplayCluster):
         finally:
             self._note(argv[0], "end")
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
         self._note("logs", "start")
-        return super().logs(namespace, pod, container, since_seconds)
+        return super().logs(namespace, pod, container, since_seconds, limit_bytes)
 
     def first(self, what: str, edge: str) -> float | None:
         return next((t for w, e, t in self.events if (w, e) == (what, edge)), None)

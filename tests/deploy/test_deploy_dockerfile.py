@@ -20,7 +20,9 @@ import pytest
 from deploy_helpers import ROOT, tool
 
 DOCKERFILE = ROOT / "Dockerfile"
-PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$")
+# A patch-level tag AND a digest (a tag can be re-pointed); 3.11.16 was current when this was pinned.
+PINNED_BASE = re.compile(r"^python:3\.11\.(?P<patch>\d+)-slim(-[a-z]+)?@sha256:[0-9a-f]{64}$")
+MIN_PATCH = 16
 BUILD_TOOLS = re.compile(r"\b(apt-get|apk|gcc|g\+\+|make|build-essential|pip|setuptools|wheel|git)\b")
 LAB_PACKAGES = {"meshlab"}  # installed by the `lab` extra, never in the agent image
 RUNTIME_DIRS = ("/tmp",)  # emptyDir mounts in deploy/base/deployment.yaml
@@ -84,8 +86,11 @@ def dockerfile_findings(text: str, pyproject: dict[str, Any]) -> list[str]:
     if len(stages) < 2:
         found.append("not multi-stage")
     for st in stages:
-        if not PINNED_BASE.match(st.base):
-            found.append(f"base {st.base!r} is not a pinned python:3.11.x-slim")
+        m = PINNED_BASE.fullmatch(st.base)
+        if not m:
+            found.append(f"base {st.base!r} is not a pinned python:3.11.x-slim (tag and @sha256 digest)")
+        elif int(m.group("patch")) < MIN_PATCH:
+            found.append(f"base {st.base!r} is an old patch release (< 3.11.{MIN_PATCH})")
     if not stages:
         return [*found, "no FROM"]
     final, builders = stages[-1], stages[:-1]
@@ -160,7 +165,17 @@ def _replace(old: str, new: str) -> str:
     [
         pytest.param(REAL, None, id="healthy-real-dockerfile"),
         pytest.param(
-            _replace("python:3.11.7-slim-bookworm", "python:3.11-slim"), "not a pinned", id="unpinned-base"
+            _replace("python:3.11.16-slim-bookworm@sha256:", "python:3.11-slim@sha256:"),
+            "not a pinned",
+            id="unpinned-base",
+        ),
+        pytest.param(
+            re.sub(r"@sha256:[0-9a-f]{64}", "", REAL), "tag and @sha256 digest", id="tag-without-digest"
+        ),
+        pytest.param(
+            _replace("python:3.11.16-slim-bookworm@", "python:3.11.7-slim-bookworm@"),
+            "old patch release",
+            id="old-patch",
         ),
         pytest.param(_replace("USER 65532:65532", "USER root"), "non-root", id="root-user"),
         pytest.param(
@@ -172,7 +187,7 @@ def _replace(old: str, new: str) -> str:
             id="readme-not-copied",
         ),
         pytest.param(
-            _replace("EXPOSE 9090", "RUN apt-get update && apt-get install -y gcc\nEXPOSE 9090"),
+            _replace("EXPOSE 9090 9091", "RUN apt-get update && apt-get install -y gcc\nEXPOSE 9090 9091"),
             "build/install tooling",
             id="build-tools-in-final",
         ),

@@ -87,6 +87,13 @@ def test_demo_port_taken_is_a_usage_error() -> None:
     assert "--listen" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_demo_refuses_a_non_loopback_listener() -> None:
+    """The demo serves ad-hoc probes: only on loopback (fails before the lab starts)."""
+    proc = cli("demo", "--listen", "0.0.0.0:0", timeout=30)
+    assert proc.returncode == 2
+    assert "only on loopback" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def _samples(text: str, metric: str) -> dict[str, float]:
     """path label -> value of `metric` (the last sample per path)."""
     out: dict[str, float] = {}
@@ -132,7 +139,16 @@ def test_demo_serves_and_heals_after_the_remedy(tmp_path: Path) -> None:
         kubeconfig = re.search(r"export KUBECONFIG=(\S+)", printed)
         assert kubeconfig, printed[:1000]
         state = Path(kubeconfig.group(1)).parent.parent  # <state>/lab/kubeconfig
-        paths = httpx.get(f"{base}/api/v1/paths", timeout=5).json()
+        token = wait_for(
+            "the demo's API token line",
+            lambda: re.search(r"API token for this run \(printed once\): (\S+)", Path(log.name).read_text()),
+            timeout=30,
+            every=0.2,
+        ).group(1)
+        assert Path(log.name).read_text().count("API token for this run") == 1
+        assert httpx.get(f"{base}/api/v1/paths", timeout=5).status_code == 401  # the demo's API is not open
+        auth = {"Authorization": f"Bearer {token}"}
+        paths = httpx.get(f"{base}/api/v1/paths", timeout=5, headers=auth).json()
         patch = next(p for p in paths if p["path"] == BROKEN[0])["remedy"]["patch"]
         (tmp_path / "fix.yaml").write_text(patch)
         kenv = dict(os.environ, KUBECONFIG=kubeconfig.group(1), KUBECACHEDIR=str(tmp_path / "kcache"))

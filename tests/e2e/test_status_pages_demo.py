@@ -6,6 +6,7 @@ tools/screenshots.py (the README's screenshots) runs against the same demo."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -17,7 +18,7 @@ import yaml
 
 from tests.support.browser import edge_point, element_center, graph_overlaps, needs_chromium, wait_for_file
 from tools.cdp import Browser
-from tools.screenshots import demo, wait_for_failing_path
+from tools.screenshots import api_token, demo, wait_for_failing_path
 
 pytestmark = [pytest.mark.lab, needs_chromium]
 BROKEN = {"bookinfo-to-productpage", "load-test-to-productpage"}
@@ -101,9 +102,10 @@ def test_download_the_bundle_and_diagnose_it(demo_url: str, browser: Browser, tm
 
 
 def test_screenshot_script(demo_url: str, tmp_path: Path) -> None:
+    env = dict(os.environ, MESHPROBER_TOKEN=api_token(demo_url) or "")  # the demo's API needs its token
     proc = subprocess.run(
         [sys.executable, "-m", "tools.screenshots", "--url", demo_url, "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in ("overview.png", "path.png"):

@@ -78,8 +78,15 @@ class Recorder:
             self.rec["pilot_agent"][f"{namespace}/{pod}"] = answer
         return res
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
-        text = self.live.logs(namespace, pod, container, since_seconds)
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        text = self.live.logs(namespace, pod, container, since_seconds, limit_bytes)
         self.rec["logs"][f"{namespace}/{pod}"] = text
         return text
 

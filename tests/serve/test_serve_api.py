@@ -159,19 +159,20 @@ def test_rate_limit_429_with_retry_after(serve: Callable[..., Harness]) -> None:
     assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
 
 
-ADHOC = {"from": "load-test/gen/app", "to": "http://productpage.bookinfo:9080/productpage", "expect": 200}
+ADHOC = {"from": "load-test/gen/app", "to": "http://productpage.bookinfo.svc:9080/productpage", "expect": 200}
+ON = {"allow_adhoc": True, "token_env": "MESHPROBER_TOKEN"}  # ad-hoc needs a token (the harness passes it)
 
 
 @pytest.mark.parametrize(
     ("settings", "body", "code", "needle"),
     [
         ({}, ADHOC, 403, "api.allow_adhoc: false"),
-        ({"allow_adhoc": True}, ADHOC, 200, '"path": "adhoc"'),
-        ({"allow_adhoc": True}, {**ADHOC, "to": "http://x/;id"}, 400, "request body: to.url"),
-        ({"allow_adhoc": True}, {**ADHOC, "from": "just-a-name"}, 400, "from: must be NS/WORKLOAD"),
-        ({"allow_adhoc": True}, {**ADHOC, "expect": 9999}, 400, "request body: expect[0]"),
-        ({"allow_adhoc": True}, {**ADHOC, "extra": 1}, 400, "unknown field(s) ['extra']"),
-        ({"allow_adhoc": True}, {**ADHOC, "from": "load-test/gen/istio-proxy"}, 400, "bypass the sidecar"),
+        (ON, ADHOC, 200, '"path": "adhoc"'),
+        (ON, {**ADHOC, "to": "http://x/;id"}, 400, "request body: to.url"),
+        (ON, {**ADHOC, "from": "just-a-name"}, 400, "from: must be NS/WORKLOAD"),
+        (ON, {**ADHOC, "expect": 9999}, 400, "request body: expect[0]"),
+        (ON, {**ADHOC, "extra": 1}, 400, "unknown field(s) ['extra']"),
+        (ON, {**ADHOC, "from": "load-test/gen/istio-proxy"}, 400, "bypass the sidecar"),
         ({}, {"path": "nope"}, 404, "no configured path named 'nope'"),
         ({}, [1, 2], 400, "must be a JSON object"),
     ],
@@ -181,8 +182,8 @@ ADHOC = {"from": "load-test/gen/app", "to": "http://productpage.bookinfo:9080/pr
 def test_probe_endpoint(
     serve: Callable[..., Harness], settings: dict[str, Any], body: Any, code: int, needle: str
 ) -> None:
-    h = serve(settings)
-    with h.client() as c:
+    h = serve(settings, token=TOKEN)
+    with h.client(TOKEN) as c:
         r = c.post("/api/v1/probe", json=body)
     assert r.status_code == code, r.text
     assert needle in r.text.replace('":"', '": "')
@@ -191,7 +192,7 @@ def test_probe_endpoint(
 def test_probe_rejects_non_json(serve: Callable[..., Harness]) -> None:
     with serve().client() as c:
         r = c.post("/api/v1/probe", content=b"path=x", headers={"content-type": "text/plain"})
-    assert r.status_code == 400 and "must be JSON" in r.text
+    assert r.status_code == 415 and "Content-Type must be application/json" in r.text
 
 
 def test_probe_exposition_is_one_fresh_probe(serve: Callable[..., Harness]) -> None:
@@ -297,13 +298,13 @@ def test_adhoc_source_running_as_uid_1337_is_a_400(serve: Callable[..., Harness]
     from agent.config.probe_via import proxy_uid_error
     from agent.results import probe_failed_result, source_ref
 
-    h = serve({"allow_adhoc": True})
+    h = serve(ON, token=TOKEN)
     why = proxy_uid_error("load-test", "gen-1", "app", 1337)
     assert why is not None
     h.api.ctx.run_adhoc = lambda p: probe_failed_result(
         p.name, source_ref(p), p.to.target_url, SIDECAR_BYPASS_STAGE, why, 0.0
     )
-    with h.client() as c:
+    with h.client(TOKEN) as c:
         r = c.post("/api/v1/probe", json=ADHOC)
     assert r.status_code == 400, r.text
     assert "runs as UID 1337" in r.text and "--uid-owner 1337" in r.text

@@ -20,8 +20,9 @@ REPLAY = Path(__file__).resolve().parents[1] / "resilience" / "testdata" / "seed
 
 
 def pod_to_json(pod: PodInfo) -> dict[str, Any]:
+    # `sidecar` (istio-proxy status) is derived from the pod status, which the recording does not keep.
     return {
-        **pod.__dict__,
+        **{k: v for k, v in pod.__dict__.items() if k != "sidecar"},
         "labels": dict(pod.labels),
         "annotations": dict(pod.annotations),
         "containers": list(pod.containers),
@@ -98,7 +99,14 @@ class ReplayCluster:
         ans = self._rec["pilot_agent"][f"{namespace}/{pod}"]
         return ExecResult(ans["stdout"].encode(), ans["stderr"].encode(), ans["exit_code"])
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
         self.calls += 1
         text = str(self._rec["logs"].get(f"{namespace}/{pod}", ""))
         # The recorded run's ids (first probe, second probe) become this run's, in the same order.

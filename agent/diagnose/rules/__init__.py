@@ -16,8 +16,11 @@ from agent.diagnose.rules import (
     accepted_status,
     cert_expiry,
     drift,
+    evidence_gaps,
+    logging_hint,
     mtls_crosscheck,
     repeatability,
+    sidecar_health,
     stats_crosscheck,
 )
 from agent.diagnose.signals import Signals
@@ -31,9 +34,12 @@ RULES: tuple[Rule, ...] = (
     stats_crosscheck.apply,
     cert_expiry.apply,  # after stats: a rejected certificate may be rejected for being expired
     repeatability.apply,
+    sidecar_health.apply,  # before blaming the app: was the server's istio-proxy down (or restarting)?
+    evidence_gaps.apply,  # last: logging off and a partial view are said whatever the verdict
 )
 
 FINAL_RULES: tuple[FinalRule, ...] = (
     accepted_status.apply,
     drift.apply,  # after: a healthy diagnosis has no drift to report
+    logging_hint.apply,  # last: adds to whatever remedy stands
 )
