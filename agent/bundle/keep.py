@@ -24,7 +24,7 @@ import yaml
 from agent import redaction
 from agent.bundle.format import CLIENT_LOG, DUMP, SERVER_LOG
 from agent.bundle.write import write_bundle
-from agent.istio.mesh import MESH_CONFIGMAP
+from agent.istio.mesh import MESH_CONFIGMAP, SIDECAR_CONTAINER
 from agent.kube.cluster import PodInfo
 from agent.model import Diagnosis
 from agent.results import Attempt, Gathered
@@ -72,17 +72,22 @@ def _scrub(obj: dict[str, Any]) -> dict[str, Any]:
     out["metadata"] = {k: v for k, v in meta.items() if v is not None}
     if obj.get("kind") == "Pod":
         spec = dict(out.get("spec") or {})
-        spec["containers"] = [
-            {k: v for k, v in c.items() if k not in {"env", "envFrom", "args", "command"}}
-            for c in spec.get("containers") or []
-        ]
-        spec["initContainers"] = [
-            {k: v for k, v in c.items() if k not in {"env", "envFrom", "args", "command"}}
-            for c in spec.get("initContainers") or []
-        ]
+        spec["containers"] = [_container(c) for c in spec.get("containers") or []]
+        spec["initContainers"] = [_container(c) for c in spec.get("initContainers") or []]
         # initContainers: a native sidecar runs there (restartPolicy Always).
         keep = {"containers", "initContainers", "serviceAccountName"}
         out["spec"] = {k: v for k, v in spec.items() if k in keep and v}
+    return out
+
+
+def _container(c: dict[str, Any]) -> dict[str, Any]:
+    """A container without its environment and command line; the sidecar keeps only its `--domain`
+    argument, which tells the cluster domain (Istio's injection template sets it)."""
+    out = {k: v for k, v in c.items() if k not in {"env", "envFrom", "args", "command"}}
+    args = c.get("args")
+    if c.get("name") == SIDECAR_CONTAINER and isinstance(args, list) and "--domain" in args:
+        i = args.index("--domain")
+        out["args"] = [str(a) for a in args[i : i + 2]]
     return out
 
 

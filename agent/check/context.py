@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.bundle.keep import EvidenceSettings
 from agent.check.via import ViaState
-from agent.kube.cluster import Cluster
+from agent.kube.cluster import Cluster, ControlPlaneCluster
 
 POLICY_TTL_S = 5.0
 
@@ -38,6 +38,12 @@ class PolicySource:
         self._objects: list[dict[str, Any]] = []
         self._engine: Any = None
 
+    def _configured_domain(self) -> str | None:
+        """The agent config's `mesh.clusterDomain`, when set; else the engine reads the sidecars'."""
+        if isinstance(self.cluster, ControlPlaneCluster):
+            return self.cluster.mesh_overrides.cluster_domain
+        return None
+
     def invalidate(self) -> None:
         with self._lock:
             self._at = 0.0
@@ -48,7 +54,7 @@ class PolicySource:
                 from agent.istio.engine import PolicyEngine  # loads yaml: only once a check needs it
 
                 objects = self.cluster.list_policy_objects()
-                self._engine = PolicyEngine(objects)
+                self._engine = PolicyEngine(objects, cluster_domain=self._configured_domain())
                 self._objects = objects
                 self._at = time.monotonic()
             return self._objects, self._engine

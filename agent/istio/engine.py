@@ -7,13 +7,15 @@ tls-check questions as PolicyView rows. Pure: no I/O; bad questions raise InputE
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from agent.errors import InputError
 from agent.evidence import PolicyView
 from agent.istio import client_tls as ct
 from agent.istio import peer_authn, remedy, verdict
-from agent.istio.dr_resolution import ConsolidatedRule, DestinationRuleIndex
+from agent.istio.dr_resolution import ConsolidatedRule, DestinationRuleIndex, canonical_host, display_host
+from agent.istio.mesh import DEFAULT_CLUSTER_DOMAIN, cluster_domain_of
 from agent.istio.parse import parse_objects
 from agent.istio.peer_authn import ServerModeDecision
 from agent.istio.resources import PeerAuthentication, Pod, Service, ServicePort
@@ -24,9 +26,15 @@ from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
 class PolicyEngine(Topology):
     """The tls-check questions over one set of resources (index built once)."""
 
-    def __init__(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        res = parse_objects([dict(o) if isinstance(o, Mapping) else o for o in objects])
+    def __init__(self, objects: Iterable[Mapping[str, Any]], cluster_domain: str | None = None) -> None:
+        """`cluster_domain`: the cluster's DNS domain when configured; else the injected sidecars'
+        `--domain` argument says it, else cluster.local."""
+        items = [dict(o) if isinstance(o, Mapping) else o for o in objects]
+        res = parse_objects(items)
+        domain = cluster_domain or cluster_domain_of(items) or DEFAULT_CLUSTER_DOMAIN
+        res = replace(res, mesh=replace(res.mesh, cluster_domain=domain))
         self.resources = res
+        self.cluster_domain = domain
         self.notes: list[str] = list(res.notes)
         self.mesh = res.mesh
         self.root = res.mesh.root_namespace
@@ -179,7 +187,28 @@ class PolicyEngine(Topology):
         self, client_namespace: str, client_pod: str | None, host: str, port: int, subset: str | None = None
     ) -> PolicyView:
         """The tls-check row for client -> host:port; with `subset`, for the subset cluster
-        `outbound|port|subset|host` a VirtualService routed to (its endpoints, its TLS)."""
+        `outbound|port|subset|host` a VirtualService routed to (its endpoints, its TLS). Hosts are
+        read and written in the cluster's own domain."""
+        view = self._check(
+            client_namespace, client_pod, canonical_host(host, self.cluster_domain), port, subset
+        )
+        if self.cluster_domain == DEFAULT_CLUSTER_DOMAIN:
+            return view
+
+        def shown(text: str | None) -> str | None:
+            return display_host(text, self.cluster_domain) if text else text
+
+        return replace(
+            view,
+            host=display_host(view.host, self.cluster_domain),
+            explanation=display_host(view.explanation, self.cluster_domain),
+            symptom=shown(view.symptom),
+            remedy_text=shown(view.remedy_text),
+        )
+
+    def _check(
+        self, client_namespace: str, client_pod: str | None, host: str, port: int, subset: str | None
+    ) -> PolicyView:
         client = self.find_client(client_namespace, client_pod)
         svc = self.find_service(client_namespace, host)
         sport = self._port(svc, port)

@@ -57,3 +57,40 @@ def is_mesh_sidecar(containers: tuple[str, ...] | list[str], labels: Mapping[str
     """A pod whose sidecar takes part in mTLS: it runs istio-proxy and Istio labelled it tlsMode istio
     (a proxy without the label, e.g. a gateway, does not originate or accept mesh mTLS as a sidecar)."""
     return SIDECAR_CONTAINER in containers and labels.get(TLS_MODE_LABEL) == "istio"
+
+
+def _domain_arg(args: Any) -> str | None:
+    """The cluster domain in a sidecar's `--domain $(POD_NAMESPACE).svc.<domain>` argument."""
+    if not isinstance(args, list):
+        return None
+    words = [str(a) for a in args]
+    for i, word in enumerate(words):
+        value = words[i + 1] if word == "--domain" and i + 1 < len(words) else None
+        if word.startswith("--domain="):
+            value = word.split("=", 1)[1]
+        if value and ".svc." in value:
+            return value.split(".svc.", 1)[1].strip(".").lower() or None
+    return None
+
+
+def cluster_domain_of(objects: Any) -> str | None:
+    """The cluster domain the injected sidecars were given, from the pods among `objects`.
+
+    Istio's injection template starts istio-proxy with `--domain $(POD_NAMESPACE).svc.<clusterDomain>`
+    (istio/istio manifests/charts/istio-control/istio-discovery/files/injection-template.yaml), so a
+    sidecar's own arguments say which domain its Services live under. The most common value wins;
+    None when no pod says."""
+    seen: dict[str, int] = {}
+    for obj in objects if isinstance(objects, list | tuple) else []:
+        if not isinstance(obj, Mapping) or obj.get("kind") != "Pod":
+            continue
+        spec = obj.get("spec")
+        if not isinstance(spec, Mapping):
+            continue
+        for key in ("containers", "initContainers"):
+            for c in spec.get(key) or []:
+                if isinstance(c, Mapping) and c.get("name") == SIDECAR_CONTAINER:
+                    domain = _domain_arg(c.get("args"))
+                    if domain:
+                        seen[domain] = seen.get(domain, 0) + 1
+    return max(sorted(seen), key=lambda d: seen[d]) if seen else None

@@ -19,6 +19,9 @@ class MeshConfig:
     enable_auto_mtls: bool | None = None  # None: not set, the engine picks the era's default
     default_dr_export_to: tuple[str, ...] = ("*",)
     trust_domain: str = "cluster.local"
+    # The cluster's DNS domain (not a meshConfig field: the sidecar's `--domain` argument and Istio's
+    # `global.proxy.clusterDomain`); Services are `name.ns.svc.<cluster_domain>`.
+    cluster_domain: str = "cluster.local"
 
 
 @dataclass(frozen=True)
