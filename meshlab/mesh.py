@@ -161,8 +161,11 @@ class MeshModel:
         self.scenario = scenario or Scenario(name="-", workloads=[])
         self.knobs = scenario is not None
         self.mesh = lab_mesh_config(objects, self.scenario) if scenario is not None else {}
+        # The objects handed over are already in cluster.local terms (meshlab.domain): say so, or the
+        # engine would read the pods' `--domain` arguments and map the hosts a second time.
         self.engine = PolicyEngine(
-            _engine_objects(objects, self.scenario, self.mesh) if scenario else objects
+            _engine_objects(objects, self.scenario, self.mesh) if scenario else objects,
+            cluster_domain=domain.CANONICAL,
         )
         self.domain = self.scenario.cluster_domain
         self.hbone = self.scenario.control_plane.ambient_enabled

@@ -31,19 +31,20 @@ CANONICAL_SUFFIX = ".svc.cluster.local"
 FOREIGN_MARK = ".(not-this-cluster)"
 
 
-def canonical_host(host: str, domain: str) -> str:
+def canonical_host(host: str, domain: str, *, foreign: bool = True) -> str:
     """A Service host under the cluster's own domain, written as the engine's canonical cluster.local.
 
     The engine resolves Services as `name.ns.svc.cluster.local`; a cluster with another domain
     (kubelet --cluster-domain, Istio's `global.proxy.clusterDomain`) names the same Service
     `name.ns.svc.<domain>`, and a DestinationRule there is written that way. Hosts under any other
-    domain stay as written, so they match nothing here, as in the cluster itself."""
+    domain match nothing here, as in the cluster itself (`foreign`: a written `.svc.cluster.local`
+    host is marked so; callers that already speak the canonical form pass foreign=False)."""
     suffix = f".svc.{domain.strip('.').lower()}"
     if suffix == CANONICAL_SUFFIX:
         return host
     if host.lower().endswith(suffix):
         return host[: -len(suffix)] + CANONICAL_SUFFIX
-    if host.lower().endswith(CANONICAL_SUFFIX):
+    if foreign and host.lower().endswith(CANONICAL_SUFFIX):
         return host + FOREIGN_MARK  # cluster.local is not this cluster's domain: no Service has it
     return host
 

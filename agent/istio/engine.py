@@ -190,7 +190,11 @@ class PolicyEngine(Topology):
         `outbound|port|subset|host` a VirtualService routed to (its endpoints, its TLS). Hosts are
         read and written in the cluster's own domain."""
         view = self._check(
-            client_namespace, client_pod, canonical_host(host, self.cluster_domain), port, subset
+            client_namespace,
+            client_pod,
+            canonical_host(host, self.cluster_domain, foreign=False),
+            port,
+            subset,
         )
         if self.cluster_domain == DEFAULT_CLUSTER_DOMAIN:
             return view

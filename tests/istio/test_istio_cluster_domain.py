@@ -96,3 +96,12 @@ def test_engine_resolves_in_the_cluster_domain(
     assert view.destination_rule == expected_dr
     assert view.host == host
     assert ".svc.cluster.local" not in view.explanation or host.endswith("cluster.local")
+
+
+def test_engine_accepts_the_canonical_form_from_agent_callers() -> None:
+    # agent.check names targets in the engine's canonical cluster.local form (gather.service_target).
+    objects = _seed("corp.internal", "productpage")
+    view = PolicyEngine(objects).check("load-test", None, "productpage.bookinfo.svc.cluster.local", 9080)
+    assert view.destination_rule == "bookinfo/destrule-productpage"
+    assert view.server_mode == "STRICT"
+    assert view.host == "productpage.bookinfo.svc.corp.internal"
