@@ -4,19 +4,26 @@
 # root filesystem (HOME and TMPDIR point at /tmp, which the manifests mount as an emptyDir).
 # No Docker engine is needed to check this file: tests/deploy/test_deploy_dockerfile.py does.
 
-ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+# The base is pinned by digest (a tag can be re-pointed; a digest cannot), at a current 3.11 patch
+# release. No registry is reachable where this file is maintained, so the digest was taken from the
+# official image's published metadata: docker-library/repo-info, repos/python/remote/3.11-slim-bookworm.md
+# (commit 33a22f41ac7bf613bc03380b0317536a9a7fb5e8, image of 25 Aug 2026, PYTHON_VERSION=3.11.16; the
+# multi-platform index digest). Re-pin with: docker buildx imagetools inspect python:3.11-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11.16-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# Exactly what setuptools needs to build the wheel: metadata, the readme it references, the package.
-COPY pyproject.toml README.md ./
+# Exactly what setuptools needs to build the agent's wheel: metadata, the readme it references, the
+# package, and the pinned runtime packages. The lab (meshlab/) is not copied, so the wheel built here
+# holds the agent only: the image carries neither the lab nor its dependencies.
+COPY pyproject.toml README.md deploy/constraints.txt ./
 COPY agent ./agent
 RUN python -m venv /opt/meshprober \
     && /opt/meshprober/bin/pip wheel --no-deps --wheel-dir /wheels . \
-    && /opt/meshprober/bin/pip install /wheels/meshprober-*.whl \
+    && /opt/meshprober/bin/pip install --constraint=constraints.txt /wheels/meshprober-*.whl \
     && /opt/meshprober/bin/pip uninstall --yes pip setuptools wheel \
     && find /opt/meshprober -depth -name '__pycache__' -prune -exec rm -rf {} + \
     && /opt/meshprober/bin/python -m compileall -q /opt/meshprober/lib
@@ -39,6 +46,7 @@ ENV PATH=/opt/meshprober/bin:$PATH \
     TMPDIR=/tmp
 WORKDIR /tmp
 USER 65532:65532
-EXPOSE 9090
+# 9090: API and status page (bearer token); 9091: /metrics and health (api.metrics_listen).
+EXPOSE 9090 9091
 ENTRYPOINT ["meshprober", "run"]
 CMD ["--config", "/etc/meshprober/agent.yaml", "--listen", "0.0.0.0:9090"]

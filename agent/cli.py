@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.commands import config_cmd, demo, diagnose, lab, probe, run, tls_check
+from agent.commands import completion, config_cmd, demo, diagnose, explain, lab, probe, run, tls_check
 
 app = typer.Typer(
     name="meshprober",
@@ -17,16 +17,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("diagnose")(diagnose.diagnose)
+app.command("explain")(explain.explain)
 app.command("tls-check")(tls_check.tls_check)
 app.command("probe")(probe.probe)
 app.command("run")(run.run)
 app.command("demo")(demo.demo)
 app.add_typer(lab.app, name="lab")
 app.add_typer(config_cmd.app, name="config")
+app.command("completion")(completion.completion)
 
 
 def main() -> None:
-    app()
+    completion.enable()
+    app(complete_var=completion.COMPLETE_VAR)  # whatever the program is called (python -m agent ...)
 
 
 if __name__ == "__main__":

@@ -66,9 +66,32 @@ class StreamDropped(ExecError):
         self.stderr = stderr
 
 
+class OutputTruncated(ExecError):
+    """The command wrote more than the exec output cap; the stream was closed. The capped output is attached."""
+
+    def __init__(self, message: str, stdout: bytes = b"", stderr: bytes = b"") -> None:
+        super().__init__(message)
+        self.stdout = stdout
+        self.stderr = stderr
+
+
 class Unauthorized(ClusterError):
     """The API server rejected our credentials (401)."""
 
 
 class ContainerNotFound(NotFound, ExecError):
     """The named container is not in the pod; the message lists the pod's containers."""
+
+
+def stage_of(exc: BaseException, default: str = "check") -> str:
+    """The failure stage (meshprober_errors_total{stage}) of an exception a check met.
+
+    The one classification for the check itself and for the scheduler that runs it: a timed-out
+    exec, an unreachable API server, any other exec failure; anything else is `default`."""
+    if isinstance(exc, ExecTimeout):
+        return "exec_timeout"
+    if isinstance(exc, ClusterUnreachable):
+        return "api"
+    if isinstance(exc, ExecError):
+        return "exec"
+    return default

@@ -85,6 +85,9 @@ class ClusterInfo:
     alpn: tuple[str, ...] = ()
     destination_rule: str | None = None  # "namespace/name" from filter_metadata.istio.config
     endpoint_tls_modes: Mapping[str, str] = field(default_factory=dict)  # endpoint address -> tlsMode
+    # An `hbone` transport-socket match (ambient-enabled control plane): endpoints whose EDS metadata
+    # says `tunnel: http` get HBONE (mTLS in an HTTP CONNECT tunnel); the rest get `tls`.
+    hbone: bool = False
 
 
 @dataclass(frozen=True)

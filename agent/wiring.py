@@ -1,6 +1,7 @@
-"""Wiring: a Cluster + the pipeline + the agent (scheduler, store, metrics, API) for `run` and `demo`.
+"""Wiring: a Cluster + the checks + the agent (scheduler, store, metrics, API) for `run` and `demo`.
 
-Everything here is assembly; the logic lives in agent.pipeline and agent.serve.
+The one place that joins agent.check and agent.serve; everything here is assembly. The check
+context is built complete (settings, error sink) before the agent that runs it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,19 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from agent.bundle.keep import EvidenceSettings
+from agent.check.context import CheckContext
+from agent.check.run import policy_check, run_check
+from agent.check.via import ViaState
 from agent.config import AgentConfig, PathConfig, load_config
 from agent.config.schema import ScopeConfig, scope_gaps
 from agent.errors import ClusterError, ConfigError
-from agent.kube.cluster import Cluster
-from agent.pipeline import CheckContext, policy_check, run_check
+from agent.istio.control_plane import MeshOverrides
+from agent.kube.cluster import Cluster, ControlPlaneCluster, ScopedCluster
+from agent.results import CheckResult, wait_budget
 from agent.serve.agent import Agent
-from agent.serve.results import CheckResult, wait_budget
 from agent.serve.scheduler import PathBusy
+from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
 BUSY_POLL_S = 0.2
@@ -49,12 +55,21 @@ def build_agent(
     `namespaces` (e.g. `run --namespace`) overrides the config's `scope.namespaces`."""
     config = load_config(config_path)  # fail fast, before anything runs; the agent re-reads it
     scope = apply_scope(config, namespaces, cluster, source=str(config_path))
+    apply_mesh(config, cluster)
+    store = ResultStore()
     ctx = CheckContext.for_cluster(
         cluster,
-        evidence_dir=evidence_dir or config.evidence.dir,
-        keep_per_path=config.evidence.keep_per_path,
-        max_bundle_bytes=config.evidence.max_bytes,
+        evidence=EvidenceSettings(
+            dir=evidence_dir or config.evidence.dir,
+            keep_per_path=config.evidence.keep_per_path,
+            max_bytes=config.evidence.max_bytes,
+        ),
+        errors=store.record_error,
+        # The probe-container settings are read at start; a changed image takes effect after a restart.
+        via=ViaState(settings=config.probe_container, on_created=store.record_probe_container),
     )
+    if scope is not None and isinstance(cluster, ScopedCluster):
+        cluster.set_error_counter(store.record_error)  # namespaces skipped in scoped lists, by stage
     agent = Agent(
         config_path,
         check=lambda path: run_check(path, ctx),
@@ -64,8 +79,8 @@ def build_agent(
         list_services=cluster.list_services,
         shard=shard,
         reload_interval=reload_interval,
+        store=store,
     )
-    ctx.errors = agent.store.record_error
     enable_caches = getattr(cluster, "enable_caches", None)  # LiveCluster: list+watch caches
     if enable_caches is not None:
         from agent.serve.cache_metrics import CacheCollector
@@ -73,10 +88,18 @@ def build_agent(
         if not enable_caches(wait=CACHE_SYNC_WAIT_S):
             log.warning("watch caches not synced yet; reading directly until they are")
         agent.extra_collectors.append(CacheCollector(cluster.cache_health))  # type: ignore[attr-defined]
-    set_counter = getattr(cluster, "set_error_counter", None)
-    if scope is not None and set_counter is not None:
-        set_counter(agent.store.record_error)  # namespaces skipped in scoped lists, by stage
+    if isinstance(cluster, ControlPlaneCluster):  # LiveCluster: the metric and status page show its view
+        cluster.on_control_plane = store.set_control_plane
     return agent, ctx
+
+
+def apply_mesh(config: AgentConfig, cluster: Cluster) -> None:
+    """The config's `mesh:` block overrides control-plane discovery (LiveCluster; fakes have none).
+    Read at start, like `scope:`."""
+    if not isinstance(cluster, ControlPlaneCluster):
+        return
+    m = config.mesh
+    cluster.mesh_overrides = MeshOverrides(m.istio_namespace, m.revision, m.cluster_domain, m.root_namespace)
 
 
 def apply_scope(
@@ -92,9 +115,8 @@ def apply_scope(
     if override:  # the config was only checked against its own scope
         for loc, ns in scope_gaps(config, scope)[:1]:
             raise ConfigError(f"{source}: {loc}: namespace {ns!r} is outside --namespace {', '.join(scope)}")
-    set_scope = getattr(cluster, "set_scope", None)  # LiveCluster; fakes and the lab list everything
-    if set_scope is not None:
-        set_scope(scope)
+    if isinstance(cluster, ScopedCluster):  # LiveCluster; fakes list everything
+        cluster.set_scope(scope)
     log.info("listing in namespaces %s only (plus the mesh root namespace for policy)", ", ".join(scope))
     return scope
 

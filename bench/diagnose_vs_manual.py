@@ -76,6 +76,7 @@ def agent_config(port: int) -> dict[str, object]:
             "listen": f"127.0.0.1:{port}",
             "token_env": TOKEN_ENV,
             "allow_adhoc": True,
+            "adhoc_sources": ["/".join(SOURCE)],  # no configured paths, so the source is listed
             "rate_limit": {"requests": 1000, "window": "1m"},
         },
     }

@@ -139,6 +139,7 @@ class LabCA:
         signer: LabCA | None = None,
         san: str | None = None,
         expired: bool = False,
+        trust_domain: str = "cluster.local",
     ) -> CertFiles:
         """Issue and write a workload's certs; the root written is always THIS CA (the mesh trust root).
 
@@ -146,7 +147,7 @@ class LabCA:
         back-dates it: the scenario knobs for broken certificates.
         """
         directory.mkdir(parents=True, exist_ok=True)
-        uri = san if san is not None else spiffe_id(namespace, service_account)
+        uri = san if san is not None else spiffe_id(namespace, service_account, trust_domain)
         cert_pem, key_pem = (signer or self).issue(uri, expired=expired)
         files = CertFiles(directory / "cert-chain.pem", directory / "key.pem", directory / "root-cert.pem")
         files.cert_chain.write_bytes(cert_pem)

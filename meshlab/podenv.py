@@ -1,8 +1,11 @@
 """A lab pod's container context on disk: working dirs, environment, curl routing, pilot-agent shim.
 
 This stands in for what a real pod gets from its image and from istio-init's iptables rules:
-- app container: `CURL_HOME/.curlrc` with `connect-to` lines, so an unchanged `curl http://svc.ns:port/`
-  enters the pod's own sidecar outbound listener (or, without a sidecar, goes straight to a server pod);
+- app container: a `curl` shim first on PATH that runs the real curl with the pod's routing file
+  (`connect-to` lines, passed with `-K` after any leading `-q`), so an unchanged `curl http://svc.ns:port/`
+  enters the pod's own sidecar outbound listener (or, without a sidecar, goes straight to a server pod).
+  A `.curlrc` would not do: the agent's probe passes `-q` so a container's own .curlrc cannot steer it,
+  and in a real pod iptables redirects the connection whatever curl was told, which the shim mirrors;
 - istio-proxy container: a `pilot-agent` executable on PATH that talks to this pod's Envoy admin.
 Writes only under the pod's own directory.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from meshlab.topology import LabPod
 
 OUTBOUND_PORT = 15001
 ADMIN_PORT = 15000
+ROUTING_FILE = "lab-routing.curlrc"
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,14 @@ def pod_dir(state_dir: Path, namespace: str, name: str) -> Path:
     return state_dir / "pods" / namespace / name
 
 
-def dns_names(service: str, namespace: str, client_namespace: str) -> tuple[str, ...]:
+def dns_names(
+    service: str, namespace: str, client_namespace: str, cluster_domain: str = "cluster.local"
+) -> tuple[str, ...]:
     """Names Kubernetes DNS resolves for a service from a client namespace (search path order)."""
     names = [
         f"{service}.{namespace}",
         f"{service}.{namespace}.svc",
-        f"{service}.{namespace}.svc.cluster.local",
+        f"{service}.{namespace}.svc.{cluster_domain}",
     ]
     if namespace == client_namespace:
         names.insert(0, service)
@@ -66,9 +73,34 @@ def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
-def write_app_env(directory: Path, routes: Iterable[Route], source_ip: str | None = None) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    _atomic_write(directory / ".curlrc", curlrc_text(routes, source_ip))
+def real_curl(exclude: Path | None = None) -> str:
+    """The machine's curl, never a shim directory's own (else the shim would exec itself)."""
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(os.pathsep)
+    if exclude is not None:
+        path = [p for p in path if Path(p).resolve() != exclude.resolve()]
+    found = shutil.which("curl", path=os.pathsep.join(path))
+    return found or "/usr/bin/curl"
+
+
+def curl_shim_text(routing: Path, curl: str) -> str:
+    """A POSIX sh `curl` that always reads `routing` (curl honours -q only as the first argument, so
+    it is kept first, and the routing file comes right after it)."""
+    return (
+        "#!/bin/sh\n"
+        "# written by the meshprober lab: stands in for istio-init's iptables redirect\n"
+        'if [ "$1" = "-q" ]; then shift; fi\n'
+        f'exec {shlex.quote(curl)} -q -K {shlex.quote(str(routing))} "$@"\n'
+    )
+
+
+def write_app_env(directory: Path, routes: Iterable[Route], source_ip: str | None = None) -> Path:
+    """Write the app container's routing file and `curl` shim; returns the bin directory (first on PATH)."""
+    bin_dir = directory / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    routing = directory / ROUTING_FILE
+    _atomic_write(routing, curlrc_text(routes, source_ip))
+    _atomic_write(bin_dir / "curl", curl_shim_text(routing, real_curl(exclude=bin_dir)), 0o755)
+    return bin_dir
 
 
 def write_proxy_env(directory: Path, pod_ip: str) -> Path:

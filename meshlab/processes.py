@@ -40,6 +40,7 @@ class Child:
     argv: tuple[str, ...]
     proc: subprocess.Popen[bytes]
     log_path: Path
+    cwd: Path | None = None  # kept so a restart (meshlab.kubelet) runs it the same way
 
     @property
     def alive(self) -> bool:
@@ -77,7 +78,7 @@ class Supervisor:
                 # order, instead of killing Envoys and apps mid-flight.
                 process_group=0,
             )
-        child = Child(name, tuple(argv), proc, log_path)
+        child = Child(name, tuple(argv), proc, log_path, cwd)
         with self._lock:
             self._children[name] = child
         log.debug("started %s (pid %d)", name, proc.pid)

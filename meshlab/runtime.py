@@ -3,7 +3,8 @@
 `Lab.start()` allocates a loopback subnet, serves the scenario's objects from the emulator, issues
 SPIFFE certificates, renders every sidecar from the policy engine's decisions, starts the apps
 and Envoys, and then follows the emulator: a changed DestinationRule or PeerAuthentication
-(`kubectl apply`) re-renders and hot-reloads the affected sidecars within about a second.
+(`kubectl apply`) re-renders and hot-reloads the affected sidecars within about a second. A
+sidecar Envoy that dies is reported in its pod's status and restarted (meshlab.kubelet).
 `Lab.stop()` ends every process it started.
 """
 
@@ -19,6 +20,9 @@ from typing import Any
 
 from meshlab.apiserver import ContainerContext, Emulator
 from meshlab.ca import LabCA
+from meshlab.control_plane import mesh_config
+from meshlab.kubelet import SidecarKubelet
+from meshlab.lab_containers import EphemeralContainers, app_env, bypass_pod
 from meshlab.mesh import MeshModel
 from meshlab.pod_processes import (
     READY_TIMEOUT_S,
@@ -37,7 +41,7 @@ from meshlab.sidecar.render import BOOTSTRAP_FILE
 from meshlab.topology import LabPod, plan_pods, scenario_objects
 
 log = logging.getLogger(__name__)
-WATCHED = ("pods", "services", "configmaps", "destinationrules", "peerauthentications")
+WATCHED = ("pods", "services", "configmaps", "destinationrules", "peerauthentications", "telemetries")
 RECONCILE_DEBOUNCE_S = 0.2
 # Re-exported: callers catch meshlab.runtime.LabError and may read these.
 __all__ = ["READY_TIMEOUT_S", "Lab", "LabError", "allocate_subnet"]
@@ -72,6 +76,18 @@ class Lab:
         self._version = 0
         self._rendered: dict[str, str] = {}
         self._apps: dict[str, tuple[int, ...]] = {}
+        self.kubelet: SidecarKubelet | None = None
+        self.ephemerals = EphemeralContainers(
+            self.supervisor,
+            self.pod,
+            self.pod_dir,
+            lambda: self._emulator().store,
+            lambda: MeshModel(self.snapshot(), self.pods, self.scenario),
+        )
+
+    def _emulator(self) -> Emulator:
+        assert self.emulator is not None
+        return self.emulator
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -98,11 +114,20 @@ class Lab:
             log_path=self._log_path,
             api_latency=self.api_latency,
             exec_latency=self.exec_latency,
+            ephemeral_start=self.ephemerals.start,
         )
         self.emulator.start(host="127.0.0.1", port=0)
         self.kubeconfig = self.emulator.write_kubeconfig(self.state_dir / "kubeconfig")
         self.reconcile()
         wait_sidecars_ready(self.supervisor, self.pods)
+        # From here a dead Envoy is reported in its pod's status and restarted, as a kubelet would.
+        self.kubelet = SidecarKubelet(
+            self.emulator.store,
+            self.supervisor,
+            self._live_pods,
+            container_log=lambda pod: self.pod_dir(pod) / "istio-proxy.log",
+        )
+        self.kubelet.start()
         self._unsubscribe = self.emulator.store.subscribe(self._on_change)
         self._reconciler = threading.Thread(target=self._reconcile_loop, name="lab-reconcile", daemon=True)
         self._reconciler.start()
@@ -110,6 +135,8 @@ class Lab:
     def stop(self) -> None:
         self._stopping.set()
         self._changed.set()
+        if self.kubelet is not None:
+            self.kubelet.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -127,6 +154,12 @@ class Lab:
         self.stop()
 
     # -- pods ----------------------------------------------------------------------------------
+    def _live_pods(self) -> list[LabPod]:
+        """Lab pods the API server still has (a deleted pod's processes are stopped, not restarted)."""
+        if self.emulator is None:
+            return []
+        return [p for p in self.pods if self.emulator.store.get("pods", p.namespace, p.name) is not None]
+
     def pod(self, namespace: str, name: str) -> LabPod | None:
         return next((p for p in self.pods if (p.namespace, p.name) == (namespace, name)), None)
 
@@ -136,6 +169,8 @@ class Lab:
     def _issue_certs(self) -> None:
         ca = LabCA()
         other = LabCA("meshprober lab OTHER root (untrusted)")
+        # istiod's CA signs SPIFFE IDs in meshConfig.trustDomain (the same value the SANs are checked against).
+        trust_domain = str(mesh_config(self.scenario).get("trustDomain") or "cluster.local")
         for pod in self.pods:
             if not pod.has_sidecar:
                 continue
@@ -147,6 +182,7 @@ class Lab:
                 signer=other if knobs.issuer == "other-ca" else None,
                 san=knobs.san,
                 expired=knobs.expired,
+                trust_domain=trust_domain,
             )
 
     def _prepare_containers(self) -> None:
@@ -169,8 +205,8 @@ class Lab:
             return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd, extra_path=cwd / "bin"))
         if container == pod.workload.name:
             cwd = base / "app"
-            return ContainerContext(cwd=cwd, env=container_env(pod, container, cwd))
-        return None
+            return ContainerContext(cwd=cwd, env=app_env(pod, container, cwd))
+        return self.ephemerals.context(pod, container)
 
     def _log_path(self, namespace: str, name: str, container: str) -> Path | None:
         pod = self.pod(namespace, name)
@@ -192,6 +228,7 @@ class Lab:
             "ConfigMap",
             "Policy",
             "MeshPolicy",
+            "Telemetry",
         }:
             self._changed.set()
 
@@ -216,7 +253,7 @@ class Lab:
 
     def reconcile(self) -> None:
         """Render every sidecar and curl route from the current objects; (re)start what changed."""
-        model = MeshModel(self.snapshot(), self.pods)
+        model = MeshModel(self.snapshot(), self.pods, self.scenario)
         self._version += 1
         live = {(p.namespace, p.name) for p in model.pods}
         for pod in self.pods:
@@ -227,9 +264,13 @@ class Lab:
                 for port in self._apps.pop(key, ()):
                     self.supervisor.stop(f"app:{key}:{port}")
                 self._rendered.pop(key, None)
+                self.ephemerals.stop_pod(pod)
                 continue
             base = self.pod_dir(pod)
             write_app_env(base / "app", model.curl_routes(pod), pod.ip)
+            self.ephemerals.refresh(pod, model)
+            if pod.has_sidecar:  # curl run as UID 1337 (istio-proxy) is not redirected: it bypasses
+                write_app_env(base / "proxy", model.curl_routes(bypass_pod(pod)), pod.ip)
             self._ensure_app(pod, key, tuple(model.app_listen_ports(pod)))
             if pod.has_sidecar:
                 self._render_sidecar(pod, key, model)
@@ -256,6 +297,7 @@ class Lab:
     def _render_sidecar(self, pod: LabPod, key: str, model: MeshModel) -> None:
         base = self.pod_dir(pod)
         spec = model.sidecar_spec(pod, base)
+        Path(spec.files.access_log).parent.mkdir(parents=True, exist_ok=True)
         files = render_sidecar(spec, version=str(self._version))
         fingerprint = json.dumps({k: v for k, v in files.items() if k != BOOTSTRAP_FILE}, sort_keys=True)
         # Version strings differ every round; compare the content without them.

@@ -8,6 +8,7 @@ and field. Reading the file is the only I/O here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from agent.errors import InputError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"  # package data: works from a wheel too
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
 class _Strict(BaseModel):
@@ -61,6 +63,11 @@ class WorkloadSpec(_Strict):
     service: bool = True  # create a Service named after the workload when it has ports
     app: AppSpec = Field(default_factory=AppSpec)
     cert: CertSpec = Field(default_factory=CertSpec)
+    # container: istio-proxy in spec.containers; native: in spec.initContainers with restartPolicy
+    # Always (Kubernetes sidecar containers), as Istio injects on Kubernetes >= 1.33 (by default
+    # from 1.28, opt-in with ENABLE_NATIVE_SIDECARS or the sidecar.istio.io/nativeSidecar annotation before).
+    sidecar_mode: Literal["container", "native"] = Field(default="container", alias="sidecarMode")
+    curl: bool = True  # false: the app image has no curl (meshlab.lab_containers)
 
     @property
     def sa(self) -> str:
@@ -72,13 +79,41 @@ class PathSpec(_Strict):
     from_: str = Field(alias="from", pattern=r"^[a-z0-9-]+/[a-z0-9-]+(/[a-z0-9-]+)?$")
     to: str
     expect: list[int] = Field(default_factory=lambda: [200])
+    via: Literal["exec", "ephemeral", "auto"] | None = None  # the agent's from.via (default: auto)
+
+
+class ControlPlaneSpec(_Strict):
+    """Where istiod runs and how it is configured (sources: meshlab/scenarios/README.md)."""
+
+    namespace: str = Field(default="istio-system", pattern=_DNS_LABEL)
+    # A revisioned install: ConfigMap istio-<rev>, Deployment istiod-<rev>, pods labelled istio.io/rev.
+    revision: str | None = Field(default=None, pattern=_DNS_LABEL, max_length=40)
+    # PILOT_ENABLE_AMBIENT=true: sidecar clusters get Istio's `hbone` transport-socket matches.
+    ambient_enabled: bool = Field(default=False, alias="ambientEnabled")
+    # Merged into the lab's meshConfig (nested mappings key by key); {accessLogFile: ""} turns logs off.
+    mesh_config: dict[str, Any] = Field(default_factory=dict, alias="meshConfig")
+
+    @field_validator("mesh_config")
+    @classmethod
+    def _mesh_config_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        log_file = value.get("accessLogFile", "")
+        if not isinstance(log_file, str):
+            raise ValueError('accessLogFile must be a string (a path, or "" for no access log)')
+        root = value.get("rootNamespace")
+        if root is not None and not (isinstance(root, str) and re.match(_DNS_LABEL, root)):
+            raise ValueError("rootNamespace must be a namespace name")
+        return value
 
 
 class Scenario(_Strict):
     name: str
     description: str = ""
-    root_namespace: str = Field(default="istio-system", alias="rootNamespace")
+    # None = the control plane's namespace (Istio's chart: meshConfig.rootNamespace | default istioNamespace).
+    root_namespace_override: str | None = Field(default=None, alias="rootNamespace", pattern=_DNS_LABEL)
     enable_auto_mtls: bool = Field(default=True, alias="enableAutoMtls")
+    control_plane: ControlPlaneSpec = Field(default_factory=ControlPlaneSpec, alias="controlPlane")
+    # The Kubernetes cluster domain: Service FQDNs `<svc>.<ns>.svc.<clusterDomain>`, cluster names, SNI.
+    cluster_domain: str = Field(default="cluster.local", alias="clusterDomain", pattern=_DNS_SUBDOMAIN)
     workloads: list[WorkloadSpec]
     resources: list[dict[str, Any]] = Field(default_factory=list)
     paths: list[PathSpec] = Field(default_factory=list)
@@ -91,13 +126,36 @@ class Scenario(_Strict):
                 raise ValueError(f"resources[{i}] needs apiVersion and kind")
         return value
 
+    @property
+    def root_namespace(self) -> str:
+        """The mesh root namespace: meshConfig.rootNamespace, else rootNamespace, else istiod's namespace."""
+        from_mesh = self.control_plane.mesh_config.get("rootNamespace")
+        return str(from_mesh or self.root_namespace_override or self.control_plane.namespace)
+
     def namespaces(self) -> list[str]:
-        found = {self.root_namespace} | {w.namespace for w in self.workloads}
+        found = {self.root_namespace, self.control_plane.namespace} | {w.namespace for w in self.workloads}
         found |= {r.get("metadata", {}).get("namespace", "") for r in self.resources} - {""}
         return sorted(found)
 
     def workload(self, namespace: str, name: str) -> WorkloadSpec | None:
         return next((w for w in self.workloads if (w.namespace, w.name) == (namespace, name)), None)
+
+
+def with_knobs(
+    scenario: Scenario, *, ambient_enabled: bool | None = None, sidecar_mode: str | None = None
+) -> Scenario:
+    """The same scenario with ambient enabled in the control plane and/or every sidecar in one mode
+    (how the lab checks that each scenario's outcome survives these knobs)."""
+    out = scenario
+    if ambient_enabled is not None:
+        cp = out.control_plane.model_copy(update={"ambient_enabled": ambient_enabled})
+        out = out.model_copy(update={"control_plane": cp})
+    if sidecar_mode is not None:
+        if sidecar_mode not in ("container", "native"):
+            raise InputError(f"sidecarMode {sidecar_mode!r}: use container or native")
+        workloads = [w.model_copy(update={"sidecar_mode": sidecar_mode}) for w in out.workloads]
+        out = out.model_copy(update={"workloads": workloads})
+    return out
 
 
 def available_scenarios() -> list[str]:

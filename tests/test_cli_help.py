@@ -13,6 +13,7 @@ COMMANDS = [
     ["run", "--help"],
     ["probe", "--help"],
     ["diagnose", "--help"],
+    ["explain", "--help"],
     ["tls-check", "--help"],
     ["lab", "up", "--help"],
     ["lab", "down", "--help"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from agent.config import (
     parse_config_text,
     parse_duration,
 )
-from agent.errors import ConfigError
+from agent.errors import ConfigError, InputError
 from agent.kube.cluster import ServiceInfo, ServicePort
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,16 +63,19 @@ BAD = [
     ("neither-url-nor-service", path_yaml(to="{path: /x}"), "paths[0].to: give url, or service"),
     ("workload-and-selector", path_yaml(**{"from": "{namespace: ns, workload: w, selector: a=b}"}), "paths[0].from: give exactly one"),
     ("no-workload", path_yaml(**{"from": "{namespace: ns}"}), "paths[0].from: give exactly one"),
-    ("url-shell-semicolon", path_yaml(to="{url: 'http://a/x;rm -rf /'}"), "paths[0].to.url: path '/x;rm -rf /' has characters"),
-    ("url-command-subst", path_yaml(to="{url: 'http://a/$(id)'}"), "paths[0].to.url: path '/$(id)' has characters"),
-    ("url-whitespace", path_yaml(to="{url: 'http://a/ b'}"), "paths[0].to.url: path '/ b' has characters"),
-    ("url-backtick-host", path_yaml(to="{url: 'http://a`id`/'}"), "paths[0].to.url: 'a`id`' is not a valid host"),
-    ("url-file-scheme", path_yaml(to="{url: 'file:///etc/passwd'}"), "paths[0].to.url: 'file:///etc/passwd' is not an http(s) URL"),
-    ("url-option-injection", path_yaml(to="{url: '-o/tmp/x'}"), "paths[0].to.url: '-o/tmp/x' is not an http(s) URL"),
-    ("url-bad-port", path_yaml(to="{url: 'http://a:99999/'}"), "paths[0].to.url: must be 1-65535"),
+    ("url-shell-semicolon", path_yaml(to="{url: 'http://a/x;rm -rf /'}"), "paths[0].to.url: URL 'http://a/x;rm -rf /': contains whitespace"),
+    ("url-command-subst", path_yaml(to="{url: 'http://a/$(id)'}"), "paths[0].to.url: URL 'http://a/$(id)': path or query has characters"),
+    ("url-whitespace", path_yaml(to="{url: 'http://a/ b'}"), "paths[0].to.url: URL 'http://a/ b': contains whitespace"),
+    ("url-backtick-host", path_yaml(to="{url: 'http://a`id`/'}"), "paths[0].to.url: URL 'http://a`id`/': bad host name"),
+    ("url-file-scheme", path_yaml(to="{url: 'file:///etc/passwd'}"), "paths[0].to.url: URL 'file:///etc/passwd': scheme must be http or https"),
+    ("url-option-injection", path_yaml(to="{url: '-o/tmp/x'}"), "paths[0].to.url: URL '-o/tmp/x': scheme must be http or https"),
+    ("url-bad-port", path_yaml(to="{url: 'http://a:99999/'}"), "paths[0].to.url: URL 'http://a:99999/': port must be a number in 1-65535"),
+    ("url-trailing-newline", path_yaml(to='{url: "http://a/p\\n"}'), "paths[0].to.url: URL 'http://a/p\\n': contains whitespace"),
+    ("namespace-trailing-newline", path_yaml(**{"from": '{namespace: "ns\\n", workload: w}'}), "paths[0].from.namespace: 'ns\\n' is not a valid namespace"),
+    ("listen-trailing-newline", 'api: {listen: "127.0.0.1:9090\\n"}\n', "api: listen '127.0.0.1:9090\\n' must be HOST:PORT"),
     ("namespace-uppercase", path_yaml(**{"from": "{namespace: Prod, workload: w}"}), "paths[0].from.namespace: 'Prod' is not a valid namespace"),
     ("selector-spaces", path_yaml(**{"from": "{namespace: ns, selector: 'app = x'}"}), "paths[0].from.selector: 'app = x' is not a valid label selector"),
-    ("service-path-no-slash", path_yaml(to="{service: s, namespace: n, port: 80, path: x}"), "paths[0].to.path: 'x' is not a valid URL path"),
+    ("service-path-no-slash", path_yaml(to="{service: s, namespace: n, port: 80, path: x}"), "paths[0].to.path: URL path 'x': must start with /"),
     ("expect-bad-status", path_yaml(expect="[200, 999]"), "paths[0].expect[1]: must be an HTTP status code 100-599"),
     ("expect-empty", path_yaml(expect="[]"), "paths[0].expect: must not be empty"),
     ("duplicate-name", path_yaml() + "  - {name: p, from: {namespace: a, workload: b}, to: {url: 'http://a/'}}\n", "paths[1].name: duplicate path name 'p' (also paths[0])"),
@@ -98,10 +102,49 @@ BAD = [
     ("scope-misses-source", "scope: {namespaces: [n]}\n" + path_yaml(to="{service: s, namespace: n, port: 80}"), "paths[0].from.namespace: namespace 'ns' is outside scope.namespaces"),
     ("scope-misses-target", "scope: {namespaces: [ns]}\n" + path_yaml(to="{service: s, namespace: n, port: 80}"), "paths[0].to: namespace 'n' is outside scope.namespaces"),
     ("scope-misses-discovery", "scope: {namespaces: [a]}\ndiscovery:\n  - {from: {namespace: a, workload: b}, namespaces: [a, x]}\n", "discovery[0].namespaces: namespace 'x' is outside scope.namespaces"),
+    ("from-istio-proxy", path_yaml(**{"from": "{namespace: ns, workload: w, container: istio-proxy}"}), "paths[0].from: container istio-proxy cannot be a probe source: its traffic would bypass the sidecar: Istio's iptables rules exclude UID 1337"),
+    ("probe-container-uid-1337", "probe_container: {run_as_user: 1337}\n", "probe_container.run_as_user: must not be 1337"),
+    ("probe-container-uid-root", "probe_container: {run_as_user: 0}\n", "probe_container.run_as_user: Input should be greater than or equal to 1"),
+    ("probe-image-unpinned", "probe_container: {image: curlimages/curl}\n", "probe_container.image: 'curlimages/curl' has no tag or digest"),
+    ("probe-image-shell", "probe_container: {image: 'curl;id'}\n", "probe_container.image: 'curl;id' is not an image reference"),
+    ("via-unknown", path_yaml(**{"from": "{namespace: ns, workload: w, via: ssh}"}), "paths[0].from.via: Input should be 'exec', 'ephemeral' or 'auto'"),
+    ("default-via-unknown", "defaults: {via: kubectl}\n", "defaults.via: Input should be 'exec', 'ephemeral' or 'auto'"),
+    ("via-ephemeral-disabled", "probe_container: {enabled: false}\n" + path_yaml(**{"from": "{namespace: ns, workload: w, via: ephemeral}"}), "paths[0].from.via: ephemeral needs probe_container.enabled: true"),
     ("top-level-list", "- a\n- b\n", "the top level must be a mapping"),
     ("duplicate-yaml-key", "limits: {}\nlimits: {}\n", "line 2, column 1: invalid YAML: duplicate key 'limits'"),
     ("broken-yaml", "paths: [\n", "line 2, column 1: invalid YAML"),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        pytest.param(
+            "http://search.web.svc.cluster.local:8080/q?term=mesh&page=2&sort=asc",
+            True,
+            id="query-with-ampersand",
+        ),
+        pytest.param("https://api.example.com/v1/items?ids=1,2,3&x=%2F", True, id="query-comma-percent"),
+        pytest.param("http://a/p\n", False, id="trailing-newline"),
+        pytest.param("http://a/p?x=$(id)", False, id="command-substitution"),
+        pytest.param("http://a/p#frag", False, id="fragment"),
+        pytest.param("http://a/{1,2}", False, id="curl-glob"),
+    ],
+)
+def test_config_and_argv_share_one_url_validator(url: str, ok: bool) -> None:
+    """The config used to reject `&` (no real query strings) and accept a trailing newline."""
+    from agent.probe.argv import build_curl_argv
+
+    text = f"paths:\n  - {{name: p, from: {{namespace: a, workload: b}}, to: {{url: {json.dumps(url)}}}}}\n"
+    try:
+        config_ok = bool(parse_config_text(text, "agent.yaml"))
+    except ConfigError:
+        config_ok = False
+    try:
+        argv_ok = bool(build_curl_argv(url, request_id="r", timeout_s=1))
+    except InputError:
+        argv_ok = False
+    assert config_ok == argv_ok == ok
 
 
 @pytest.mark.parametrize(("text", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
@@ -277,3 +320,19 @@ def test_config_validate_command(tmp_path: Path, content: str, code: int, output
     assert result.exit_code == code, result.output
     assert output in result.output
     assert "Traceback" not in result.output
+
+
+def test_via_defaults_and_the_probe_container() -> None:
+    cfg = parse_config_text(
+        "defaults: {via: ephemeral}\n"
+        + path_yaml()
+        + "  - {name: q, from: {namespace: a, workload: b, via: exec}, to: {url: 'http://a/'}}\n"
+        + "discovery:\n  - {from: {namespace: a, workload: b}, namespaces: [x]}\n",
+        "agent.yaml",
+    )
+    assert [p.source.via for p in cfg.paths] == ["ephemeral", "exec"]
+    assert cfg.probe_container.image.startswith("curlimages/curl:")
+    assert cfg.probe_container.run_as_user not in (0, 1337)
+    found = expand_discovery(cfg.discovery, [ServiceInfo("x", "s", (ServicePort(80),))], cfg.defaults)
+    assert [p.source.via for p in found] == ["ephemeral"]
+    assert parse_config_text(path_yaml(), "agent.yaml").paths[0].source.via == "auto"

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from agent.serve.access import exposure_problem
+
 app = typer.Typer(help="Agent configuration.", no_args_is_help=True)
 
 
@@ -37,6 +39,12 @@ def validate(
     typer.echo(
         f"  API on {config.api.listen} ({auth}, ad-hoc probes {'on' if config.api.allow_adhoc else 'off'})"
     )
+    api = config.api
+    problem = exposure_problem(
+        api.host_port[0], bool(api.token_file or api.token_env), api.insecure, api.allow_adhoc
+    )
+    if problem is not None:  # valid YAML, but `meshprober run` with this api.listen would refuse to start
+        typer.echo(f"  warning: the agent will refuse to start: {problem}")
     for path in config.paths:
         typer.echo(
             f"  - {path.name}: {path.source.namespace}/{path.source.label} -> {path.to.target_url} "

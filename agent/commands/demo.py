@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shutil
 import signal
 import socket
@@ -25,7 +26,9 @@ from agent.errors import InputError, MeshproberError
 DEMO_INTERVAL_S = 10
 
 
-def agent_config(scenario: Any, evidence_dir: Path, interval: float = DEMO_INTERVAL_S) -> dict[str, Any]:
+def agent_config(
+    scenario: Any, evidence_dir: Path, interval: float = DEMO_INTERVAL_S, token_file: Path | None = None
+) -> dict[str, Any]:
     paths = []
     for p in scenario.paths:
         ns, workload, *container = p.from_.split("/")
@@ -35,14 +38,20 @@ def agent_config(scenario: Any, evidence_dir: Path, interval: float = DEMO_INTER
         workload_spec = scenario.workload(ns, workload)
         if workload_spec is not None and not workload_spec.sidecar:
             source["require_sidecar"] = False  # the scenario's point is a client without a sidecar
+        if p.via is not None:
+            source["via"] = p.via
         paths.append({"name": p.name, "from": source, "to": {"url": p.to}, "expect": list(p.expect)})
     timeout = min(5.0, interval)
     return {
         "defaults": {"interval": f"{interval:g}s", "timeout": f"{timeout:g}s"},
         "limits": {"min_interval": f"{timeout:g}s"},
         "paths": paths,
-        "api": {"listen": "127.0.0.1:9090", "allow_adhoc": True},
+        # Ad-hoc probes stay on for the demo, behind this run's own token (they need one).
+        "api": {"listen": "127.0.0.1:9090", "allow_adhoc": token_file is not None}
+        | ({"token_file": str(token_file)} if token_file is not None else {}),
         "evidence": {"dir": str(evidence_dir), "keep_per_path": 3},
+        # The lab's admin may add ephemeral probe containers: `auto` uses one where an app has no curl.
+        "probe_container": {"enabled": True},
     }
 
 
@@ -68,8 +77,11 @@ def demo(
     """Start the local lab on the seed scenario and run the agent against it."""
     require_lab("demo")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The demo prints its own table of verdicts; per-probe log events (for `run`) would repeat it.
+    logging.getLogger("meshprober.events").setLevel(logging.ERROR)
     from agent.commands.render import make_console, print_results
     from agent.kube.live import LiveCluster
+    from agent.serve.access import is_loopback
     from agent.serve.agent import parse_listen
     from agent.wiring import build_agent, prime_policy, run_round
     from meshlab.runtime import Lab
@@ -79,7 +91,13 @@ def demo(
     try:
         scen = load_scenario(scenario)
         if not once:
-            _check_port_free(*parse_listen(listen, "--listen"), listen)
+            host, port = parse_listen(listen, "--listen")
+            if not is_loopback(host):
+                raise InputError(
+                    f"--listen {listen}: the demo serves ad-hoc probes, so only on loopback; "
+                    "use 127.0.0.1:PORT (deploy the agent with a token for anything else)"
+                )
+            _check_port_free(host, port, listen)
     except MeshproberError as exc:
         typer.echo(f"meshprober demo: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -101,8 +119,12 @@ def demo(
         import yaml
 
         config_path = root / "agent.yaml"
+        token = secrets.token_urlsafe(24)  # this run's API token: printed once, gone with the state dir
+        token_file = root / "api-token"
+        token_file.touch(mode=0o600)
+        token_file.write_text(token + "\n")
         config_path.write_text(
-            yaml.safe_dump(agent_config(scen, root / "evidence", interval), sort_keys=False)
+            yaml.safe_dump(agent_config(scen, root / "evidence", interval, token_file), sort_keys=False)
         )
         cluster = LiveCluster.from_kubeconfig(str(lab.kubeconfig))
         agent, ctx = build_agent(config_path, cluster, reload_interval=2.0)
@@ -125,6 +147,13 @@ def demo(
             "Ctrl-C to stop.",
             soft_wrap=True,
         )
+        console.print(
+            f"API token for this run (printed once): {token}  -- e.g. "
+            f"curl -H 'Authorization: Bearer {token}' {agent.url}/api/v1/paths, or "
+            f"MESHPROBER_TOKEN={token} meshprober probe --agent {agent.url} --from NS/WORKLOAD --to URL",
+            soft_wrap=True,
+            markup=False,
+        )
         _follow(agent, console, as_json)
         exit_code = 0  # served until Ctrl-C: a clean stop, whatever the paths' health was
     except MeshproberError as exc:
@@ -140,7 +169,7 @@ def demo(
         try:
             if ctx is not None:
                 # A check still in flight must not write a bundle into the dir removed below.
-                ctx.evidence_dir = None
+                ctx.close_evidence()
             if agent is not None:
                 agent.stop()
             if cluster is not None:

@@ -46,7 +46,8 @@ def diagnose(
     as_json: Annotated[bool, typer.Option("--json", help="print the Diagnosis JSON")] = False,
 ) -> None:
     """Offline diagnosis of an evidence bundle directory."""
-    from agent.bundle import diagnose_bundle, load_bundle  # only this command pays for the parsers
+    from agent.bundle.read import load_bundle  # only this command pays for the parsers
+    from agent.bundle.to_input import diagnose_bundle
 
     try:
         bundle = load_bundle(bundle_dir)

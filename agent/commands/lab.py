@@ -141,17 +141,25 @@ def up(
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], state_dir: Path, scenario: str) -> None:
-    deadline = time.monotonic() + UP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        state = _state(state_dir)
-        if state and state.get("phase") == "ready":
-            _export_line(state, scenario)
-            return
-        if (state and state.get("phase") == "failed") or proc.poll() is not None:
-            reason = (state or {}).get("error") or f"daemon exited; see {state_dir / 'daemon.out'}"
-            typer.echo(f"error: lab failed to start: {reason}", err=True)
-            raise typer.Exit(1)
-        time.sleep(0.1)
+    from agent.commands.progress import status
+
+    started = time.monotonic()
+    deadline = started + UP_TIMEOUT_S
+    what = f"starting the lab {scenario!r}: real Envoy sidecars, certificates, the API-server emulator"
+    with status(what + " ...") as line:
+        while time.monotonic() < deadline:
+            state = _state(state_dir)
+            if state and state.get("phase") == "ready":
+                break
+            if (state and state.get("phase") == "failed") or proc.poll() is not None:
+                reason = (state or {}).get("error") or f"daemon exited; see {state_dir / 'daemon.out'}"
+                typer.echo(f"error: lab failed to start: {reason}", err=True)
+                raise typer.Exit(1)
+            line.update(f"{what} ... {time.monotonic() - started:.0f}s")
+            time.sleep(0.1)
+    if state and state.get("phase") == "ready":
+        _export_line(state, scenario)
+        return
     proc.terminate()
     typer.echo(f"error: lab not ready after {UP_TIMEOUT_S:.0f}s; see {state_dir / 'lab.log'}", err=True)
     raise typer.Exit(1)

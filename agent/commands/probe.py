@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from agent.errors import MeshproberError
+from agent.errors import InputError, MeshproberError
 
 
 def _print(result: dict[str, Any], as_json: bool) -> None:
@@ -89,8 +89,8 @@ def probe(
     token_file: Annotated[Path | None, typer.Option(help="Bearer token file for --agent.")] = None,
 ) -> None:
     """Probe one path now, through the source pod's sidecar, and explain the result."""
+    from agent.results import wait_budget
     from agent.serve.adhoc import adhoc_path
-    from agent.serve.results import wait_budget
 
     body: dict[str, Any] = {"from": from_, "to": to, "expect": expect}
     try:
@@ -115,24 +115,24 @@ def probe(
 
 
 def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, Any]:
+    from agent.check.context import CheckContext
+    from agent.check.run import run_check
     from agent.kube.live import LiveCluster
-    from agent.pipeline import CheckContext, run_check
 
     with LiveCluster.from_kubeconfig(kubeconfig, context) as cluster:
         cluster.ping()
-        ctx = CheckContext.for_cluster(cluster)
-        with _spinner(path):
+        with _spinner(path) as line:
+            ctx = replace(CheckContext.for_cluster(cluster), progress=line.update)
             result = run_check(path, ctx, eager_evidence=True)  # a user is waiting on this one probe
+        if result.error_stage == "sidecar_bypass":  # the source itself is wrong: a usage error (exit 2)
+            raise InputError(f"--from: {result.diagnosis.summary}")
         return result.to_json()
 
 
 def _spinner(path: Any) -> AbstractContextManager[Any]:
-    """A status line on a terminal; nothing (and no rich import) when stderr is a pipe."""
-    if not sys.stderr.isatty():
-        return nullcontext()
-    from rich.console import Console
+    """A status line on a terminal, which the check updates as it goes (picking a pod, probing,
+    re-probing while it gathers evidence); nothing (and no rich import) when stderr is a pipe."""
+    from agent.commands.progress import status
 
     src = path.source
-    return Console(stderr=True).status(
-        f"probing {path.to.target_url} from {src.namespace}/{src.workload} ..."
-    )
+    return status(f"picking a pod of {src.namespace}/{src.workload} ...")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from agent.serve.results import CheckResult
+from agent.results import CheckResult
 
 _STYLE = {"high": "red", "medium": "yellow", "low": "yellow"}  # a failing verdict, by confidence
 PIPE_WIDTH = 200  # rich assumes 80 columns when not a terminal: too narrow for this table

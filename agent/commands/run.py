@@ -28,6 +28,13 @@ def run(
         Path | None, typer.Option(help="Where evidence bundles go (overrides evidence.dir).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            help="text (for people) or json (one object per line with path, verdict, stage, duration, "
+            "for log pipelines)."
+        ),
+    ] = "text",
     namespace: Annotated[
         list[str] | None,
         typer.Option(
@@ -38,7 +45,17 @@ def run(
     ] = None,
 ) -> None:
     """Run the agent: scheduled probes, metrics, API and status page, until SIGTERM/Ctrl-C."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from agent.serve.events import LOG_FORMATS, configure_logging
+
+    if log_format not in LOG_FORMATS:
+        typer.echo(f"meshprober run: --log-format {log_format!r}: expected text or json", err=True)
+        raise typer.Exit(2)
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        typer.echo(
+            f"meshprober run: --log-level {log_level!r}: expected DEBUG, INFO, WARNING or ERROR", err=True
+        )
+        raise typer.Exit(2)
+    configure_logging(log_level, log_format)
     from agent.config import load_config
     from agent.kube.live import LiveCluster
     from agent.wiring import build_agent, prime_policy
@@ -58,5 +75,9 @@ def run(
     except MeshproberError as exc:
         typer.echo(f"meshprober run: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"meshprober agent serving on {agent.url} (shard {agent.shard[0]}/{agent.shard[1]})", err=True)
+    serving = f"meshprober agent serving on {agent.url} (shard {agent.shard[0]}/{agent.shard[1]})"
+    if log_format == "json":  # every stderr line stays one JSON object for the log pipeline
+        logging.getLogger("meshprober").info(serving, extra={"event": "serving"})
+    else:
+        typer.echo(serving, err=True)
     agent.run_until_signalled()

@@ -116,7 +116,15 @@ def run_check(
     engine: PolicyEngine, source: str | None, target: str | None, all_pairs: bool
 ) -> list[tuple[str | None, PolicyView]]:
     if all_pairs:
-        return [(ns, v) for ns, v in engine.audit()]
+        from agent.commands.progress import track
+
+        namespaces = engine.client_namespaces()
+        # The audit is every (client namespace, service port): long on a big mesh, so show progress.
+        return [
+            (ns, v)
+            for ns in track(namespaces, len(namespaces), "checking client namespaces")
+            for v in engine.check_client(ns, None)
+        ]
     if source is None:
         raise InputError("--from NAMESPACE/POD is required (or --all for the mesh audit)")
     ns, pod = parse_from(source)

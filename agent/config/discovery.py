@@ -24,6 +24,8 @@ def expand_discovery(
         if "require_sidecar" not in source.model_fields_set:
             # as for explicit paths: defaults.require_sidecar applies unless the rule's `from` sets it
             source = source.model_copy(update={"require_sidecar": defaults.require_sidecar})
+        if "via" not in source.model_fields_set:
+            source = source.model_copy(update={"via": defaults.via})
         for svc in ordered:
             if svc.namespace not in rule.namespaces or svc.name in rule.exclude_services:
                 continue

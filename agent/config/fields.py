@@ -11,6 +11,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from agent.errors import InputError
+from agent.probe.url import check_path, split_url
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -19,12 +22,6 @@ _PATH_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$")
 _LABEL_KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
 _SELECTOR = re.compile(rf"^{_LABEL_KEY}(==?|!=){_LABEL_VALUE}(,{_LABEL_KEY}(==?|!=){_LABEL_VALUE})*$")
-_HOST = re.compile(
-    r"^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
-)
-# RFC 3986 path/query characters minus everything a shell or curl's URL globbing treats specially.
-_URL_PATH = re.compile(r"^/[A-Za-z0-9\-._~%/:@!+,=?]*$")
-URL = re.compile(r"^(?P<scheme>https?)://(?P<host>[^/:?#]+)(:(?P<port>\d{1,5}))?(?P<path>/[^#]*)?$")
 LISTEN = re.compile(r"^(?P<host>[A-Za-z0-9.\-]*|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 
@@ -35,7 +32,7 @@ def parse_duration(value: object) -> float:
         raise ValueError("must be a duration like 30s, 2m or 500ms")
     if isinstance(value, int | float):
         seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
+    elif isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())):
         seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
     else:
         raise ValueError(f"must be a duration like 30s, 2m or 500ms, got {value!r}")
@@ -46,7 +43,7 @@ def parse_duration(value: object) -> float:
 
 def _check(pattern: re.Pattern[str], what: str) -> Any:
     def check(value: str) -> str:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):  # fullmatch: `$` alone would accept a trailing newline
             raise ValueError(f"{value!r} is not a valid {what}")
         return value
 
@@ -66,16 +63,19 @@ def _status(value: int) -> int:
 
 
 def _url(value: str) -> str:
-    m = URL.match(value)
-    if not m:
-        raise ValueError(f"{value!r} is not an http(s) URL (http://HOST[:PORT]/PATH, no spaces or quotes)")
-    if not _HOST.match(m.group("host")):
-        raise ValueError(f"{m.group('host')!r} is not a valid host name")
-    if m.group("port") is not None:
-        _port(int(m.group("port")))
-    if m.group("path") and not _URL_PATH.match(m.group("path")):
-        raise ValueError(f"path {m.group('path')!r} has characters that are not allowed")
+    # The one URL validator (agent.probe.url), the same the curl argv builder applies.
+    try:
+        split_url(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
     return value
+
+
+def _url_path(value: str) -> str:
+    try:
+        return check_path(value, "URL path")
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -83,10 +83,12 @@ Port = Annotated[int, AfterValidator(_port)]
 Status = Annotated[int, AfterValidator(_status)]
 Namespace = Annotated[str, _check(_DNS_LABEL, "namespace (DNS-1123 label)")]
 Workload = Annotated[str, _check(_DNS_SUBDOMAIN, "workload name (DNS-1123 subdomain)")]
+Domain = Annotated[str, _check(_DNS_SUBDOMAIN, "cluster domain (DNS subdomain, e.g. cluster.local)")]
+Revision = Annotated[str, _check(_DNS_LABEL, "revision (DNS-1123 label, e.g. 1-30)")]
 Container = Annotated[str, _check(_DNS_LABEL, "container name (DNS-1123 label)")]
 PathName = Annotated[str, _check(_PATH_NAME, "path name (letters, digits, - _ . ; max 128)")]
 Selector = Annotated[str, _check(_SELECTOR, "label selector (key=value[,key=value])")]
-UrlPath = Annotated[str, _check(_URL_PATH, "URL path (starts with /, no spaces, quotes or shell characters)")]
+UrlPath = Annotated[str, AfterValidator(_url_path)]
 Url = Annotated[str, AfterValidator(_url)]
 
 

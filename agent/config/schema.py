@@ -8,27 +8,33 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.config.fields import (
     ENV_NAME,
     LISTEN,
-    URL,
     Container,
+    Domain,
     Duration,
     Expect,
     Namespace,
     PathName,
     Port,
+    Revision,
     Selector,
     Url,
     UrlPath,
     Workload,
 )
+from agent.config.probe_via import ProbeContainerConfig, sidecar_container_error
 from agent.errors import ConfigError
+from agent.probe.url import split_url
+
+Via = Literal["exec", "ephemeral", "auto"]
 
 
 class _Model(BaseModel):
@@ -41,11 +47,14 @@ class SourceConfig(_Model):
     selector: Selector | None = None
     container: Container | None = None
     require_sidecar: bool = True
+    via: Via = "auto"  # exec in `container`, or curl in an ephemeral probe container (agent.check.via)
 
     @model_validator(mode="after")
     def _one_of(self) -> Self:
         if (self.workload is None) == (self.selector is None):
             raise ValueError("give exactly one of workload or selector")
+        if self.container is not None and (why := sidecar_container_error(self.container)):
+            raise ValueError(why)
         return self
 
     @property
@@ -60,6 +69,8 @@ class TargetConfig(_Model):
     namespace: Namespace | None = None
     port: Port | None = None
     path: UrlPath = "/"
+    # Set from `mesh.clusterDomain` by the loader; the service form's URL is built with it.
+    cluster_domain: Domain = Field(default="cluster.local", alias="clusterDomain")
 
     @model_validator(mode="after")
     def _url_or_service(self) -> Self:
@@ -74,13 +85,13 @@ class TargetConfig(_Model):
     def target_url(self) -> str:
         if self.url is not None:
             return self.url
-        return f"http://{self.service}.{self.namespace}.svc.cluster.local:{self.port}{self.path}"
+        return f"http://{self.service}.{self.namespace}.svc.{self.cluster_domain}:{self.port}{self.path}"
 
     @property
     def host_port(self) -> tuple[str, int]:
         """The host and port the probe connects to."""
         if self.url is None:
-            return f"{self.service}.{self.namespace}.svc.cluster.local", self.port or 0
+            return f"{self.service}.{self.namespace}.svc.{self.cluster_domain}", self.port or 0
         return _url_host_port(self.url)
 
 
@@ -88,10 +99,8 @@ class TargetConfig(_Model):
 def _url_host_port(url: str) -> tuple[str, int]:
     """(host, port) of a validated target URL. Cached by URL: destination() and the metric labels ask
     for it several times per probe and per scrape, and the config's URLs are few and fixed."""
-    m = URL.match(url)
-    assert m is not None  # validated when the config loaded
-    port = m.group("port")
-    return m.group("host"), int(port) if port else (443 if m.group("scheme") == "https" else 80)
+    parts = split_url(url)  # validated when the config loaded: never raises here
+    return parts.host, parts.port
 
 
 class PathConfig(_Model):
@@ -113,9 +122,8 @@ class PathConfig(_Model):
         parts = host.split(".")
         if len(parts) == 1:
             return host, self.source.namespace, port_n
-        if (host.endswith(".svc.cluster.local") and len(parts) == 5) or (
-            host.endswith(".svc") and len(parts) == 3
-        ):
+        # <svc>.<ns>.svc.<cluster domain> (any domain, e.g. corp.internal) or <svc>.<ns>.svc
+        if len(parts) >= 3 and parts[2] == "svc":
             return parts[0], parts[1], port_n
         return None, None, port_n
 
@@ -125,6 +133,7 @@ class Defaults(_Model):
     timeout: Duration = 10.0
     expect: Expect = (200,)
     require_sidecar: bool = True
+    via: Via = "auto"  # the agent-wide default of from.via
 
 
 class DiscoveryRule(_Model):
@@ -146,15 +155,29 @@ class Limits(_Model):
 
 
 class RateLimit(_Model):
+    """Probe-triggering API calls: `requests` per `window` for each client, `global_requests` for all."""
+
     requests: int = Field(default=10, ge=1, le=100000)
     window: Duration = 60.0
+    global_requests: int = Field(default=30, ge=1, le=1000000)
+    max_clients: int = Field(default=1024, ge=1, le=100000)
 
 
 class ApiConfig(_Model):
+    """The HTTP listeners. `listen` serves the API and the status page; `metrics_listen`, when set,
+    serves /metrics, /healthz and /readyz apart from them (open, for scrapers and kubelet probes).
+    Off loopback the API needs a token unless `insecure: true`; ad-hoc probes always need one."""
+
     listen: str = "127.0.0.1:9090"
+    metrics_listen: str | None = None
     token_file: Path | None = None
     token_env: str | None = None
+    insecure: bool = False
+    allowed_hosts: tuple[str, ...] = ()  # Host header names besides the listen address (DNS rebinding)
     allow_adhoc: bool = False
+    adhoc_sources: tuple[str, ...] = ()  # NS/WORKLOAD or NS/* beyond the configured sources
+    adhoc_extra_hosts: tuple[str, ...] = ()  # ad-hoc target hosts beyond in-mesh Services
+    cluster_domain: str = "cluster.local"
     rate_limit: RateLimit = RateLimit()
 
     @model_validator(mode="before")
@@ -166,21 +189,42 @@ class ApiConfig(_Model):
 
     @model_validator(mode="after")
     def _validate(self) -> Self:
-        m = LISTEN.match(self.listen)
-        if not m:
-            raise ValueError(f"listen {self.listen!r} must be HOST:PORT, e.g. 0.0.0.0:9090")
-        if not 0 <= int(m.group("port")) <= 65535:
-            raise ValueError("listen port must be 0-65535")
+        for name, value in (("listen", self.listen), ("metrics_listen", self.metrics_listen)):
+            if value is None:
+                continue
+            m = LISTEN.fullmatch(value)
+            if not m:
+                raise ValueError(f"{name} {value!r} must be HOST:PORT, e.g. 0.0.0.0:9090")
+            if not 0 <= int(m.group("port")) <= 65535:
+                raise ValueError(f"{name} port must be 0-65535")
+        if self.allow_adhoc and not (self.token_file or self.token_env):
+            raise ValueError(
+                "allow_adhoc needs a bearer token (ad-hoc probes borrow a workload's identity); "
+                "set token_file or token_env"
+            )
+        for i, src in enumerate(self.adhoc_sources):
+            if not _ADHOC_SOURCE.fullmatch(src):
+                raise ValueError(f"adhoc_sources[{i}] {src!r} must be NAMESPACE/WORKLOAD or NAMESPACE/*")
+        for i, host in enumerate((*self.adhoc_extra_hosts, *self.allowed_hosts)):
+            if not _HOSTNAME.fullmatch(host):
+                raise ValueError(
+                    f"{host!r} is not a host name (in adhoc_extra_hosts/allowed_hosts, item {i})"
+                )
+        if not _HOSTNAME.fullmatch(self.cluster_domain):
+            raise ValueError(f"cluster_domain {self.cluster_domain!r} is not a DNS domain")
         if self.token_file and self.token_env:
             raise ValueError("give token_file or token_env, not both")
-        if self.token_env is not None and not ENV_NAME.match(self.token_env):
+        if self.token_env is not None and not ENV_NAME.fullmatch(self.token_env):
             raise ValueError(f"token_env {self.token_env!r} is not an environment variable name")
         return self
 
     @property
     def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - ":9090" means all interfaces
+        return _host_port(self.listen)
+
+    @property
+    def metrics_host_port(self) -> tuple[str, int] | None:
+        return _host_port(self.metrics_listen) if self.metrics_listen else None
 
     def read_token(self) -> str | None:
         """The bearer token, or None when none is configured. Raises ConfigError if it cannot be read."""
@@ -198,6 +242,17 @@ class ApiConfig(_Model):
                 raise ConfigError(f"api.token_file: {self.token_file} is empty")
             return token
         return None
+
+
+_ADHOC_SOURCE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/(\*|[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - ":9090" means all interfaces
 
 
 class EvidenceConfig(_Model):
@@ -234,6 +289,16 @@ class ScopeConfig(_Model):
         return self
 
 
+class MeshConfigBlock(_Model):
+    """`mesh:` overrides what control-plane discovery finds (agent.istio.control_plane): the namespace
+    istiod runs in, its revision (ConfigMap `istio-<rev>`), the cluster domain, the root namespace."""
+
+    istio_namespace: Namespace | None = Field(default=None, alias="istioNamespace")
+    revision: Revision | None = None
+    cluster_domain: Domain | None = Field(default=None, alias="clusterDomain")
+    root_namespace: Namespace | None = Field(default=None, alias="rootNamespace")
+
+
 def scope_gaps(config: AgentConfig, scope: tuple[str, ...]) -> list[tuple[str, str]]:
     """(field path, namespace) for each namespace the config probes from/to or discovers in that lies
     outside `scope`: the policy view would miss its DestinationRules, PeerAuthentications and pods."""
@@ -261,6 +326,8 @@ class AgentConfig(_Model):
     evidence: EvidenceConfig = EvidenceConfig()
     shard: ShardConfig = ShardConfig()
     scope: ScopeConfig | None = None  # None: cluster-wide lists (the default)
+    probe_container: ProbeContainerConfig = ProbeContainerConfig()
+    mesh: MeshConfigBlock = MeshConfigBlock()  # overrides of control-plane discovery
 
     @model_validator(mode="before")
     @classmethod
@@ -278,8 +345,16 @@ class AgentConfig(_Model):
                     if key not in raw and key in defaults:
                         raw[key] = defaults[key]
                 src = raw.get("from")
-                if isinstance(src, dict) and "require_sidecar" not in src and "require_sidecar" in defaults:
-                    raw["from"] = {**src, "require_sidecar": defaults["require_sidecar"]}
+                if isinstance(src, dict):
+                    for key in ("require_sidecar", "via"):
+                        if key not in src and key in defaults:
+                            src = {**src, key: defaults[key]}
+                    raw["from"] = src
+                mesh = data.get("mesh")
+                domain = mesh.get("clusterDomain") if isinstance(mesh, dict) else None
+                to = raw.get("to")
+                if domain and isinstance(to, dict) and "url" not in to and "clusterDomain" not in to:
+                    raw["to"] = {**to, "clusterDomain": domain}
             merged.append(raw)
         return {**data, "paths": merged}
 
@@ -300,6 +375,12 @@ class AgentConfig(_Model):
             if p.timeout > p.interval:
                 raise FieldError(
                     f"paths[{i}].timeout", f"{p.timeout:g}s is longer than the interval {p.interval:g}s"
+                )
+            if p.source.via == "ephemeral" and not self.probe_container.enabled:
+                raise FieldError(
+                    f"paths[{i}].from.via",
+                    "ephemeral needs probe_container.enabled: true (and the RBAC component "
+                    "deploy/components/ephemeral-probes)",
                 )
         for i, r in enumerate(self.discovery):
             if r.interval is not None and r.interval < self.limits.min_interval:

@@ -77,11 +77,13 @@ def _reset_by_peer(inp: DiagnoseInput, ev: list[str]) -> Finding:
     if policy is not None:
         ev.append(f"server mTLS mode {policy.server_mode}: plaintext is accepted, so the app reset it")
         return Finding(Verdict.UPSTREAM_RESET, M, "The server closed the connection.", tuple(ev))
-    if inp.server_log_present:
+    # A missing line is evidence only when the server sidecar is known to log every request.
+    absent = inp.server_log_present and inp.server_logging_on
+    if absent:
         ev.append("the server sidecar never logged the request: its listener dropped the connection")
     return Finding(
         Verdict.PLAINTEXT_CLIENT_REJECTED,
-        M if inp.server_log_present else L,
+        M if absent else L,
         "The server closed the connection without an HTTP answer: likely a plaintext client "
         "rejected by a STRICT (mTLS-only) server.",
         tuple(ev),
@@ -91,6 +93,9 @@ def _reset_by_peer(inp: DiagnoseInput, ev: list[str]) -> Finding:
 
 def curl_rung(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding | None:
     code = inp.curl.exit_code
+    if code is None and not inp.curl_present:
+        ev.append("the bundle holds no curl output: judged from the sidecar access log")
+        return None
     if code is None:
         ev.append("no curl exit code")
         return Finding(Verdict.PROBE_FAILED, L, "The probe reported no exit code.", tuple(ev))

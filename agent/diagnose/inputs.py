@@ -16,6 +16,8 @@ from agent.evidence import AccessLogEntry, ClusterInfo, CurlResult, PolicyView
 class DiagnoseInput:
     curl: CurlResult
     expected_status: int = 200
+    # Every status the path accepts (a path may `expect: [200, 404]`); empty means just expected_status.
+    accepted_statuses: tuple[int, ...] = ()
     # Access-log lines of this request (matched by x-request-id) from each sidecar.
     client_entry: AccessLogEntry | None = None
     server_entry: AccessLogEntry | None = None
@@ -38,6 +40,20 @@ class DiagnoseInput:
     # Certificates a sidecar held whose expiry gauge (`ssl.certificate.<name>.expiration_unix_time_seconds`)
     # was already past when the probe started, e.g. ("client", "default").
     expired_certs: tuple[tuple[str, str], ...] = ()
+    # False when no curl output was recorded (a bundle holding only access logs): judge from the logs.
+    curl_present: bool = True
+    # How the access-log lines were matched when not by x-request-id (log_match.py), for the evidence.
+    match_notes: tuple[str, ...] = ()
+    # Destination pods whose istio-proxy was in trouble around the probe: ("ns/pod", "not ready, ...").
+    server_sidecar_trouble: tuple[tuple[str, str], ...] = ()
+    # Sides ("client", "server") whose sidecar writes no readable access log, and why: no line from
+    # them proves nothing. `server_logging_on`: the server side is known to log every request.
+    logging_off: Mapping[str, str] = field(default_factory=dict)
+    server_logging_on: bool = False
+    # Sides whose logging could not be decided (Telemetry unreadable, no mesh config), and why.
+    logging_unknown: Mapping[str, str] = field(default_factory=dict)
+    # Control-plane objects the agent could not read (403/404), each naming object and permission.
+    view_gaps: tuple[str, ...] = ()
 
 
 def stat_sum(delta: Mapping[str, int], suffix: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from agent.diagnose.finding import Finding
 from agent.diagnose.inputs import DiagnoseInput
+from agent.diagnose.rules import sidecar_health
 from agent.diagnose.signals import Signals
 from agent.evidence import TlsOrigination
 from agent.model import Diagnosis, Remedy, Verdict
@@ -80,6 +81,8 @@ _POLICY_REMEDY = {
 def remedy_for(inp: DiagnoseInput, verdict: Verdict) -> Remedy | None:
     if verdict is Verdict.OK:
         return None
+    if sidecar_health.applies(inp, verdict):
+        return Remedy(sidecar_health.remedy_text(inp))
     p = inp.policy
     if verdict in _POLICY_REMEDY and p is not None and p.remedy_text:
         return Remedy(p.remedy_text, p.remedy_patch)

@@ -28,6 +28,8 @@ class Signals:
     transport_failure: str | None  # raw TLS/connect failure text, as Envoy or curl wrote it
     details: str  # normalised response_code_details of the client line ("" when unknown)
     details_raw: str | None = None  # as logged, for evidence lines
+    # True when `status` is the client sidecar line's %RESPONSE_CODE% because curl printed none.
+    status_from_log: bool = False
     server_reset_reason: str | None = None  # the same two facts from the server sidecar's line
     server_transport_failure: str | None = None
 
@@ -61,6 +63,10 @@ def derive(inp: DiagnoseInput) -> Signals:
         relayed = True  # no client sidecar: any Envoy reply came from the server's sidecar
     if client is not None and client.upstream_service_time_ms is not None:
         relayed = True  # Envoy records an upstream service time only when upstream answered
+    if not inp.curl_present and client is None and server is not None and server.response_code:
+        # Only the server sidecar logged the request (no client line, no curl output): the answer
+        # the client got is the one the server side made.
+        relayed = True
     if (
         client is None
         and local is not None
@@ -87,11 +93,17 @@ def derive(inp: DiagnoseInput) -> Signals:
         failure = _useful(local.transport_failure_reason)
     if failure is None:
         failure = d_failure
+    status, status_from_log = curl.http_status, False
+    logged = client if client is not None or inp.curl_present else server
+    if status is None and (curl.exit_code == 0 or not inp.curl_present) and logged and logged.response_code:
+        # curl printed no status (e.g. `-s -o /dev/null` without -w) or none was recorded: the
+        # sidecar's line for this request says what was answered.
+        status, status_from_log = logged.response_code, True
     s_details = _useful(server.response_code_details) if server else None
     s_reset, s_failure = _from_details(s_details)
     s_failure = (_useful(server.upstream_transport_failure_reason) if server else None) or s_failure
     return Signals(
-        status=curl.http_status,
+        status=status,
         local_reply=local,
         relayed=relayed,
         envoy_seen=envoy_seen,
@@ -103,4 +115,5 @@ def derive(inp: DiagnoseInput) -> Signals:
         details_raw=details_raw,
         server_reset_reason=s_reset,
         server_transport_failure=s_failure,
+        status_from_log=status_from_log,
     )

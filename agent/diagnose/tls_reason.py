@@ -139,6 +139,8 @@ def classify_connect_reason(text: str | None) -> Verdict | None:
         return Verdict.UPSTREAM_CONNECTION_REFUSED
     if "connection timeout" in n or "timed out" in n or "connect timeout" in n or "errno 110" in n:
         return Verdict.UPSTREAM_CONNECT_TIMEOUT
-    if "no route to host" in n or "network is unreachable" in n or "host is unreachable" in n:
+    # errno 113 (EHOSTUNREACH), as older Envoy writes it: `delayed connect error: 113` (istio/istio#46431).
+    unreachable = n.endswith(" 113") or "errno 113" in n
+    if unreachable or "no route to host" in n or "network is unreachable" in n or "host is unreachable" in n:
         return Verdict.UPSTREAM_CONNECT_TIMEOUT
     return None

@@ -112,11 +112,14 @@ def analyse(inp: DiagnoseInput, sig: Signals, ev: list[str]) -> Finding:
             return Finding(
                 Verdict.UPSTREAM_CONNECT_TIMEOUT, M, "Connecting to the upstream timed out.", tuple(ev)
             )
+        # Say what was recorded: a reason we cannot map (e.g. `delayed_connect_error:_Invalid_argument`)
+        # is still a reason, and "none recorded" next to it in the evidence would contradict it.
+        why = f"the recorded reason ({tfr}) names neither" if tfr else "no failure reason was recorded"
         return Finding(
             Verdict.TLS_HANDSHAKE_FAILED,
             L,
             "The client sidecar could not establish the upstream connection (TLS handshake error or "
-            "nothing listening); no failure reason was recorded.",
+            f"nothing listening); {why}.",
             tuple(ev),
             hedged=True,
         )

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agent.envoy.log_tokens import readable_reason, reason_from_details, tokenize
+from agent.envoy.log_tokens import readable_reason, reason_from_details, restore_lost_quote, tokenize
 from agent.envoy.response_flags import parse_flags
 from agent.evidence import AccessLogEntry
 
@@ -184,7 +184,8 @@ def parse_line(line: str) -> AccessLogEntry | None:
         return None
     if text.startswith("{"):
         return _parse_json(text)
-    return _parse_text(text)
+    # A paste that lost the opening quote of the request (and what came before it) still parses.
+    return _parse_text(restore_lost_quote(text))
 
 
 def parse_log(text: str) -> list[AccessLogEntry]:

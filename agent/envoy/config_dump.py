@@ -105,7 +105,10 @@ def _raw_endpoint_configs(doc: Any) -> Iterator[dict[str, Any]]:
 
 def _endpoint_modes(assignment: Mapping[str, Any]) -> dict[str, str]:
     """address -> tlsMode of a ClusterLoadAssignment; "disabled" when an endpoint has no tlsMode
-    (Envoy then picks the `tlsMode-disabled` match, i.e. plaintext)."""
+    (Envoy then picks the `tlsMode-disabled` match, i.e. plaintext); "hbone" for an endpoint that
+    istiod marks `tunnel: http` (an ambient workload, reached through the `connect_originate`
+    internal listener, keyed by its `endpoint_id` "ip:port": istio/istio 86c9f01f
+    pilot/pkg/xds/endpoints/endpoint_builder.go)."""
     modes: dict[str, str] = {}
     for locality in _dicts(get(assignment, "endpoints")):
         for lb in _dicts(get(locality, "lb_endpoints")):
@@ -115,6 +118,8 @@ def _endpoint_modes(assignment: Mapping[str, Any]) -> dict[str, str]:
             meta = get(get(lb, "metadata"), "filter_metadata")
             match = meta.get("envoy.transport_socket_match") if isinstance(meta, dict) else None
             mode = match.get("tlsMode") if isinstance(match, dict) else None
+            if isinstance(match, dict) and match.get("tunnel") == "http":
+                mode = "hbone"
             modes[key] = mode if isinstance(mode, str) else "disabled"
     return modes
 
@@ -157,6 +162,7 @@ def _cluster_info(raw: Mapping[str, Any], eds: Mapping[str, dict[str, str]]) -> 
         subset=subset,
         fqdn=fqdn,
         tls=tls.mode,
+        hbone=tls.hbone,
         sni=tls.sni,
         expected_sans=tls.sans,
         alpn=tls.alpn,
@@ -218,6 +224,20 @@ def _parse(data: str | bytes) -> list[ClusterInfo]:
     return out
 
 
+def parse_endpoint_modes(data: str | bytes) -> dict[str, dict[str, str]]:
+    """cluster name -> {endpoint "ip:port" -> tlsMode ("istio", "disabled", "hbone")} from an
+    `include_eds` dump (full, or `resource=dynamic_endpoint_configs` filtered by `name_regex`, which
+    Envoy applies to each ClusterLoadAssignment's cluster_name: checked on Envoy 1.40)."""
+    with _gc_paused():
+        doc = _load(data)
+        eds: dict[str, dict[str, str]] = {}
+        for assignment in _raw_endpoint_configs(doc):
+            name = get(assignment, "cluster_name")
+            if isinstance(name, str):
+                eds.setdefault(name, {}).update(_endpoint_modes(assignment))
+        return eds
+
+
 def _escape(text: str) -> str:
     return "".join("\\" + ch if ch in _RE_SPECIAL else ch for ch in text)
 
@@ -235,6 +255,17 @@ def cluster_name_regex(fqdn: str, port: int, subset: str | None = None) -> str:
     """Anchored regex for `config_dump?resource=dynamic_active_clusters&name_regex=` (RE2 syntax)."""
     _check_target(fqdn, port, subset)
     return "^" + _escape(f"outbound|{port}|{subset or ''}|{fqdn}") + "$"
+
+
+def service_clusters_regex(fqdn: str, port: int) -> str:
+    """Anchored regex for every cluster of one Service port: the default and each subset
+    (`outbound|PORT|SUBSET|HOST`), under any cluster domain when `fqdn` is `<svc>.<ns>.svc.<domain>`
+    (a cluster whose domain is not `cluster.local` still matches)."""
+    _check_target(fqdn, port, None)
+    host = fqdn.lower().rstrip(".")
+    head, sep, _domain = host.partition(".svc.")
+    host_re = _escape(head + ".svc") + r"\.[^|]+" if sep else _escape(host)
+    return "^" + _escape(f"outbound|{port}|") + "[^|]*" + _escape("|") + host_re + "$"
 
 
 def find_cluster(
@@ -261,4 +292,6 @@ __all__ = [
     "destination_rule_from_path",
     "find_cluster",
     "parse_clusters",
+    "parse_endpoint_modes",
+    "service_clusters_regex",
 ]

@@ -5,6 +5,15 @@ Pure: reads already-decoded JSON in place, copies nothing big, does no I/O. Rule
 file certs under /etc/certs, or the `istio` ALPN) = ISTIO_MUTUAL; `transport_socket_matches`
 with a `tlsMode: istio` match = AUTO (auto mTLS); no socket or raw_buffer = PLAINTEXT; other
 TLS without a client certificate = SIMPLE, with one = MUTUAL.
+
+HBONE (a control plane with ambient enabled, `PILOT_ENABLE_SENDING_HBONE`): istiod puts an `hbone`
+match (`match: {tunnel: http}`, an internal_upstream socket) first and keeps what the cluster
+would send to non-HBONE endpoints after it (istio/istio 86c9f01f
+pilot/pkg/networking/core/cluster_tls.go `applyHBONETransportSocketMatches`): auto mTLS
+`[hbone, tlsMode-istio {tlsMode: istio}, tlsMode-disabled {}]`; explicit ISTIO_MUTUAL
+`[hbone, tlsMode-istio (no match: catch-all)]`; SIMPLE/MUTUAL `[hbone(tls), user (no match)]`;
+DISABLE or no TLS `[hbone, tlsMode-disabled {}]`. So the mode is read with the hbone match set
+aside: a `tlsMode: istio` selector means AUTO, otherwise the catch-all's socket decides.
 """
 
 from __future__ import annotations
@@ -47,6 +56,9 @@ def endpoint_key(endpoint: Any) -> str | None:
         return "unix:" + pipe["path"]
     internal = get(address, "envoy_internal_address")
     if isinstance(internal, dict):
+        target = get(internal, "endpoint_id")  # HBONE: the workload's "ip:port" behind connect_originate
+        if isinstance(target, str) and target:
+            return target
         name = get(internal, "server_listener_name")
         return f"internal:{name}" if isinstance(name, str) else None
     return None
@@ -58,6 +70,7 @@ class TlsFacts:
     sni: str | None = None
     sans: tuple[str, ...] = ()
     alpn: tuple[str, ...] = ()
+    hbone: bool = False  # an `hbone` match: HBONE to endpoints that support it, this mode to the rest
 
 
 PLAINTEXT = TlsFacts(TlsOrigination.PLAINTEXT)
@@ -139,20 +152,47 @@ def _socket_facts(socket: Any) -> TlsFacts:
     return TlsFacts(TlsOrigination.UNKNOWN)
 
 
+def _match(m: Any) -> Any:
+    return get(m, "match") if isinstance(m, dict) else None
+
+
+def is_hbone_match(m: Any) -> bool:
+    """The `hbone` transport-socket match (`match: {tunnel: http}`) istiod adds when sending HBONE."""
+    match = _match(m)
+    return isinstance(m, dict) and (
+        m.get("name") == "hbone" or (isinstance(match, dict) and match.get("tunnel") == "http")
+    )
+
+
+def _selects_istio(m: Any) -> bool:
+    match = _match(m)
+    return isinstance(match, dict) and match.get("tlsMode") == "istio"
+
+
+def _with_hbone(facts: TlsFacts, hbone: bool) -> TlsFacts:
+    return TlsFacts(facts.mode, facts.sni, facts.sans, facts.alpn, hbone) if hbone else facts
+
+
+def _matches_facts(matches: list[Any]) -> TlsFacts:
+    entries = [m for m in matches if isinstance(m, dict)]
+    hbone = any(is_hbone_match(m) for m in entries)
+    rest = [m for m in entries if not is_hbone_match(m)]
+    for m in rest:
+        if _selects_istio(m):
+            facts = _socket_facts(get(m, "transport_socket"))
+            return TlsFacts(TlsOrigination.AUTO, facts.sni, facts.sans, facts.alpn, hbone)
+    # No `tlsMode: istio` selector: the catch-all (no or empty match) is what non-HBONE endpoints get.
+    catch_all = next((m for m in rest if not _match(m)), rest[0] if rest else None)
+    if catch_all is None:
+        return TlsFacts(TlsOrigination.UNKNOWN, hbone=hbone)
+    return _with_hbone(_socket_facts(get(catch_all, "transport_socket")), hbone)
+
+
 def tls_of(cluster: Any) -> TlsFacts:
     """How this cluster originates TLS (see module docstring)."""
     matches = get(cluster, "transport_socket_matches")
     if isinstance(matches, list) and matches:
-        for m in matches:
-            match = get(m, "match")
-            if isinstance(m, dict) and (
-                m.get("name") == "tlsMode-istio"
-                or (isinstance(match, dict) and match.get("tlsMode") == "istio")
-            ):
-                facts = _socket_facts(get(m, "transport_socket"))
-                return TlsFacts(TlsOrigination.AUTO, facts.sni, facts.sans, facts.alpn)
-        first = next((m for m in matches if isinstance(m, dict)), None)
-        return _socket_facts(get(first, "transport_socket")) if first else TlsFacts(TlsOrigination.UNKNOWN)
+        return _matches_facts(matches)
     socket = get(cluster, "transport_socket")
     if socket is not None:
         return _socket_facts(socket)

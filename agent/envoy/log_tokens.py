@@ -9,6 +9,26 @@ import re
 
 # `upstream_reset_before_response_started{connection_termination}` / `{remote_connection_failure|TLS_error:...}`
 _DETAIL_BRACES = re.compile(r"\{(.*)\}", re.DOTALL)
+# The end of %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" then %RESPONSE_CODE% and a
+# flags-shaped token: `HTTP/1.1" 404 NR` (HTTP) or `- - -" 0 NR` (TCP).
+_REQUEST_END = re.compile(r'(?:HTTP/\d(?:\.\d)?|-)" \d{1,3} (?:-|[A-Z]{1,6}(?:,[A-Z]{1,6})*)(?: |$)')
+# What is left of "[%START_TIME%] " when a paste cut into it: `07T21:54:37.175Z] ` or `] `.
+_TIME_REMNANT = re.compile(r"^[^\s\[\]\"]*\] ")
+
+
+def restore_lost_quote(line: str) -> str:
+    """A line whose paste lost its opening `"` (and maybe part of `[START_TIME]` and the method)
+    gets its quote back: `PUT /x HTTP/1.1" 404 NR ...` -> `"PUT /x HTTP/1.1" 404 NR ...`.
+
+    Only when no quote comes before the request's closing `HTTP/x" CODE FLAGS`, so an intact
+    line is returned unchanged."""
+    m = _REQUEST_END.search(line)
+    if m is None or '"' in line[: m.start()]:
+        return line
+    head = _TIME_REMNANT.sub("", line[: m.start()], count=1)
+    if not head.strip() and not line[m.start() :].startswith("-"):
+        return line
+    return f'"{head.lstrip()}{line[m.start() :]}'
 
 
 def tokenize(line: str) -> list[tuple[str, bool]]:

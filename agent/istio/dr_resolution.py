@@ -27,6 +27,34 @@ def resolve_short_host(host: str, namespace: str) -> str:
     return f"{host}.{namespace}.svc.cluster.local"
 
 
+CANONICAL_SUFFIX = ".svc.cluster.local"
+FOREIGN_MARK = ".(not-this-cluster)"
+
+
+def canonical_host(host: str, domain: str, *, foreign: bool = True) -> str:
+    """A Service host under the cluster's own domain, written as the engine's canonical cluster.local.
+
+    The engine resolves Services as `name.ns.svc.cluster.local`; a cluster with another domain
+    (kubelet --cluster-domain, Istio's `global.proxy.clusterDomain`) names the same Service
+    `name.ns.svc.<domain>`, and a DestinationRule there is written that way. Hosts under any other
+    domain match nothing here, as in the cluster itself (`foreign`: a written `.svc.cluster.local`
+    host is marked so; callers that already speak the canonical form pass foreign=False)."""
+    suffix = f".svc.{domain.strip('.').lower()}"
+    if suffix == CANONICAL_SUFFIX:
+        return host
+    if host.lower().endswith(suffix):
+        return host[: -len(suffix)] + CANONICAL_SUFFIX
+    if foreign and host.lower().endswith(CANONICAL_SUFFIX):
+        return host + FOREIGN_MARK  # cluster.local is not this cluster's domain: no Service has it
+    return host
+
+
+def display_host(host: str, domain: str) -> str:
+    """The canonical form written back in the cluster's own domain (for what users read)."""
+    suffix = f".svc.{domain.strip('.').lower()}"
+    return host.replace(CANONICAL_SUFFIX, suffix) if suffix != CANONICAL_SUFFIX else host
+
+
 def host_matches(pattern: str, needle: str) -> bool:
     if pattern == "*":
         return True
@@ -70,7 +98,7 @@ def _export_set(dr: DestinationRule) -> frozenset[str]:
     return frozenset(dr.export_to)
 
 
-def _merge(entries: list[ConsolidatedRule], dr: DestinationRule, export: frozenset[str]) -> None:
+def _merge(entries: list[ConsolidatedRule], dr: DestinationRule, export: frozenset[str], host: str) -> None:
     """mergeDestinationRule with ENABLE_ENHANCED_DESTINATIONRULE_MERGE (default since 1.24)."""
     separately = True
     for entry in entries:
@@ -94,13 +122,13 @@ def _merge(entries: list[ConsolidatedRule], dr: DestinationRule, export: frozens
             entry.policy_from = dr
         entry.sources.append(dr.ref)
     if separately:
-        entries.append(_new_entry(dr, export))
+        entries.append(_new_entry(dr, export, host))
 
 
-def _new_entry(dr: DestinationRule, export: frozenset[str]) -> ConsolidatedRule:
+def _new_entry(dr: DestinationRule, export: frozenset[str], host: str) -> ConsolidatedRule:
     return ConsolidatedRule(
         first=dr,
-        host=resolve_short_host(dr.host, dr.namespace),
+        host=host,
         export_to=export,
         selector=dr.selector,
         traffic_policy=dr.traffic_policy,
@@ -113,14 +141,15 @@ def _new_entry(dr: DestinationRule, export: frozenset[str]) -> ConsolidatedRule:
 @dataclass
 class _NsIndex:
     rules: dict[str, list[ConsolidatedRule]] = field(default_factory=dict)
+    domain: str = "cluster.local"
 
     def add(self, dr: DestinationRule) -> None:
-        host = resolve_short_host(dr.host, dr.namespace)
+        host = resolve_short_host(canonical_host(dr.host, self.domain), dr.namespace)
         export = _export_set(dr)
         if host in self.rules:
-            _merge(self.rules[host], dr, export)
+            _merge(self.rules[host], dr, export, host)
         else:
-            self.rules[host] = [_new_entry(dr, export)]
+            self.rules[host] = [_new_entry(dr, export, host)]
 
 
 @dataclass(frozen=True)
@@ -140,7 +169,8 @@ class DestinationRuleIndex:
         self.mesh = mesh
         self.local: dict[str, _NsIndex] = {}
         self.exported: dict[str, _NsIndex] = {}
-        self.root_local = _NsIndex()
+        domain = mesh.cluster_domain
+        self.root_local = _NsIndex(domain=domain)
         # setDestinationRules: "We only honor . and *" -- any "." in the mesh default makes it private.
         default_private = "." in mesh.default_dr_export_to
         for dr in sorted(rules, key=sort_key):
@@ -150,9 +180,9 @@ class DestinationRuleIndex:
             if dr.selector is not None:
                 private_only = True  # never exported
             if not exp or exp & {"*", ".", ns}:
-                self.local.setdefault(ns, _NsIndex()).add(dr)
+                self.local.setdefault(ns, _NsIndex(domain=domain)).add(dr)
             if not private_only:
-                self.exported.setdefault(ns, _NsIndex()).add(dr)
+                self.exported.setdefault(ns, _NsIndex(domain=domain)).add(dr)
             if ns == mesh.root_namespace and private_only:
                 self.root_local.add(dr)
 

@@ -7,13 +7,15 @@ tls-check questions as PolicyView rows. Pure: no I/O; bad questions raise InputE
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from agent.errors import InputError
 from agent.evidence import PolicyView
 from agent.istio import client_tls as ct
 from agent.istio import peer_authn, remedy, verdict
-from agent.istio.dr_resolution import ConsolidatedRule, DestinationRuleIndex
+from agent.istio.dr_resolution import ConsolidatedRule, DestinationRuleIndex, canonical_host, display_host
+from agent.istio.mesh import DEFAULT_CLUSTER_DOMAIN, cluster_domain_of
 from agent.istio.parse import parse_objects
 from agent.istio.peer_authn import ServerModeDecision
 from agent.istio.resources import PeerAuthentication, Pod, Resources, Service, ServicePort
@@ -24,12 +26,21 @@ from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
 class PolicyEngine(Topology):
     """The tls-check questions over one set of resources (index built once)."""
 
-    def __init__(self, objects: Iterable[Mapping[str, Any]], resources: Resources | None = None) -> None:
-        """`resources`: `objects` already parsed (agent.istio.parse_memo); else they are parsed here."""
-        if resources is None:
-            resources = parse_objects([dict(o) if isinstance(o, Mapping) else o for o in objects])
-        res = resources
+    def __init__(
+        self,
+        objects: Iterable[Mapping[str, Any]],
+        cluster_domain: str | None = None,
+        resources: Resources | None = None,
+    ) -> None:
+        """`cluster_domain`: the cluster's DNS domain when configured; else the injected sidecars'
+        `--domain` argument says it, else cluster.local. `resources`: `objects` already parsed
+        (agent.istio.parse_memo); else they are parsed here."""
+        items = [dict(o) if isinstance(o, Mapping) else o for o in objects]
+        res = resources if resources is not None else parse_objects(items)
+        domain = cluster_domain or cluster_domain_of(items) or DEFAULT_CLUSTER_DOMAIN
+        res = replace(res, mesh=replace(res.mesh, cluster_domain=domain))
         self.resources = res
+        self.cluster_domain = domain
         self.notes: list[str] = list(res.notes)
         self.mesh = res.mesh
         self.root = res.mesh.root_namespace
@@ -178,7 +189,36 @@ class PolicyEngine(Topology):
         )
 
     # -- verdicts --------------------------------------------------------------------------
-    def check(self, client_namespace: str, client_pod: str | None, host: str, port: int) -> PolicyView:
+    def check(
+        self, client_namespace: str, client_pod: str | None, host: str, port: int, subset: str | None = None
+    ) -> PolicyView:
+        """The tls-check row for client -> host:port; with `subset`, for the subset cluster
+        `outbound|port|subset|host` a VirtualService routed to (its endpoints, its TLS). Hosts are
+        read and written in the cluster's own domain."""
+        view = self._check(
+            client_namespace,
+            client_pod,
+            canonical_host(host, self.cluster_domain, foreign=False),
+            port,
+            subset,
+        )
+        if self.cluster_domain == DEFAULT_CLUSTER_DOMAIN:
+            return view
+
+        def shown(text: str | None) -> str | None:
+            return display_host(text, self.cluster_domain) if text else text
+
+        return replace(
+            view,
+            host=display_host(view.host, self.cluster_domain),
+            explanation=display_host(view.explanation, self.cluster_domain),
+            symptom=shown(view.symptom),
+            remedy_text=shown(view.remedy_text),
+        )
+
+    def _check(
+        self, client_namespace: str, client_pod: str | None, host: str, port: int, subset: str | None
+    ) -> PolicyView:
         client = self.find_client(client_namespace, client_pod)
         svc = self.find_service(client_namespace, host)
         sport = self._port(svc, port)
@@ -188,15 +228,25 @@ class PolicyEngine(Topology):
             else f"a sidecar client in {client_namespace}"
         )
         eps = self.endpoints(svc)
+        if subset is not None:
+            eps = self._subset_members(client, svc, subset, eps)
         assumed = not eps
         if assumed:
-            eps = [Pod(svc.namespace, "(no pods found)", dict(svc.selector), True, True, from_template=True)]
+            eps = [
+                Pod(
+                    svc.namespace,
+                    "(no pods found)",
+                    dict(svc.selector),
+                    from_template=True,
+                    assume_sidecar=True,
+                )
+            ]
         if not self._sidecar(client):
             decision = ct.ClientTlsDecision(
                 "DISABLE", "default", False, explanation=f"{who} has no sidecar: it sends plaintext"
             )
         else:
-            decision = self.client_tls(client_namespace, client.labels, svc.fqdn, port)
+            decision = self.client_tls(client_namespace, client.labels, svc.fqdn, port, subset)
         rows = []
         for ep in eps:
             server = self._server(svc, sport, ep)
@@ -218,7 +268,9 @@ class PolicyEngine(Topology):
         )
         if len({r[1].mode for r in rows}) > 1 or len({r[2] for r in rows}) > 1:
             words.append(f"{len(bad)} of {len(rows)} endpoints fail")
-        if self._sidecar(client) and not assumed:
+        if subset is not None:
+            words.append(f"subset {subset} (the cluster the request used)")
+        elif self._sidecar(client) and not assumed:
             words.extend(self._subset_notes(client, svc, sport, eps))
         view = PolicyView(
             host=svc.fqdn,
@@ -236,6 +288,13 @@ class PolicyEngine(Topology):
             return view
         text, patch = self._remedy(client, svc, sport, decision, [r[1].mode for r in rows])
         return PolicyView(**{**view.__dict__, "remedy_text": text, "remedy_patch": patch})
+
+    def _subset_members(self, client: Pod, svc: Service, subset: str, eps: list[Pod]) -> list[Pod]:
+        """The endpoints a DestinationRule subset selects (all of them when the subset is unknown)."""
+        rule = self.index.resolve(client.namespace, client.labels, svc.fqdn, svc.namespace).rule
+        sub = next((s for s in (rule.subsets if rule else []) if s.get("name") == subset), None)
+        labels = (sub or {}).get("labels") or {}
+        return [p for p in eps if all(p.labels.get(k) == v for k, v in labels.items())]
 
     def _subset_notes(self, client: Pod, svc: Service, sport: ServicePort, eps: list[Pod]) -> list[str]:
         """Subsets whose own tls would conflict when a VirtualService routes to them (not the default cluster)."""

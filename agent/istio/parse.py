@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from agent.istio.load import SOURCE_KEY
+from agent.istio.mesh import running_containers
 from agent.istio.resources import (
     DestinationRule,
     Invalid,
@@ -93,23 +95,8 @@ def parse_service(obj: Mapping[str, Any]) -> Service:
     return Service(ns, name, tuple(ports), selector, spec.get("clusterIP") == "None", external)
 
 
-def has_proxy_container(spec: Any) -> bool:
-    """True when a pod spec runs istio-proxy. Tolerant: a malformed spec or list counts as no proxy."""
-    if not isinstance(spec, Mapping):
-        return False
-    # Native sidecars (Istio >= 1.19 on Kubernetes >= 1.28) run istio-proxy as an init container.
-    for key in ("containers", "initContainers"):
-        items = spec.get(key)
-        if isinstance(items, list) and any(
-            isinstance(c, Mapping) and c.get("name") == "istio-proxy" for c in items
-        ):
-            return True
-    return False
-
-
 def _pod_from_spec(ns: str, name: str, labels: dict[str, str], spec: Mapping[str, Any]) -> Pod:
     containers = [c for c in spec.get("containers") or [] if isinstance(c, Mapping)]
-    proxy = has_proxy_container(spec)
     ports: dict[str, int] = {}
     for c in containers:
         for p in c.get("ports") or []:
@@ -119,8 +106,7 @@ def _pod_from_spec(ns: str, name: str, labels: dict[str, str], spec: Mapping[str
         namespace=ns,
         name=name,
         labels=labels,
-        has_sidecar=proxy and labels.get("security.istio.io/tlsMode") == "istio",
-        has_proxy_container=proxy,
+        containers=running_containers(spec),
         service_account=str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"),
         container_ports=ports,
     )
@@ -138,7 +124,7 @@ def parse_deployment(obj: Mapping[str, Any]) -> Pod:
     template = _spec(obj).get("template") or {}
     labels = _labels((template.get("metadata") or {}).get("labels"), "spec.template.labels")
     pod = _pod_from_spec(ns, name, labels, template.get("spec") or {})
-    return Pod(**{**pod.__dict__, "from_template": True})
+    return replace(pod, from_template=True)
 
 
 def _selector(spec: Mapping[str, Any], key: str) -> dict[str, str] | None:
@@ -321,6 +307,14 @@ def parse_mesh_config(text: Any) -> MeshConfig:
     )
 
 
+def _mesh_configmap(obj: Mapping[str, Any]) -> bool:
+    """The mesh ConfigMap: `istio`, or `istio-<rev>` of a revisioned install (the helm chart's name,
+    istio/istio manifests/charts/istio-control/istio-discovery/templates/configmap.yaml) with a mesh."""
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    data = obj.get("data")
+    return name == "istio" or (name.startswith("istio-") and isinstance(data, Mapping) and "mesh" in data)
+
+
 def describe(obj: Mapping[str, Any]) -> str:
     raw_meta = obj.get("metadata")
     meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
@@ -354,7 +348,7 @@ def parse_objects(objects: list[dict[str, Any]]) -> Resources:
                 res.pods.append(parse_pod(obj))
             elif kind == "Deployment":
                 templates.append(parse_deployment(obj))
-            elif kind == "ConfigMap" and (obj.get("metadata") or {}).get("name") == "istio":
+            elif kind == "ConfigMap" and _mesh_configmap(obj):
                 mesh = (obj.get("data") or {}).get("mesh")
                 if mesh is not None:
                     res.mesh = parse_mesh_config(mesh)

@@ -58,7 +58,7 @@ class Topology:
 
     def find_client(self, namespace: str, pod_name: str | None) -> Pod:
         if pod_name is None:
-            return Pod(namespace, "*", {}, True, True, from_template=True)
+            return Pod(namespace, "*", from_template=True, assume_sidecar=True)
         pods = [p for p in self.resources.pods if p.namespace == namespace]
         for cand in (
             [p for p in pods if p.name == pod_name and not p.from_template],
@@ -74,7 +74,9 @@ class Topology:
         if svc.fqdn not in self._endpoints:
             if svc.external_name is not None:
                 eps = [
-                    Pod(svc.namespace, svc.external_name or svc.name, {}, False, False, from_template=True)
+                    Pod(
+                        svc.namespace, svc.external_name or svc.name, from_template=True, assume_sidecar=False
+                    )
                 ]
             elif not svc.selector:
                 eps = []
@@ -90,6 +92,8 @@ class Topology:
 
     @staticmethod
     def target_port(sport: ServicePort, pod: Pod | None) -> int | None:
+        if sport.target_port is None:
+            return sport.port
         if isinstance(sport.target_port, int):
             return sport.target_port
         if pod is not None and sport.target_port in pod.container_ports:
@@ -112,7 +116,7 @@ class Topology:
             labels = dict(pod.labels)
             sidecar = bool(pod.has_sidecar)
             name = str(getattr(pod, "name", "?"))
-            return Pod(str(getattr(pod, "namespace", namespace)), name, labels, sidecar, sidecar)
+            return Pod(str(getattr(pod, "namespace", namespace)), name, labels, assume_sidecar=sidecar)
         ns, _, name = str(pod).rpartition("/")
         ns = ns or namespace
         return next((p for p in self.resources.pods if p.namespace == ns and p.name == name), None)

@@ -5,60 +5,17 @@ No kubernetes import here, so pure code and the pipeline can depend on this modu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
-SIDECAR_CONTAINER = "istio-proxy"
-DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
+from agent.istio.control_plane import ControlPlane, MeshOverrides
+from agent.istio.resources import Pod, Service, ServicePort
 
-
-@dataclass(frozen=True)
-class PodInfo:
-    namespace: str
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    containers: tuple[str, ...] = ()
-    service_account: str = "default"
-    ip: str | None = None
-    phase: str = "Running"
-    ready: bool = True
-    owner_kind: str | None = None  # e.g. "ReplicaSet"
-    owner_name: str | None = None
-
-    @property
-    def has_sidecar(self) -> bool:
-        return (
-            SIDECAR_CONTAINER in self.containers and self.labels.get("security.istio.io/tlsMode") == "istio"
-        )
-
-    @property
-    def app_container(self) -> str | None:
-        default = self.annotations.get(DEFAULT_CONTAINER_ANNOTATION)
-        if default and default in self.containers:
-            return default
-        return next((c for c in self.containers if c != SIDECAR_CONTAINER), None)
-
-
-@dataclass(frozen=True)
-class ServicePort:
-    port: int
-    target_port: int | str | None = None
-    name: str | None = None
-    protocol: str = "TCP"
-
-
-@dataclass(frozen=True)
-class ServiceInfo:
-    namespace: str
-    name: str
-    ports: tuple[ServicePort, ...] = ()
-    selector: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def fqdn(self) -> str:
-        return f"{self.name}.{self.namespace}.svc.cluster.local"
+# One Pod and one Service model for the kube layer, discovery and the policy engine
+# (agent.istio.resources).
+PodInfo = Pod
+ServiceInfo = Service
 
 
 @dataclass(frozen=True)
@@ -94,8 +51,52 @@ class Cluster(Protocol):
         """Run argv in the container; stdout, stderr and exit code separately; deadline enforced."""
         ...
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str: ...
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        """The container's log since `since_seconds` ago, at most `limit_bytes` from that point."""
+        ...
 
     def ping(self) -> None:
         """Raise ClusterUnreachable if the API server does not answer."""
         ...
+
+
+@runtime_checkable
+class ScopedCluster(Protocol):
+    """A cluster whose lists can be limited to namespaces (LiveCluster). Fakes that list everything
+    need not implement it; callers check with isinstance instead of probing attributes."""
+
+    def set_scope(self, namespaces: Iterable[str] | None) -> None: ...
+
+    def set_error_counter(self, count: Callable[[str], None]) -> None: ...
+
+
+@runtime_checkable
+class ControlPlaneCluster(Protocol):
+    """A cluster that discovers its control plane (LiveCluster): the agent config's `mesh:` block
+    overrides it, and each discovery is reported (to the store: metric and status page)."""
+
+    mesh_overrides: MeshOverrides
+    last_control_plane: ControlPlane | None
+    on_control_plane: Callable[[ControlPlane], None]
+
+    def control_plane(
+        self, source_labels: dict[str, str] | None = None, source_annotations: dict[str, str] | None = None
+    ) -> tuple[ControlPlane, dict[str, Any] | None]: ...
+
+
+__all__ = [
+    "Cluster",
+    "ControlPlaneCluster",
+    "ExecResult",
+    "PodInfo",
+    "ScopedCluster",
+    "ServiceInfo",
+    "ServicePort",
+]

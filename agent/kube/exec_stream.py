@@ -3,6 +3,8 @@
 Owns the frame loop instead of WSClient.update(): stdout/stderr stay bytes, large outputs are joined
 once (no quadratic re-concatenation), and every socket read is bounded by the remaining time. The
 socket is ALWAYS closed on the way out. Channel 3 carries the Status JSON parsed by exec_status.
+Collection is capped (`max_output` bytes per stream): a command that writes more ends the stream with
+OutputTruncated ("output truncated"), so a runaway container cannot grow the agent's memory.
 """
 
 from __future__ import annotations
@@ -14,20 +16,26 @@ from typing import Any
 
 from websocket import ABNF, WebSocketConnectionClosedException, WebSocketException, WebSocketTimeoutException
 
-from agent.errors import ExecTimeout, StreamDropped
+from agent.errors import ExecTimeout, OutputTruncated, StreamDropped
 
 STDOUT, STDERR, STATUS = 1, 2, 3
 CLOSE_SIGNAL = 255  # v5 half-close; the server never sends it, ignore if it does
+# Per stream. Room for a full Envoy config dump of a big mesh (the bundle keeps dumps up to 64 MiB).
+MAX_EXEC_OUTPUT = 64 * 1024 * 1024
+MAX_STATUS = 64 * 1024  # the channel-3 Status JSON is a few hundred bytes
 
 
 class ExecFrames:
     """Collected output of one exec stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_output: int = MAX_EXEC_OUTPUT) -> None:
         self.stdout: list[bytes] = []
         self.stderr: list[bytes] = []
         self.status: list[bytes] = []
         self.close_code: int | None = None
+        self.max_output = max_output
+        self._sizes = {STDOUT: 0, STDERR: 0, STATUS: 0}
+        self.overflow: str | None = None  # "stdout"/"stderr"/"status" once a stream passed its cap
 
     def out(self) -> bytes:
         return b"".join(self.stdout)
@@ -39,21 +47,26 @@ class ExecFrames:
         if not data:
             return
         channel, payload = data[0], data[1:]
-        if channel == STDOUT:
-            self.stdout.append(payload)
-        elif channel == STDERR:
-            self.stderr.append(payload)
-        elif channel == STATUS:
-            self.status.append(payload)
+        chunks = {STDOUT: self.stdout, STDERR: self.stderr, STATUS: self.status}.get(channel)
+        if chunks is None:
+            return
+        cap = MAX_STATUS if channel == STATUS else self.max_output
+        room = cap - self._sizes[channel]
+        if len(payload) > room:
+            payload = payload[: max(room, 0)]
+            self.overflow = {STDOUT: "stdout", STDERR: "stderr", STATUS: "status"}[channel]
+        self._sizes[channel] += len(payload)
+        chunks.append(payload)
 
 
-def read_exec_stream(ws_client: Any, deadline: float, what: str) -> ExecFrames:
-    """Drain `ws_client` (a kubernetes WSClient) until the server closes; raise on deadline or drop.
+def read_exec_stream(ws_client: Any, deadline: float, what: str, max_output: int | None = None) -> ExecFrames:
+    """Drain `ws_client` (a kubernetes WSClient) until the server closes; raise on deadline, drop or
+    output beyond `max_output` bytes on a stream (OutputTruncated, capped output attached).
 
     `deadline` is a time.monotonic() value. Always closes the underlying socket.
     """
     sock = ws_client.sock  # websocket.WebSocket
-    frames = ExecFrames()
+    frames = ExecFrames(MAX_EXEC_OUTPUT if max_output is None else max_output)
     try:
         while True:
             remaining = deadline - time.monotonic()
@@ -73,6 +86,13 @@ def read_exec_stream(ws_client: Any, deadline: float, what: str) -> ExecFrames:
             if opcode in (ABNF.OPCODE_BINARY, ABNF.OPCODE_TEXT):
                 payload = frame.data
                 frames.add(payload.encode() if isinstance(payload, str) else bytes(payload))
+                if frames.overflow is not None:
+                    raise OutputTruncated(
+                        f"output truncated: {what} wrote more than {frames.max_output} bytes on "
+                        f"{frames.overflow}; the stream was closed",
+                        stdout=frames.out(),
+                        stderr=frames.err(),
+                    )
     finally:
         _close(ws_client)
     if not frames.status:

@@ -17,16 +17,20 @@ on pods, services, endpoint slices and the Istio policy objects are read from th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from kubernetes import client
 
 from agent.errors import Forbidden, NotFound
+from agent.istio.control_plane import ControlPlane, Gap, MeshOverrides
 from agent.kube import objects
 from agent.kube.cluster import Cluster, ExecResult, PodInfo, ServiceInfo
+from agent.kube.control_plane_reads import list_telemetries, list_virtual_services, read_control_plane
 from agent.kube.core_reads import MESH_CONFIGMAP, CoreReads
+from agent.kube.ephemeral_api import EphemeralCalls
 from agent.kube.live_config import incluster_configuration, kubeconfig_configuration, running_in_cluster
 from agent.kube.logs_exec import LogsAndExec
 from agent.kube.policy_list import list_istio_policy
@@ -57,6 +61,11 @@ class LiveCluster:
         self.root_namespace = root_namespace
         self._reads = CoreReads(self._core, self._rest, namespaces)
         self._pods = LogsAndExec(api_client, self._core, self._rest, self._reads.get_pod)
+        # The agent config's `mesh:` block; the control plane last discovered by list_policy_objects.
+        self.mesh_overrides = MeshOverrides()
+        self.last_control_plane: ControlPlane | None = None
+        self.on_control_plane: Callable[[ControlPlane], None] = lambda plane: None  # e.g. the agent's store
+        self._ephemeral = EphemeralCalls(self._core, self._rest)
 
     # --- construction and lifetime ------------------------------------------------------------
     @classmethod
@@ -179,18 +188,35 @@ class LiveCluster:
         return self._reads.mesh_configmap(self.root_namespace)
 
     # --- Istio policy -------------------------------------------------------------------------
+    def control_plane(
+        self, source_labels: dict[str, str] | None = None, source_annotations: dict[str, str] | None = None
+    ) -> tuple[ControlPlane, dict[str, Any] | None]:
+        """istiod's namespace and revision, its mesh ConfigMap and settings (agent.istio.control_plane);
+        objects that could not be read are listed as gaps, never raised."""
+        return read_control_plane(
+            self._rest, self._core, self.mesh_overrides, source_labels, source_annotations
+        )
+
     def list_policy_objects(self) -> list[dict[str, Any]]:
-        """Cluster-wide; when scoped, DRs/PAs in the scope + root namespace, Services/Pods in the scope."""
+        """Cluster-wide; when scoped, DRs/PAs in the scope + root namespace, Services/Pods in the scope.
+
+        Also the discovered mesh ConfigMap (`istio-<rev>` or `istio` in istiod's namespace) and the
+        Telemetry resources; what could not be read is in `last_control_plane.gaps`."""
+        plane, mesh = self.control_plane()
+        gaps: list[Gap] = list(plane.gaps)
         scope = self._reads.scope
+        policy_namespaces = None if scope is None else with_root(scope, plane.root_namespace)
         cache = self._reads.cache
-        if cache is not None and cache.synced:
+        if cache is not None and cache.synced:  # DRs, PAs (and legacy kinds) from the watch caches
             out = cache.policy_objects()
         else:
-            policy_namespaces = None if scope is None else with_root(scope, self.root_namespace)
             out = list_istio_policy(self._rest, self._core, policy_namespaces, self._reads.count_error)
-        mesh = self.mesh_configmap()
         if mesh is not None:
             out.append(mesh)
+        out.extend(list_telemetries(self._rest, self._core, gaps, policy_namespaces))
+        out.extend(list_virtual_services(self._rest, self._core, gaps, policy_namespaces))
+        self.last_control_plane = replace(plane, gaps=tuple(gaps))
+        self.on_control_plane(self.last_control_plane)
         if scope is None:
             out.extend(self._reads.list_raw("services", None))
             out.extend(self._reads.list_raw("pods", None))
@@ -200,13 +226,30 @@ class LiveCluster:
         return out
 
     # --- logs, exec (logs_exec), ping ---------------------------------------------------------
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
-        return self._pods.logs(namespace, pod, container, since_seconds)
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        return self._pods.logs(namespace, pod, container, since_seconds, limit_bytes)
 
     def exec(
         self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float
     ) -> ExecResult:
         return self._pods.exec(namespace, pod, container, argv, timeout)
+
+    # --- ephemeral probe containers (agent.kube.ephemeral drives these) ----------------------
+    def pod_json(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._ephemeral.pod_json(namespace, name)
+
+    def patch_ephemeral_containers(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        return self._ephemeral.patch_ephemeral_containers(namespace, name, patch)
+
+    def can_i(self, namespace: str, verb: str, resource: str, subresource: str = "") -> bool:
+        return self._ephemeral.can_i(namespace, verb, resource, subresource)
 
     def ping(self) -> None:
         """Raise ClusterUnreachable (after retries) or Unauthorized; any other answer means it is up."""

@@ -20,6 +20,10 @@ from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
 
 PodGetter = Callable[[str, str], PodInfo]  # (namespace, name) -> PodInfo, e.g. CoreReads.get_pod
+# Every log read is bounded in time and bytes (PodLogOptions sinceSeconds/limitBytes): a chatty sidecar
+# must not grow the agent's memory. The probe's own lines are seconds old.
+DEFAULT_LOG_WINDOW_S = 300
+MAX_LOG_BYTES = 4 * 1024 * 1024
 
 
 class LogsAndExec:
@@ -32,13 +36,24 @@ class LogsAndExec:
         self._get_pod = get_pod
         self.server: str = rest.server
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        """The container's log lines of the last `since_seconds` (default DEFAULT_LOG_WINDOW_S), at most
+        `limit_bytes` (default MAX_LOG_BYTES): both are always sent."""
         objects.validate_name("pod", pod)
-        if since_seconds is not None and since_seconds < 1:
-            raise InputError(f"since_seconds must be >= 1, got {since_seconds}")
-        kwargs: dict[str, Any] = {"container": container}
-        if since_seconds is not None:
-            kwargs["since_seconds"] = since_seconds
+        since = DEFAULT_LOG_WINDOW_S if since_seconds is None else since_seconds
+        limit = MAX_LOG_BYTES if limit_bytes is None else limit_bytes
+        if since < 1:
+            raise InputError(f"since_seconds must be >= 1, got {since}")
+        if limit < 1:
+            raise InputError(f"limit_bytes must be >= 1, got {limit}")
+        kwargs: dict[str, Any] = {"container": container, "since_seconds": since, "limit_bytes": limit}
         what = f"logs of {namespace}/{pod} container {container}"
         try:
             raw = self._rest.raw(what, self._core.read_namespaced_pod_log, pod, namespace, **kwargs)

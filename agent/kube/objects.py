@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import InputError
+from agent.istio.mesh import running_containers
+from agent.istio.sidecar_health import sidecar_status
 from agent.kube.cluster import PodInfo, ServiceInfo, ServicePort
 
 # A label key (optional DNS prefix + name) and value, as Kubernetes validates them.
@@ -38,13 +40,7 @@ def _str_map(value: Any) -> dict[str, str]:
 def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
     """PodInfo from Pod JSON: Ready from conditions; native-sidecar init containers count as containers."""
     meta, spec, status = _dict(obj.get("metadata")), _dict(obj.get("spec")), _dict(obj.get("status"))
-    names = [str(c.get("name")) for c in _list(spec.get("containers")) if isinstance(c, dict)]
-    # Istio's native-sidecar mode puts istio-proxy in initContainers with restartPolicy Always.
-    names += [
-        str(c.get("name"))
-        for c in _list(spec.get("initContainers"))
-        if isinstance(c, dict) and c.get("restartPolicy") == "Always"
-    ]
+    names = running_containers(spec)
     ready = any(
         isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
         for c in _list(status.get("conditions"))
@@ -56,14 +52,30 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         name=str(meta.get("name") or ""),
         labels=_str_map(meta.get("labels")),
         annotations=_str_map(meta.get("annotations")),
-        containers=tuple(names),
+        containers=names,
         service_account=str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"),
         ip=status.get("podIP") or None,
         phase=str(status.get("phase") or "Unknown"),
         ready=ready,
         owner_kind=owner.get("kind"),
         owner_name=owner.get("name"),
+        sidecar=sidecar_status(obj),
+        run_as_users=_run_as_users(spec),
     )
+
+
+def _run_as_users(spec: Mapping[str, Any]) -> dict[str, int]:
+    """Each container's runAsUser: its own securityContext's, else the pod's (as the kubelet applies)."""
+    pod_uid = _dict(spec.get("securityContext")).get("runAsUser")
+    out: dict[str, int] = {}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in _list(spec.get(key)):
+            if not isinstance(c, dict):
+                continue
+            uid = _dict(c.get("securityContext")).get("runAsUser", pod_uid)
+            if isinstance(uid, int) and not isinstance(uid, bool):
+                out[str(c.get("name"))] = uid
+    return out
 
 
 def service_from_dict(obj: Mapping[str, Any]) -> ServiceInfo:
@@ -72,7 +84,7 @@ def service_from_dict(obj: Mapping[str, Any]) -> ServiceInfo:
         ServicePort(
             port=int(p["port"]),
             target_port=p.get("targetPort"),
-            name=p.get("name"),
+            name=str(p.get("name") or ""),
             protocol=str(p.get("protocol") or "TCP"),
         )
         for p in _list(spec.get("ports"))

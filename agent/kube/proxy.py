@@ -13,9 +13,10 @@ import json
 import re
 from urllib.parse import quote
 
-from agent.envoy.config_dump import cluster_name_regex  # pure; shared with the parser
+from agent.envoy.config_dump import cluster_name_regex, service_clusters_regex  # pure; shared with the parser
 from agent.errors import ExecError, InputError
-from agent.kube.cluster import SIDECAR_CONTAINER, Cluster
+from agent.istio.mesh import SIDECAR_CONTAINER
+from agent.kube.cluster import Cluster
 
 DEFAULT_TIMEOUT = 15.0
 
@@ -47,14 +48,26 @@ def fetch_clusters_config_dump(
 ) -> bytes:
     """The sidecar's dynamic_active_clusters entry for one cluster as raw JSON bytes (a miss is `{}`).
 
+    `subset="*"`: every cluster of the Service port (default and subsets, any cluster domain).
     Falls back to the full config_dump when the filtered request fails or returns non-JSON.
     """
-    regex = cluster_name_regex(fqdn, port, subset)
+    regex = service_clusters_regex(fqdn, port) if subset == "*" else cluster_name_regex(fqdn, port, subset)
     filtered = f"config_dump?resource=dynamic_active_clusters&name_regex={quote(regex, safe='')}"
     code, out, _err = _run(cluster, namespace, pod, filtered, timeout)
     if code == 0 and _json_object(out):
         return out
     return fetch_full_config_dump(cluster, namespace, pod, timeout)
+
+
+def fetch_endpoints_config_dump(
+    cluster: Cluster, namespace: str, pod: str, fqdn: str, port: int, timeout: float = DEFAULT_TIMEOUT
+) -> bytes | None:
+    """The EDS entries (`include_eds`) of every cluster of one Service port, or None when the proxy
+    does not answer with JSON: endpoint tlsMode metadata is extra evidence, never required."""
+    regex = quote(service_clusters_regex(fqdn, port), safe="")
+    path = f"config_dump?resource=dynamic_endpoint_configs&include_eds&name_regex={regex}"
+    code, out, _err = _run(cluster, namespace, pod, path, timeout)
+    return out if code == 0 and _json_object(out) else None
 
 
 def fetch_full_config_dump(
@@ -86,4 +99,10 @@ def fetch_stats(
     return out.decode("utf-8", "replace")
 
 
-__all__ = ["cluster_name_regex", "fetch_clusters_config_dump", "fetch_full_config_dump", "fetch_stats"]
+__all__ = [
+    "cluster_name_regex",
+    "fetch_clusters_config_dump",
+    "fetch_endpoints_config_dump",
+    "fetch_full_config_dump",
+    "fetch_stats",
+]

@@ -19,7 +19,7 @@ JSON = "application/json"
 
 
 class RawApi:
-    """GET-only subset of CoreV1Api/CustomObjectsApi/ApisApi/VersionApi/DiscoveryV1Api (raw responses)."""
+    """GET subset (plus the ephemeral-container PATCH and an access review) of CoreV1Api/CustomObjectsApi/ApisApi/VersionApi/DiscoveryV1Api (raw responses)."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
         self.api_client = api_client  # the name kubernetes.stream.stream() looks up on the bound method
@@ -48,9 +48,49 @@ class RawApi:
             request, {}, None, _preload_content, _request_timeout, True
         )
 
+    def _send(
+        self,
+        method: str,
+        path: str,
+        path_params: dict[str, str],
+        body: Any,
+        content_type: str,
+        *,
+        _preload_content: bool = False,
+        _request_timeout: Any = None,
+    ) -> Any:
+        """A write (PATCH/POST) with a JSON body, through the same path as _get (agent.kube.ephemeral)."""
+        request = self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            path_params=path_params,
+            query_params=[],
+            header_params={"Accept": JSON, "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        return self.api_client._call_with_legacy_options(
+            request, {}, None, _preload_content, _request_timeout, True
+        )
+
+    def patch_namespaced_pod_ephemeralcontainers(
+        self, name: str, namespace: str, body: Any, content_type: str, **kw: Any
+    ) -> Any:
+        params = {"name": name, "namespace": namespace}
+        path = "/api/v1/namespaces/{namespace}/pods/{name}/ephemeralcontainers"
+        return self._send("PATCH", path, params, body, content_type, **kw)
+
+    def create_self_subject_access_review(self, body: Any, **kw: Any) -> Any:
+        path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        return self._send("POST", path, {}, body, JSON, **kw)
+
     @staticmethod
     def _q(**params: Any) -> list[tuple[str, Any]]:
-        names = {"label_selector": "labelSelector", "since_seconds": "sinceSeconds"}
+        names = {
+            "label_selector": "labelSelector",
+            "since_seconds": "sinceSeconds",
+            "limit_bytes": "limitBytes",
+        }
         return [(names.get(k, k), v) for k, v in params.items() if v is not None]
 
     # --- core/v1 ------------------------------------------------------------------------------
@@ -87,9 +127,10 @@ class RawApi:
         namespace: str,
         container: str | None = None,
         since_seconds: int | None = None,
+        limit_bytes: int | None = None,
         **kw: Any,
     ) -> Any:
-        query = self._q(container=container, since_seconds=since_seconds)
+        query = self._q(container=container, since_seconds=since_seconds, limit_bytes=limit_bytes)
         params = {"name": name, "namespace": namespace}
         return self._get("/api/v1/namespaces/{namespace}/pods/{name}/log", params, query, **kw)
 
@@ -139,6 +180,10 @@ class RawApi:
     ) -> Any:
         params = {"group": group, "version": version, "namespace": namespace, "plural": plural}
         return self._get("/apis/{group}/{version}/namespaces/{namespace}/{plural}", params, **kw)
+
+    def list_mutating_webhook_configuration(self, label_selector: str | None = None, **kw: Any) -> Any:
+        path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+        return self._get(path, None, self._q(label_selector=label_selector), **kw)
 
     def list_namespaced_endpoint_slice(
         self, namespace: str, label_selector: str | None = None, **kw: Any

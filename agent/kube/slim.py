@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent.kube.cluster import DEFAULT_CONTAINER_ANNOTATION
+from agent.istio.mesh import DEFAULT_CONTAINER_ANNOTATION, SIDECAR_CONTAINER
 
 Slimmer = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -59,11 +59,25 @@ def _meta(obj: Mapping[str, Any], *, annotations: bool = False) -> dict[str, Any
     return out
 
 
+def _domain_args(args: Any) -> list[str]:
+    """Of istio-proxy's args only `--domain <value>` (agent.istio.mesh.cluster_domain_of reads it)."""
+    if not isinstance(args, list):
+        return []
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--domain" and i + 1 < len(args):
+            out += ["--domain", _s(str(args[i + 1]))]
+        elif isinstance(arg, str) and arg.startswith("--domain="):
+            out.append(_s(arg))
+    return out
+
+
 def slim_pod(obj: Mapping[str, Any]) -> dict[str, Any]:
     spec, status = _map(obj.get("spec")), _map(obj.get("status"))
     containers = [
         {
             "name": _s(c.get("name")),
+            **({"args": _domain_args(c.get("args"))} if c.get("name") == SIDECAR_CONTAINER else {}),
             "ports": [{k: p[k] for k in ("name", "containerPort") if k in p} for p in _items(c.get("ports"))],
         }
         for c in _items(spec.get("containers"))

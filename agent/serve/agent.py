@@ -16,15 +16,16 @@ from pathlib import Path
 from prometheus_client.registry import Collector
 
 from agent.config import AgentConfig, PathConfig, expand_discovery
-from agent.errors import InputError
+from agent.errors import ConfigError, InputError
 from agent.kube.cluster import ServiceInfo
+from agent.results import CheckResult
 from agent.serve import sharding
+from agent.serve.access import exposure_problem
 from agent.serve.api import Api, ApiContext
 from agent.serve.api_server import ApiServer
 from agent.serve.lag import LagStats
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.reload import ConfigWatcher
-from agent.serve.results import CheckResult
 from agent.serve.scheduler import CheckFn, PolicyFn, ProbeScheduler, safe_check
 from agent.serve.store import ResultStore
 from agent.signals import SignalLatch
@@ -75,10 +76,11 @@ class Agent:
         discovery_interval: float = 60.0,
         history: int = 20,
         check_now: CheckFn | None = None,
+        store: ResultStore | None = None,
     ) -> None:
         """`check_now` runs what someone waits on (POST /api/v1/probe, ad hoc or a configured path;
         `run_path`); the schedule runs `check`. Default: `check` for both."""
-        self.store = ResultStore(history=history)
+        self.store = store if store is not None else ResultStore(history=history)
         self.lag = LagStats()  # how late scheduled probes start (meshprober_schedule_lag_seconds)
         self.extra_collectors: list[Collector] = [self.lag]  # + e.g. watch-cache health (agent.wiring)
         self.watcher = ConfigWatcher(config_path, self.apply_config, self._config_rejected, reload_interval)
@@ -93,6 +95,7 @@ class Agent:
         self._shard = (0, 1)
         self._scheduler: ProbeScheduler | None = None
         self._server: ApiServer | None = None
+        self._metrics_server: ApiServer | None = None
         self._stop = threading.Event()
         self._discovery_thread: threading.Thread | None = None
         self._apply_lock = threading.Lock()
@@ -126,13 +129,16 @@ class Agent:
             config.limits.max_concurrent_probes,
             on_lag=self.lag.record,
         )
-        server = self.make_server(config, listen) if serve else None
+        servers = self.make_servers(config, listen) if serve else []
         self._refresh_services()
         self.apply_config(config)
         try:
-            if server is not None:
+            for i, server in enumerate(servers):
                 server.start()
-                self._server = server
+                if i == 0:
+                    self._server = server
+                else:
+                    self._metrics_server = server
             if schedule:
                 self._scheduler.start()
             self.watcher.start()
@@ -149,10 +155,26 @@ class Agent:
     def url(self) -> str | None:
         return self._server.url if self._server else None
 
+    @property
+    def metrics_url(self) -> str | None:
+        """Where /metrics and health are served: their own listener when api.metrics_listen is set."""
+        server = self._metrics_server or self._server
+        return server.url if server else None
+
     def make_server(self, config: AgentConfig, listen: str | None = None) -> ApiServer:
         """The API server for `config` (not started). `listen` (HOST:PORT) overrides api.listen."""
+        return self.make_servers(config, listen)[0]
+
+    def make_servers(self, config: AgentConfig, listen: str | None = None) -> list[ApiServer]:
+        """The API listener, then (with api.metrics_listen) the metrics/health listener; not started.
+        `listen` (HOST:PORT) overrides api.listen. ConfigError when the API would be open off loopback
+        without a token (unless api.insecure), or ad-hoc probes without one."""
         api_cfg = config.api
         host, port = parse_listen(listen, "--listen") if listen is not None else api_cfg.host_port
+        token = api_cfg.read_token()
+        problem = exposure_problem(host, token is not None, api_cfg.insecure, api_cfg.allow_adhoc)
+        if problem is not None:
+            raise ConfigError(problem if listen is None else f"{problem} (--listen {listen})")
         ctx = ApiContext(
             store=self.store,
             registry=make_registry(
@@ -168,13 +190,17 @@ class Agent:
             run_path=self.run_path,
             run_adhoc=lambda p: safe_check(self._check_now, p, self.store.record_error),
             settings=api_cfg,
-            token=api_cfg.read_token(),
+            token=token,
             ready=self.ready,
             config_status=self.watcher.status,
             evidence_max_bytes=config.evidence.max_bytes,
             adhoc_defaults=(config.defaults.interval, config.defaults.timeout),
         )
-        return ApiServer(Api(ctx), host, port)
+        api = Api(ctx)
+        metrics = api_cfg.metrics_host_port
+        if metrics is None:
+            return [ApiServer(api, host, port)]
+        return [ApiServer(api, host, port, role="api"), ApiServer(api, *metrics, role="metrics")]
 
     def ready(self) -> tuple[bool, str]:
         status = self.watcher.status()
@@ -252,9 +278,10 @@ class Agent:
     def stop(self) -> None:
         self._stop.set()
         self.watcher.stop()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        for server in (self._server, self._metrics_server):
+            if server is not None:
+                server.stop()
+        self._server = self._metrics_server = None
         if self._scheduler is not None:
             self._scheduler.shutdown()
         if self._discovery_thread is not None:

@@ -16,8 +16,9 @@ from agent.serve.api import Api
 class ApiServer:
     """Runs an Api on its own event loop in a daemon thread, so a CLI or test can start and stop it."""
 
-    def __init__(self, api: Api, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, api: Api, host: str = "127.0.0.1", port: int = 0, role: str = "all") -> None:
         self._api = api
+        self._role = role
         self._host = host
         self._port = port
         self._loop = asyncio.new_event_loop()
@@ -57,7 +58,7 @@ class ApiServer:
         self._loop.close()
 
     async def _setup(self) -> None:
-        self._runner = web.AppRunner(self._api.app(), access_log=None)
+        self._runner = web.AppRunner(self._api.app(self._role, self._host), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()

@@ -18,8 +18,9 @@ from prometheus_client.registry import Collector
 
 from agent.config import PathConfig
 from agent.evidence import PolicyView
+from agent.istio.control_plane import ControlPlane
 from agent.model import VERDICT_CATEGORY, Verdict
-from agent.serve.results import CheckResult
+from agent.results import CheckResult
 from agent.serve.store import PathSnapshot, ResultStore
 
 PATH_LABELS = ["path", "source_namespace", "source_workload", "destination_service", "destination_port"]
@@ -145,6 +146,14 @@ class StoreCollector(Collector):
         for stage, count in sorted(self._store.errors().items()):
             errors.add_metric([stage], float(count))
         yield errors
+        created = CounterMetricFamily(
+            "meshprober_probe_containers_created",
+            "Ephemeral probe containers added to pods (they stay until the pod is deleted)",
+            labels=["source_namespace"],
+        )
+        for namespace, count in sorted(self._store.probe_containers().items()):
+            created.add_metric([namespace], float(count))
+        yield created
         build = GaugeMetricFamily(
             "meshprober_build_info", "Build information", labels=["version", "python_version"]
         )
@@ -162,6 +171,37 @@ class StoreCollector(Collector):
         reload_ok.add_metric([], 1.0 if self._config_ok() else 0.0)
         yield reload_ok
         yield GaugeMetricFamily("meshprober_paths", "Paths this replica probes", value=float(len(paths)))
+        yield from control_plane_metrics(self._store.control_plane())
+
+
+def control_plane_metrics(plane: ControlPlane | None) -> Iterator[Metric]:
+    """`meshprober_control_plane_info` (where istiod and its mesh config were found) and
+    `meshprober_control_plane_view_gap` (1 per object that could not be read, naming the permission)."""
+    info = GaugeMetricFamily(
+        "meshprober_control_plane_info",
+        "The control plane the policy view reads (istiod namespace, revision, mesh ConfigMap)",
+        labels=["istio_namespace", "revision", "configmap", "root_namespace", "partial"],
+    )
+    gaps = GaugeMetricFamily(
+        "meshprober_control_plane_view_gap",
+        "1 per control-plane object the agent could not read (its view is partial)",
+        labels=["object", "reason", "permission"],
+    )
+    if plane is not None:
+        info.add_metric(
+            [
+                plane.istio_namespace,
+                plane.revision or "default",
+                plane.configmap or "",
+                plane.root_namespace,
+                "true" if plane.partial else "false",
+            ],
+            1.0,
+        )
+        for gap in plane.gaps:
+            gaps.add_metric([gap.obj, gap.reason, gap.permission], 1.0)
+    yield info
+    yield gaps
 
 
 def make_registry(*collectors: Collector) -> CollectorRegistry:

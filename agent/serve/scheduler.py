@@ -31,9 +31,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.config import PathConfig
-from agent.errors import ClusterUnreachable, ExecError, MeshproberError
+from agent.errors import MeshproberError, stage_of
 from agent.evidence import PolicyView
-from agent.serve.results import CheckResult, destination_ref, probe_failed_result, source_ref
+from agent.results import CheckResult, destination_ref, probe_failed_result, source_ref
+from agent.serve.events import log_result
 from agent.serve.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,6 @@ def first_run_spread(paths: int) -> float:
     return max(MAX_INITIAL_SPREAD_S, paths / FIRST_RUNS_PER_S)
 
 
-def _stage_of(exc: BaseException) -> str:
-    if isinstance(exc, ClusterUnreachable):
-        return "api"
-    if isinstance(exc, ExecError):
-        return "exec"
-    return "check"
-
-
 def safe_check(
     check: CheckFn, path: PathConfig, on_error: Callable[[str], None] = lambda stage: None
 ) -> CheckResult:
@@ -87,9 +80,12 @@ def safe_check(
     try:
         return check(path)
     except Exception as exc:
-        stage = _stage_of(exc)
+        stage = stage_of(exc)
         on_error(stage)
-        log.warning("check of path %s failed at stage %s: %s", path.name, stage, type(exc).__name__)
+        log.warning(
+            "check of path %s failed at stage %s: %s", path.name, stage, type(exc).__name__,
+            extra={"event": "check_error", "path": path.name, "stage": stage},
+        )  # fmt: skip
         message = str(exc)[:300] if isinstance(exc, MeshproberError) else type(exc).__name__
         return probe_failed_result(
             path.name, source_ref(path), path.to.target_url, stage, message, started, destination_ref(path)
@@ -202,6 +198,7 @@ class ProbeScheduler:
             self._run_policy(path)
             result = safe_check(check or self._check, path, self._store.record_error)
             self._store.record(result)
+            log_result(result)
             return result
         finally:
             lock.release()
@@ -210,7 +207,10 @@ class ProbeScheduler:
         try:
             self._store.set_policy(path.name, self._policy_check(path))
         except Exception as exc:
-            log.warning("policy check of path %s failed: %s", path.name, type(exc).__name__)
+            log.warning(
+                "policy check of path %s failed: %s", path.name, type(exc).__name__,
+                extra={"event": "check_error", "path": path.name, "stage": "policy"},
+            )  # fmt: skip
             self._store.record_error("policy")
 
     def next_run_times(self) -> dict[str, datetime | None]:

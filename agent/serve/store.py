@@ -13,14 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.evidence import PolicyView
+from agent.istio.control_plane import ControlPlane
 from agent.model import Verdict
-from agent.serve.results import CheckResult
+from agent.results import CheckResult
 
 DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # Stages exported at 0 from the start; others (e.g. the pipeline's evidence stages) appear when first seen.
 KNOWN_ERROR_STAGES: tuple[str, ...] = (
     "config", "discovery", "check", "policy", "pods", "exec", "exec_timeout", "api", "parse",
-    "overrun", "missed",
+    "overrun", "missed", "sidecar_bypass", "no_curl", "ephemeral", "ephemeral_forbidden",
 )  # fmt: skip
 
 
@@ -50,12 +51,14 @@ class PathSnapshot:
 class ResultStore:
     def __init__(self, history: int = 20) -> None:
         self._lock = threading.Lock()
+        self._control_plane: ControlPlane | None = None
         self._history_len = max(1, history)
         self._latest: dict[str, CheckResult] = {}
         self._history: dict[str, deque[CheckResult]] = {}
         self._policy: dict[str, PolicyView | None] = {}
         self._stats: dict[str, PathStats] = {}
         self._errors: dict[str, int] = dict.fromkeys(KNOWN_ERROR_STAGES, 0)
+        self._probe_containers: dict[str, int] = {}
 
     def set_paths(self, names: Iterable[str]) -> None:
         """Declare the configured paths: new ones start at zero, gone ones are dropped, the rest kept."""
@@ -91,9 +94,27 @@ class ResultStore:
             if name in self._stats:
                 self._policy[name] = view
 
+    def set_control_plane(self, plane: ControlPlane | None) -> None:
+        """The control plane the policy view was last read from (its gaps: a partial view)."""
+        with self._lock:
+            self._control_plane = plane
+
+    def control_plane(self) -> ControlPlane | None:
+        with self._lock:
+            return self._control_plane
+
     def record_error(self, stage: str) -> None:
         with self._lock:
             self._errors[stage] = self._errors.get(stage, 0) + 1
+
+    def record_probe_container(self, namespace: str) -> None:
+        """An ephemeral probe container was added to a pod in `namespace` (they are never removed)."""
+        with self._lock:
+            self._probe_containers[namespace] = self._probe_containers.get(namespace, 0) + 1
+
+    def probe_containers(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._probe_containers)
 
     def errors(self) -> dict[str, int]:
         with self._lock:

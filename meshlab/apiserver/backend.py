@@ -47,6 +47,10 @@ class Backend:
     api_latency: float = 0.0
     exec_latency: float = 0.0
     accounting: Accounting = field(default_factory=Accounting)  # requests and bytes by verb
+    # (namespace, pod, container spec): start a new ephemeral container and mark it running
+    # (meshlab.apiserver.ephemeral.mark_running); None: it runs after ephemeral_start_delay seconds.
+    ephemeral_start: Callable[[str, str, dict[str, Any]], None] | None = None
+    ephemeral_start_delay: float = 0.0
 
 
 BACKEND: web.AppKey[Backend] = web.AppKey("backend", Backend)

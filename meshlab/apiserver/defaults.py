@@ -18,6 +18,9 @@ def default_pod(pod: dict[str, Any], now: str, allocate_ip: Any) -> dict[str, An
     spec.setdefault("nodeName", DEFAULT_NODE)
     spec.setdefault("serviceAccountName", "default")
     spec.setdefault("containers", [])
+    # SetDefaults_PodSpec (kubernetes pkg/apis/core/v1/defaults.go) always sets an empty pod
+    # securityContext; `kubectl debug` reads it unguarded (it panics on a pod without one).
+    spec.setdefault("securityContext", {})
     status = pod.setdefault("status", {})
     status.setdefault("phase", "Running")
     status.setdefault("podIP", allocate_ip())

@@ -52,6 +52,7 @@ class Emulator:
         api_latency: float = 0.0,
         exec_latency: float = 0.0,
         bookmark_interval: float = 60.0,
+        ephemeral_start: Callable[[str, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -64,6 +65,7 @@ class Emulator:
         )
         self.set_latency(api_latency, exec_latency)
         self.backend.bookmark_interval = bookmark_interval
+        self.backend.ephemeral_start = ephemeral_start  # the lab runs ephemeral containers (see Backend)
         self.host = "127.0.0.1"
         self.port = 0
         self._thread: threading.Thread | None = None

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from meshlab.apiserver.status import ApiError
 
@@ -27,6 +28,7 @@ class LogOptions:
     limit_bytes: int | None = None
     timestamps: bool = False
     follow: bool = False
+    previous: bool = False  # the last terminated instance's log (kubectl logs -p)
 
 
 def qbool(query: Mapping[str, str], key: str) -> bool:
@@ -74,6 +76,7 @@ def parse_options(pod: str, query: Mapping[str, str]) -> LogOptions:
         limit_bytes=intval("limitBytes", 1, "greater than 0"),
         timestamps=qbool(query, "timestamps"),
         follow=qbool(query, "follow"),
+        previous=qbool(query, "previous"),
     )
 
 
@@ -84,6 +87,11 @@ def _invalid(pod: str, why: str) -> ApiError:
         "Invalid",
         {"name": pod, "kind": "PodLogOptions", "causes": [{"message": why}]},
     )
+
+
+def previous_path(path: Path) -> Path:
+    """Where the lab keeps a container's log from before its last restart (the kubelet keeps one)."""
+    return path.with_name(path.name + ".previous")
 
 
 def line_time(line: str, fallback: dt.datetime) -> dt.datetime:

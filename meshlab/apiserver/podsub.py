@@ -40,6 +40,7 @@ def validate_container(pod: dict[str, Any], container: str | None) -> str:
     """The container to use, or ApiError 400 worded like the real validateContainer."""
     name = pod["metadata"]["name"]
     containers, inits = container_names(pod)
+    ephemerals = [c.get("name", "") for c in (pod.get("spec") or {}).get("ephemeralContainers") or []]
     if not container:
         if len(containers) == 1:
             return containers[0]
@@ -47,20 +48,38 @@ def validate_container(pod: dict[str, Any], container: str | None) -> str:
         if inits:
             msg += f" or one of the init containers: [{' '.join(inits)}]"
         raise bad_request(msg)
-    if container not in containers and container not in inits:
+    if container not in containers and container not in inits and container not in ephemerals:
         raise bad_request(f"container {container} is not valid for pod {name}")
     return container
 
 
 def _check_started(pod: dict[str, Any], container: str) -> None:
     """Logs of a container that never started are a 400, worded like the real server."""
-    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+    status = pod.get("status") or {}
+    # Native sidecars report in initContainerStatuses. A restarting container still has the logs of its
+    # last run (lastState.terminated), which the kubelet serves, so only a never-started one is refused.
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
         waiting = (cs.get("state") or {}).get("waiting")
-        if cs.get("name") == container and waiting is not None:
+        if (
+            cs.get("name") == container
+            and waiting is not None
+            and not (cs.get("lastState") or {}).get("terminated")
+        ):
             raise bad_request(
                 f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting to start: '
                 f"{waiting.get('reason', 'ContainerCreating')}"
             )
+
+
+def _check_previous(pod: dict[str, Any], container: str) -> None:
+    """`previous=true` needs a terminated earlier instance; the kubelet's 400 otherwise."""
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") == container and (cs.get("lastState") or {}).get("terminated"):
+            return
+    raise bad_request(
+        f'previous terminated container "{container}" in pod "{pod["metadata"]["name"]}" not found'
+    )
 
 
 def default_context(backend: Backend, pod: dict[str, Any], container: str) -> ContainerContext:
@@ -70,7 +89,11 @@ def default_context(backend: Backend, pod: dict[str, Any], container: str) -> Co
     cwd.mkdir(parents=True, exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": meta["name"], "HOME": str(cwd)}
     spec = pod.get("spec") or {}
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+    for c in (
+        (spec.get("containers") or [])
+        + (spec.get("initContainers") or [])
+        + (spec.get("ephemeralContainers") or [])
+    ):
         if c.get("name") == container:
             env.update(
                 {e["name"]: str(e["value"]) for e in c.get("env") or [] if "name" in e and "value" in e}
@@ -100,7 +123,10 @@ async def handle(
         raise not_found(rt, name)
     container = validate_container(pod, request.query.get("container"))
     if sub == "log":
-        _check_started(pod, container)
+        if opts.previous:
+            _check_previous(pod, container)
+        else:
+            _check_started(pod, container)
         return await _serve_log(request, backend, pod, container, opts)
     if sub == "attach":
         raise bad_request("attach is not supported by the lab API-server emulator; use exec")
@@ -139,6 +165,8 @@ async def _serve_log(
 ) -> web.StreamResponse:
     meta = pod["metadata"]
     path = backend.log_path(meta["namespace"], meta["name"], container) if backend.log_path else None
+    if path is not None and opts.previous:
+        path = logs.previous_path(path)
     text, mtime, size = _read(path)
     lines = logs.select_lines(text, opts, mtime, dt.datetime.now(dt.UTC))
     body = "".join(lines).encode()

@@ -128,8 +128,37 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ),
 )
 
+
+# Added for the real-mesh lab knobs (issue 14): the Telemetry API and the sidecar injector's webhook.
+RESOURCE_TYPES += (
+    ResourceType(
+        "telemetry.istio.io",
+        ("v1", "v1alpha1"),
+        "telemetries",
+        "telemetry",
+        "Telemetry",
+        True,
+        (),
+        ("istio-io", "telemetry-istio-io"),
+    ),
+    ResourceType(
+        "admissionregistration.k8s.io",
+        ("v1",),
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        "MutatingWebhookConfiguration",
+        False,
+        ("mwc",),
+        ("api-extensions",),
+    ),
+)
+
 # Subresources advertised in discovery (kind, verbs); served by dedicated handlers.
-POD_SUBRESOURCES = {"exec": ("PodExecOptions", ("create", "get")), "log": ("Pod", ("get",))}
+POD_SUBRESOURCES = {
+    "exec": ("PodExecOptions", ("create", "get")),
+    "log": ("Pod", ("get",)),
+    "ephemeralcontainers": ("Pod", ("get", "patch", "update")),
+}
 
 
 def by_plural(group: str, plural: str) -> ResourceType | None:

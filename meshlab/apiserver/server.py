@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from meshlab.apiserver import discovery, openapi, podsub
+from meshlab.apiserver import discovery, ephemeral, openapi, podsub
 from meshlab.apiserver.accounting import ACCOUNTING, accounting_middleware
 from meshlab.apiserver.backend import BACKEND, Backend, authenticate, json_response
 from meshlab.apiserver.execws import STREAMING
@@ -111,6 +111,8 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
         raise unknown_path()
     name = rest[1] if len(rest) > 1 else None
     sub = rest[2] if len(rest) > 2 else None
+    if sub == "ephemeralcontainers" and rt.plural == "pods" and ns is not None and name is not None:
+        return await ephemeral.handle(request, user, rt, version, ns, name)
     if sub is not None:
         if rt.plural != "pods" or ns is None or name is None or sub not in ("log", "exec", "attach"):
             raise unknown_path()

@@ -26,21 +26,69 @@ def human_age(ts: str | None, now: dt.datetime) -> str:
     return f"{s}s"
 
 
-def _pod_cells() -> list[Column]:
-    def ready(p: dict[str, Any]) -> str:
-        cs = p.get("status", {}).get("containerStatuses") or []
-        return f"{sum(1 for c in cs if c.get('ready'))}/{len(p.get('spec', {}).get('containers') or [])}"
+def pod_row(p: dict[str, Any], now: dt.datetime) -> tuple[str, str, str]:
+    """(Ready, Status, Restarts) as the API server's pod printer computes them (kubernetes
+    pkg/printers/internalversion/printers.go printPod, 1.29+): restartable init containers (native
+    sidecars) count in READY, and RESTARTS reads `N (AGE ago)` after a container restarted."""
+    spec, status = p.get("spec") or {}, p.get("status") or {}
+    restartable = {
+        c.get("name") for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
+    }
+    total = len(spec.get("containers") or []) + len(restartable)
+    ready = restarts = sidecar_restarts = 0
+    last = sidecar_last = ""
+    reason = status.get("reason") or status.get("phase") or "Unknown"
+    initializing = False
+    init_statuses = status.get("initContainerStatuses") or []
+    for i, c in enumerate(init_statuses):
+        state = c.get("state") or {}
+        finished = ((c.get("lastState") or {}).get("terminated") or {}).get("finishedAt") or ""
+        restarts += c.get("restartCount", 0)
+        if c.get("name") in restartable:
+            sidecar_restarts += c.get("restartCount", 0)
+            sidecar_last = max(sidecar_last, finished)
+        term, wait = state.get("terminated"), state.get("waiting")
+        if term is not None and term.get("exitCode") == 0:
+            continue
+        if c.get("name") in restartable and c.get("started"):
+            ready += 1 if c.get("ready") else 0
+            continue
+        if term is not None:
+            reason = "Init:" + (term.get("reason") or f"ExitCode:{term.get('exitCode')}")
+        elif wait is not None and wait.get("reason") and wait.get("reason") != "PodInitializing":
+            reason = "Init:" + wait["reason"]
+        else:
+            reason = f"Init:{i}/{len(spec.get('initContainers') or [])}"
+        initializing = True
+        break
+    initialized = any(
+        c.get("type") == "Initialized" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+    if not initializing or initialized:
+        restarts, last = sidecar_restarts, sidecar_last
+        for c in reversed(status.get("containerStatuses") or []):
+            state = c.get("state") or {}
+            restarts += c.get("restartCount", 0)
+            last = max(last, ((c.get("lastState") or {}).get("terminated") or {}).get("finishedAt") or "")
+            if (state.get("waiting") or {}).get("reason"):
+                reason = state["waiting"]["reason"]
+            elif state.get("terminated") is not None:
+                term = state["terminated"]
+                reason = term.get("reason") or f"ExitCode:{term.get('exitCode')}"
+            elif c.get("ready") and state.get("running") is not None:
+                ready += 1
+    shown = str(restarts)
+    if restarts and last:
+        shown = f"{restarts} ({human_age(last, now)} ago)"
+    return f"{ready}/{total}", reason, shown
 
+
+def _pod_cells() -> list[Column]:
+    now = lambda: dt.datetime.now(dt.UTC)  # noqa: E731 - evaluated per row, like the server's clock
     return [
-        ("Ready", 0, ready),
-        ("Status", 0, lambda p: p.get("status", {}).get("phase", "Unknown")),
-        (
-            "Restarts",
-            0,
-            lambda p: sum(
-                c.get("restartCount", 0) for c in p.get("status", {}).get("containerStatuses") or []
-            ),
-        ),
+        ("Ready", 0, lambda p: pod_row(p, now())[0]),
+        ("Status", 0, lambda p: pod_row(p, now())[1]),
+        ("Restarts", 0, lambda p: pod_row(p, now())[2]),
         ("Age", 0, lambda p: None),
         ("IP", 1, lambda p: p.get("status", {}).get("podIP", "<none>")),
         ("Node", 1, lambda p: p.get("spec", {}).get("nodeName", "<none>")),

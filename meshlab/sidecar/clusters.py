@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from meshlab.sidecar.spec import InboundPort, OutboundService, SidecarSpec, TrafficPolicy
-from meshlab.sidecar.tls import auto_mtls_matches, istio_mutual_socket, user_tls_socket
+from meshlab.sidecar.tls import (
+    UPSTREAM_TLS,
+    auto_mtls_matches,
+    hbone_matches,
+    istio_mutual_socket,
+    user_tls_socket,
+)
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 CLA_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -95,7 +101,9 @@ def outbound_cluster(svc: OutboundService, xds_dir: str) -> dict[str, Any]:
         "common_lb_config": {},
     }
     _apply_traffic_policy(cluster, svc.traffic_policy)
-    if svc.tls_mode == "ISTIO_MUTUAL" and svc.auto:
+    if svc.hbone:
+        cluster["transport_socket_matches"] = hbone_matches(svc)
+    elif svc.tls_mode == "ISTIO_MUTUAL" and svc.auto:
         cluster["transport_socket_matches"] = auto_mtls_matches(svc)
     elif svc.tls_mode == "ISTIO_MUTUAL":
         cluster["transport_socket"] = istio_mutual_socket(svc)
@@ -140,4 +148,48 @@ def inbound_cluster(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": addr}}]}],
         },
         "metadata": {"filter_metadata": {"istio": {"services": [{"namespace": spec.namespace}]}}},
+    }
+
+
+CONNECT_ORIGINATE = "connect_originate"
+HBONE_PORT = 15008  # model.HBoneInboundListenPort
+
+
+def connect_originate_cluster() -> dict[str, Any]:
+    """The `connect_originate` cluster istiod adds to sidecars that send HBONE (cluster.go, the
+    EnableHBONESend branch; buildConnectOriginate in cluster_waypoint.go at istio 86c9f01fd735):
+    ORIGINAL_DST to port 15008 over mesh mTLS, HTTP/2 with CONNECT. Nothing in the lab routes to it."""
+    return {
+        "@type": CLUSTER_TYPE,
+        "name": CONNECT_ORIGINATE,
+        "type": "ORIGINAL_DST",
+        "lb_policy": "CLUSTER_PROVIDED",
+        "connect_timeout": "10s",
+        "cleanup_interval": "60s",
+        "circuit_breakers": {"thresholds": [dict(ISTIO_DEFAULT_THRESHOLDS)]},
+        "original_dst_lb_config": {"upstream_port_override": HBONE_PORT},
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "common_http_protocol_options": {"idle_timeout": "3600s"},
+                "explicit_http_config": {"http2_protocol_options": {"allow_connect": True}},
+            }
+        },
+        "transport_socket": {
+            "name": "tls",
+            "typed_config": {
+                "@type": UPSTREAM_TLS,
+                "common_tls_context": {
+                    "tls_params": {
+                        "tls_minimum_protocol_version": "TLSv1_2",
+                        "tls_maximum_protocol_version": "TLSv1_3",
+                    },
+                    "tls_certificate_sds_secret_configs": [{"name": "default"}],
+                    "combined_validation_context": {
+                        "default_validation_context": {},
+                        "validation_context_sds_secret_config": {"name": "ROOTCA"},
+                    },
+                },
+            },
+        },
     }

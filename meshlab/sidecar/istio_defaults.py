@@ -15,6 +15,35 @@ ISTIO_TEXT_LOG_FORMAT = (
     "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
 )
 
+# Istio's default JSON access-log fields (telemetry_logging.go:EnvoyJSONLogFormatIstio, 21f81ccab0b),
+# used with meshConfig.accessLogEncoding JSON and no accessLogFormat.
+ISTIO_JSON_LOG_FORMAT: dict[str, str] = {
+    "start_time": "%START_TIME%",
+    "route_name": "%ROUTE_NAME%",
+    "method": "%REQ(:METHOD)%",
+    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "protocol": "%PROTOCOL%",
+    "response_code": "%RESPONSE_CODE%",
+    "response_flags": "%RESPONSE_FLAGS%",
+    "response_code_details": "%RESPONSE_CODE_DETAILS%",
+    "connection_termination_details": "%CONNECTION_TERMINATION_DETAILS%",
+    "bytes_received": "%BYTES_RECEIVED%",
+    "bytes_sent": "%BYTES_SENT%",
+    "duration": "%DURATION%",
+    "upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+    "x_forwarded_for": "%REQ(X-FORWARDED-FOR)%",
+    "user_agent": "%REQ(USER-AGENT)%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    "authority": "%REQ(:AUTHORITY)%",
+    "upstream_host": "%UPSTREAM_HOST%",
+    "upstream_cluster": "%UPSTREAM_CLUSTER_RAW%",
+    "upstream_local_address": "%UPSTREAM_LOCAL_ADDRESS%",
+    "downstream_local_address": "%DOWNSTREAM_LOCAL_ADDRESS%",
+    "downstream_remote_address": "%DOWNSTREAM_REMOTE_ADDRESS%",
+    "requested_server_name": "%REQUESTED_SERVER_NAME%",
+    "upstream_transport_failure_reason": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+}
+
 # Istio's default route retry policy (pilot/pkg/networking/core/route/retry/retry.go:DefaultPolicy).
 ISTIO_RETRY_POLICY: dict[str, Any] = {
     "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",

@@ -19,23 +19,32 @@ FILE_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.Fil
 TLS_INSPECTOR_TYPE = "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
 
 
-def access_log(path: str) -> list[dict[str, Any]]:
+def access_log(
+    path: str, text_format: str | None = None, json_format: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Envoy's file access log as istiod renders it: JSON fields, or a text format (Istio's by default)."""
+    log_format: dict[str, Any] = (
+        {"json_format": json_format}
+        if json_format
+        else {"text_format_source": {"inline_string": text_format or ISTIO_TEXT_LOG_FORMAT}}
+    )
     return [
         {
             "name": "envoy.access_loggers.file",
-            "typed_config": {
-                "@type": FILE_LOG_TYPE,
-                "path": path,
-                "log_format": {"text_format_source": {"inline_string": ISTIO_TEXT_LOG_FORMAT}},
-            },
+            "typed_config": {"@type": FILE_LOG_TYPE, "path": path, "log_format": log_format},
         }
     ]
 
 
 def _hcm(
-    stat_prefix: str, route_config: dict[str, Any], log_path: str, rbac_namespace: str | None = None
+    stat_prefix: str,
+    route_config: dict[str, Any],
+    log_path: str | None,
+    rbac_namespace: str | None = None,
+    spec: SidecarSpec | None = None,
 ) -> dict[str, Any]:
-    """An HCM with Istio's log format; `rbac_namespace` set means a DENY-all AuthorizationPolicy there."""
+    """An HCM with Istio's log format (no access_log when log_path is None: logging off, as istiod
+    renders it); `rbac_namespace` set means a DENY-all AuthorizationPolicy there."""
     http_filters: list[dict[str, Any]] = []
     if rbac_namespace:
         # AuthorizationPolicy DENY for everyone: Envoy answers 403 "RBAC: access denied".
@@ -57,19 +66,19 @@ def _hcm(
             }
         )
     http_filters.append({"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}})
-    return {
-        "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": {
-            "@type": HCM_TYPE,
-            "stat_prefix": stat_prefix,
-            "route_config": route_config,
-            "http_filters": http_filters,
-            "access_log": access_log(log_path),
-            # Keep the caller's x-request-id so one id ties curl, client and server logs together.
-            "preserve_external_request_id": True,
-            "use_remote_address": False,
-        },
+    config: dict[str, Any] = {
+        "@type": HCM_TYPE,
+        "stat_prefix": stat_prefix,
+        "route_config": route_config,
+        "http_filters": http_filters,
+        # Keep the caller's x-request-id so one id ties curl, client and server logs together.
+        "preserve_external_request_id": True,
+        "use_remote_address": False,
     }
+    if log_path is not None:
+        text, fields = (spec.log_text_format, spec.log_json_format) if spec is not None else (None, None)
+        config["access_log"] = access_log(log_path, text, fields)
+    return {"name": "envoy.filters.network.http_connection_manager", "typed_config": config}
 
 
 def _domains(svc: OutboundService, taken: set[str]) -> list[str]:
@@ -127,7 +136,8 @@ def _listener(
 
 def outbound_listener(spec: SidecarSpec) -> dict[str, Any]:
     """Where iptables would send the app's outbound traffic: routes by Host to outbound clusters."""
-    hcm = _hcm("outbound_0.0.0.0_http", outbound_route_config(spec), spec.files.access_log)
+    log = spec.files.access_log if spec.log_outbound else None
+    hcm = _hcm("outbound_0.0.0.0_http", outbound_route_config(spec), log, spec=spec)
     return _listener(spec.pod_ip, spec.outbound_port, "OUTBOUND", [{"filters": [hcm]}])
 
 
@@ -151,7 +161,8 @@ def _inbound_hcm(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:
         "validate_clusters": False,
     }
     deny_ns = spec.namespace if port.rbac_deny else None
-    return _hcm(f"inbound_0.0.0.0_{port.target_port}", route_config, spec.files.access_log, deny_ns)
+    log = spec.files.access_log if spec.log_inbound else None
+    return _hcm(f"inbound_0.0.0.0_{port.target_port}", route_config, log, deny_ns, spec=spec)
 
 
 def inbound_listener(spec: SidecarSpec, port: InboundPort) -> dict[str, Any]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshlab.sidecar.clusters import eds_file_name, inbound_cluster, outbound_assignment, outbound_cluster
+from meshlab.sidecar.clusters import (
+    connect_originate_cluster,
+    eds_file_name,
+    inbound_cluster,
+    outbound_assignment,
+    outbound_cluster,
+)
 from meshlab.sidecar.listeners import inbound_listener, outbound_listener
 from meshlab.sidecar.spec import SidecarSpec
 from meshlab.sidecar.tls import file_cert_secret_name, file_root_secret_name
@@ -61,13 +67,14 @@ def bootstrap(spec: SidecarSpec) -> dict[str, Any]:
     xds = spec.files.xds_dir
     return {
         "node": {
-            "id": f"sidecar~{spec.pod_ip}~{spec.pod_name}.{spec.namespace}~{spec.namespace}.svc.cluster.local",
+            "id": f"sidecar~{spec.pod_ip}~{spec.pod_name}.{spec.namespace}~{spec.namespace}.svc.{spec.domain}",
             "cluster": f"{spec.pod_name}.{spec.namespace}",
             "metadata": {
                 "NAMESPACE": spec.namespace,
                 "NAME": spec.pod_name,
                 "SERVICE_ACCOUNT": spec.service_account,
                 "ISTIO_VERSION": "meshprober-lab",
+                **dict(spec.node_metadata),
             },
         },
         # Connections leave from the pod address, as they would from a pod's network namespace.
@@ -88,6 +95,8 @@ def render_sidecar(spec: SidecarSpec, version: str = "1") -> dict[str, dict[str,
     xds = spec.files.xds_dir
     clusters = [outbound_cluster(svc, xds) for svc in spec.outbound]
     clusters += [inbound_cluster(spec, port) for port in spec.inbound]
+    if any(svc.hbone for svc in spec.outbound):
+        clusters.append(connect_originate_cluster())
     listeners = [outbound_listener(spec)] + [inbound_listener(spec, port) for port in spec.inbound]
     files: dict[str, dict[str, Any]] = {
         BOOTSTRAP_FILE: bootstrap(spec),

@@ -7,6 +7,7 @@ Nothing here decides policy; the lab fills these from `PolicyEngine.client_tls(.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ISTIO_ALPN = ("istio-peer-exchange", "istio")
 # ALPNs Istio's PERMISSIVE inbound chain uses to recognise mesh mTLS (filterchain_options.go).
@@ -57,6 +58,8 @@ class OutboundService:
     ca_cert_path: str | None = None  # SIMPLE/MUTUAL: DR caCertificates
     client_cert_path: str | None = None  # MUTUAL: DR clientCertificate
     client_key_path: str | None = None
+    domain: str = "cluster.local"  # the Kubernetes cluster domain (Service FQDN suffix after `.svc.`)
+    hbone: bool = False  # the control plane sends HBONE (ambient enabled): add Istio's `hbone` match
 
     def __post_init__(self) -> None:
         if self.tls_mode not in CLIENT_TLS_MODES:
@@ -66,7 +69,7 @@ class OutboundService:
 
     @property
     def fqdn(self) -> str:
-        return f"{self.name}.{self.namespace}.svc.cluster.local"
+        return f"{self.name}.{self.namespace}.svc.{self.domain}"
 
     @property
     def cluster_name(self) -> str:
@@ -116,3 +119,12 @@ class SidecarSpec:
     inbound: tuple[InboundPort, ...] = ()
     admin_port: int = 15000
     outbound_port: int = 15001
+    domain: str = "cluster.local"  # the Kubernetes cluster domain (node id `NS.svc.DOMAIN`)
+    # Whether the inbound / outbound HCMs write files.access_log (meshlab.access_logging decides).
+    log_inbound: bool = True
+    log_outbound: bool = True
+    # The access-log line format: JSON fields when set, else this text format (None: Istio's default).
+    log_text_format: str | None = None
+    log_json_format: dict[str, Any] | None = None
+    # Extra bootstrap node metadata, as pilot-agent writes it (LABELS, ANNOTATIONS, PROXY_CONFIG, ISTIO_META_*).
+    node_metadata: tuple[tuple[str, Any], ...] = ()

@@ -103,3 +103,59 @@ def inbound_tls_socket() -> dict[str, Any]:
             "require_client_certificate": True,
         },
     }
+
+
+# -- HBONE (ambient enabled in the control plane) ------------------------------------------------------
+# Shapes from istio/istio pilot/pkg/networking/core/cluster_tls.go (hboneTransportSocket,
+# applyHBONETransportSocketMatches; b29d7766ddc) and pilot/pkg/networking/util/internal_upstream.go
+# (FullMetadataPassthroughInternalUpstreamTransportSocket; c5d58e6449e), both at istio 86c9f01fd735.
+# istiod renders them for sidecars when PILOT_ENABLE_SENDING_HBONE is on, which defaults to on with
+# PILOT_ENABLE_AMBIENT (pilot/pkg/features/ambient.go).
+INTERNAL_UPSTREAM = (
+    "type.googleapis.com/envoy.extensions.transport_sockets.internal_upstream.v3.InternalUpstreamTransport"
+)
+ORIGINAL_DST_METADATA = "envoy.filters.listener.original_dst"
+
+
+def raw_buffer_socket() -> dict[str, Any]:
+    return {"name": "envoy.transport_sockets.raw_buffer", "typed_config": {"@type": RAW_BUFFER}}
+
+
+def hbone_match(inner: dict[str, Any]) -> dict[str, Any]:
+    """The `hbone` match: endpoints with `tunnel: http` metadata go through the internal upstream."""
+    return {
+        "name": "hbone",
+        "match": {"tunnel": "http"},
+        "transport_socket": {
+            "name": "envoy.transport_sockets.internal_upstream",
+            "typed_config": {
+                "@type": INTERNAL_UPSTREAM,
+                "passthrough_metadata": [
+                    {"kind": {"host": {}}, "name": ORIGINAL_DST_METADATA},
+                    {"kind": {"cluster": {}}, "name": "istio"},
+                    {"kind": {"host": {}}, "name": "istio"},
+                ],
+                "transport_socket": inner,
+            },
+        },
+    }
+
+
+def hbone_matches(svc: OutboundService) -> list[dict[str, Any]]:
+    """A sidecar cluster's transport_socket_matches when the control plane sends HBONE.
+
+    auto ISTIO_MUTUAL: [hbone(raw), tlsMode-istio (match tlsMode: istio), tlsMode-disabled];
+    explicit ISTIO_MUTUAL: [hbone(raw), tlsMode-istio with NO match (every other endpoint)];
+    SIMPLE/MUTUAL: [hbone(wrapping the user's TLS), user]; no TLS / DISABLE: [hbone(raw), tlsMode-disabled].
+    """
+    if svc.tls_mode == "ISTIO_MUTUAL" and svc.auto:
+        return [hbone_match(raw_buffer_socket()), *auto_mtls_matches(svc)]
+    if svc.tls_mode == "ISTIO_MUTUAL":
+        return [
+            hbone_match(raw_buffer_socket()),
+            {"name": "tlsMode-istio", "transport_socket": istio_mutual_socket(svc)},
+        ]
+    if svc.tls_mode in ("SIMPLE", "MUTUAL"):
+        user = user_tls_socket(svc)
+        return [hbone_match(user), {"name": "user", "transport_socket": user}]
+    return [hbone_match(raw_buffer_socket()), auto_mtls_matches(svc)[1]]

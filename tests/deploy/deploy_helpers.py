@@ -12,12 +12,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.shared_data import DOCS
+from tests.support.shared_data import DOCS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -60,20 +61,36 @@ def tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+TEST_TOKEN = "deploy-test-token-not-a-secret"  # a placeholder, for rendering only
+
+
 @functools.cache
-def render(overlay: str) -> tuple[dict[str, Any], ...]:
-    """`kubectl kustomize deploy/overlays/OVERLAY` parsed into manifests (cached per session)."""
+def deploy_copy() -> Path:
+    """deploy/ copied to a temporary directory with the user's one install step done (the token file
+    deploy/base/api-token, which git ignores), so overlays render without touching the work tree."""
+    root = Path(tempfile.mkdtemp(prefix="meshprober-deploy-")) / "deploy"
+    shutil.copytree(DEPLOY, root, ignore=shutil.ignore_patterns("api-token"))
+    (root / "base" / "api-token").write_text(TEST_TOKEN + "\n")
+    return root
+
+
+def kustomize(directory: Path) -> subprocess.CompletedProcess[str]:
+    """`kubectl kustomize DIRECTORY` with the pinned kubectl (not checked)."""
     exe = kubectl()
     if exe is None:
         raise FileNotFoundError("pinned kubectl not found next to sys.executable")
-    out = subprocess.run(
-        [str(exe), "kustomize", str(DEPLOY / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    return tuple(d for d in yaml.safe_load_all(out) if d)
+    return subprocess.run(
+        [str(exe), "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@functools.cache
+def render(overlay: str) -> tuple[dict[str, Any], ...]:
+    """`kubectl kustomize deploy/overlays/OVERLAY` parsed into manifests (cached per session)."""
+    done = kustomize(deploy_copy() / "overlays" / overlay)
+    if done.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {overlay} failed: {done.stderr}")
+    return tuple(d for d in yaml.safe_load_all(done.stdout) if d)
 
 
 def design_metrics() -> set[str]:

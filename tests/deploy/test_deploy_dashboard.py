@@ -5,6 +5,7 @@ lists, unique ids and sane layout."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from deploy_helpers import (
@@ -101,3 +102,32 @@ def test_dashboard_configmap(overlay: str) -> None:
     assert len(cms) == 1
     assert cms[0]["metadata"]["name"] == "meshprober-dashboard"  # stable name, no hash suffix
     assert json.loads(cms[0]["data"][DASHBOARD.name]) == dashboard()
+
+
+# Panels whose series carry the path label link to that path's page; the others open the overview.
+PATH_LINKS = {
+    "Path health overview": "${agent_url}/paths/${__data.fields.path}",
+    "Probe latency": "${agent_url}/paths/${__field.labels.path}",
+    "HTTP status codes": "${agent_url}/paths/${__field.labels.path}",
+}
+AGENT_WIDE = {"Agent errors", "Shard health"}
+
+
+def test_data_links_open_the_agent() -> None:
+    dash = dashboard()
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    agent = variables["agent_url"]
+    assert (
+        agent["type"] == "textbox" and agent["query"].startswith("http") and not agent["query"].endswith("/")
+    )
+    assert any(link["url"] == "${agent_url}/" for link in dash["links"])
+    for panel in dash["panels"]:
+        links = panel.get("fieldConfig", {}).get("defaults", {}).get("links", [])
+        if panel["title"] in AGENT_WIDE:
+            continue
+        assert links and all(link["url"].startswith("${agent_url}/") for link in links), panel["title"]
+        if panel["title"] in PATH_LINKS:
+            assert links[0]["url"] == PATH_LINKS[panel["title"]]
+            for target in panel["targets"]:  # the series the link reads its path from carry the label
+                grouped = re.search(r"by \(([^)]*)\)", target["expr"])
+                assert grouped and "path" in [g.strip() for g in grouped.group(1).split(",")], panel["title"]

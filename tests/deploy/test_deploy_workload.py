@@ -58,7 +58,10 @@ def test_pod_security(overlay: str) -> None:
 def test_probes_resources_and_args(overlay: str) -> None:
     ctr = _container(_workload(overlay)["spec"]["template"]["spec"])
     assert ctr["args"][:4] == ["--config", CONFIG_PATH, "--listen", "0.0.0.0:9090"]
-    assert ctr["ports"] == [{"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]
+    assert ctr["ports"] == [
+        {"name": "api", "containerPort": 9090, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9091, "protocol": "TCP"},
+    ]
     assert ctr["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert ctr["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert {"cpu", "memory"} <= set(ctr["resources"]["requests"])

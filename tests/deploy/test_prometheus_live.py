@@ -219,6 +219,33 @@ def evaluate_everything(
     return problems
 
 
+def data_link_problems(base: str, agent: str) -> list[str]:
+    """Follow each panel's path data link as Grafana fills it from the query's series: every link must
+    open that path's page on the agent at `agent` (the dashboard's agent_url)."""
+    problems: list[str] = []
+    followed = 0
+    for panel in dashboard()["panels"]:
+        for link in panel.get("fieldConfig", {}).get("defaults", {}).get("links", []):
+            url = link["url"].replace("${agent_url}", agent)
+            field = re.search(r"\$\{__(?:data\.fields|field\.labels)\.(\w+)\}", url)
+            if field is None:
+                code, _ = _get(url)
+                problems += [] if code == 200 else [f"panel {panel['title']}: {url} -> HTTP {code}"]
+                continue
+            for target in panel["targets"]:
+                _, result, _ = query(base, grafana_to_promql(target["expr"]))
+                for series in result:
+                    value = series["metric"].get(field.group(1))
+                    if value is None:
+                        continue
+                    code, body = _get(url.replace(field.group(0), urllib.parse.quote(value)))
+                    followed += 1
+                    # A path page names its path; an overview link (?q=VERDICT) just has to open.
+                    if code != 200 or ("/paths/" in url and value.encode() not in body):
+                        problems.append(f"panel {panel['title']}: link for {value} -> HTTP {code}")
+    return problems if followed else ["no path data link could be followed"]
+
+
 def test_fixture_is_valid_exposition_format() -> None:
     promtool = tool("promtool")
     if promtool is None:
@@ -266,6 +293,7 @@ def test_queries_against_meshprober_demo(tmp_path: Path) -> None:
             problems = evaluate_everything(
                 base, may_be_empty=DEMO_MAY_BE_EMPTY, firing=SEED_FIRING, quiet=SEED_QUIET
             )
+            problems += data_link_problems(base, f"http://127.0.0.1:{port}")
     finally:
         _stop(demo)
         log.close()

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.bundle import diagnose_bundle, load_bundle
+from agent.bundle.read import load_bundle
+from agent.bundle.to_input import diagnose_bundle
 from agent.model import Confidence
 
 BUNDLES = Path(__file__).parent.parent / "testdata" / "bundles"

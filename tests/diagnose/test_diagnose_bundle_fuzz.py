@@ -8,7 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.bundle import diagnose_bundle, load_bundle
+from agent.bundle.read import load_bundle
+from agent.bundle.to_input import diagnose_bundle
 from agent.errors import InputError
 
 NAMES = [

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.bundle import diagnose_bundle, load_bundle
-from agent.bundle_input import build_input
+from agent.bundle.read import load_bundle
+from agent.bundle.to_input import build_input, diagnose_bundle
 
 BUNDLES = Path(__file__).parent.parent / "testdata" / "bundles"
 

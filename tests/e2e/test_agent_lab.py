@@ -21,15 +21,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from e2e_helpers import TESTDATA, by_path, cli, samples, wait_for
 
+from agent.check.context import CheckContext
 from agent.kube.live import LiveCluster
-from agent.pipeline import CheckContext
+from agent.results import CheckResult
 from agent.serve.agent import Agent
-from agent.serve.results import CheckResult
 from agent.serve.status_page import COLORS
 from agent.wiring import build_agent, prime_policy
-from tests.lab_support import LabHandle, run_lab
+from tests.support.e2e_helpers import TESTDATA, by_path, cli, samples, wait_for
+from tests.support.lab import LabHandle, run_lab
+from tests.support.roundtrip import assert_diagnose_agrees, differences
 
 pytestmark = pytest.mark.lab
 
@@ -242,7 +243,8 @@ def test_evidence_bundle_replays_and_is_bounded_and_clean(running: RunningAgent,
     out = cli("diagnose", str(replay), "--json", timeout=60)
     assert out.returncode == 1, out.stderr  # a failing verdict: `diagnose` exits 1
     assert json.loads(out.stdout)["verdict"] == "mtls_plaintext_to_strict"
-    assert json.loads(out.stdout)["verdict"] == json.loads(files["diagnosis.json"])["verdict"]
+    # Field for field: the agent and `meshprober diagnose` share one input builder.
+    assert not differences(json.loads(files["diagnosis.json"]), json.loads(out.stdout))
 
     # The latest bundle (a newer failure may have landed since the request: allow the last two).
     recent = [r.bundle_dir.name for r in running.history(BROKEN) if r.bundle_dir][-2:]
@@ -423,3 +425,6 @@ def test_stale_sidecar_is_reported_as_config_mismatch(running: RunningAgent, lab
     assert result.diagnosis.confidence.value != "high"
     assert result.diagnosis.summary.startswith("Config mismatch")  # leads with it, no guess first
     assert result.diagnosis.remedy is not None and "proxy-status" in result.diagnosis.remedy.text
+    # The drift rule runs wherever the classifier runs: the bundle diagnosed offline says the same.
+    assert result.bundle_dir is not None
+    assert_diagnose_agrees(result.bundle_dir)

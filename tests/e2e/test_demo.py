@@ -14,31 +14,18 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
-from e2e_helpers import MESHPROBER, cli, free_port, processes_mentioning, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from meshlab.kubectl import kubectl_path
+from tests.support.e2e_helpers import MESHPROBER, check_broken, cli, free_port, processes_mentioning, wait_for
 
 pytestmark = pytest.mark.lab
 
 BROKEN = ("bookinfo-to-productpage", "load-test-to-productpage")
 HEALTHY = "traffic-generator-to-productpage"
-
-
-def check_broken(item: dict[str, Any]) -> None:
-    assert item["verdict"] == "mtls_plaintext_to_strict", item["summary"]
-    assert item["confidence"] == "high"
-    assert item["destination_rule"] == "bookinfo/destrule-productpage"
-    assert item["peer_authentication"] == "bookinfo/default"
-    patch = yaml.safe_load(item["remedy"]["patch"])
-    policy = patch["spec"]["trafficPolicy"]
-    assert policy["tls"]["mode"] == "ISTIO_MUTUAL"
-    assert policy["loadBalancer"]["simple"] == "LEAST_CONN"
 
 
 def test_demo_once_json() -> None:
@@ -55,6 +42,28 @@ def test_demo_once_json() -> None:
         assert item["target"].startswith("http://")
         assert {"category", "verdict", "confidence", "summary", "evidence", "remedy"} <= set(item)
     assert "KUBECONFIG=" in proc.stderr  # the lab's kubeconfig is announced on stderr with --json
+
+
+def test_demo_seed_no_curl_probes_from_an_ephemeral_container(tmp_path: Path) -> None:
+    """The load-test generator has no curl: the same verdicts, probed from meshprober-probe, and the
+    evidence bundle (kept under --state-dir) says where the probe ran."""
+    proc = cli(
+        "demo", "--scenario", "seed-no-curl", "--once", "--json", "--state-dir", str(tmp_path), timeout=120
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    items = {item["path"]: item for item in json.loads(proc.stdout)}
+    for name in BROKEN:
+        check_broken(items[name])
+    assert items[HEALTHY]["verdict"] == "ok"
+    load_test = items["load-test-to-productpage"]
+    assert load_test["source"]["container"] == "meshprober-probe"
+    assert any("ephemeral container meshprober-probe" in e for e in load_test["evidence"])
+    assert items["bookinfo-to-productpage"]["source"]["container"] == "traffic-generator"  # has curl: exec
+    bundle = Path(load_test["bundle_dir"])
+    probe = json.loads((bundle / "probe.json").read_text())
+    assert probe["source"]["container"] == "meshprober-probe"
+    diagnosis = json.loads((bundle / "diagnosis.json").read_text())
+    assert any("ephemeral container meshprober-probe" in e for e in diagnosis["evidence"])
 
 
 def test_demo_once_human() -> None:
@@ -76,6 +85,13 @@ def test_demo_port_taken_is_a_usage_error() -> None:
         proc = cli("demo", "--listen", f"127.0.0.1:{port}", timeout=30)
     assert proc.returncode == 2
     assert "--listen" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_demo_refuses_a_non_loopback_listener() -> None:
+    """The demo serves ad-hoc probes: only on loopback (fails before the lab starts)."""
+    proc = cli("demo", "--listen", "0.0.0.0:0", timeout=30)
+    assert proc.returncode == 2
+    assert "only on loopback" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def _samples(text: str, metric: str) -> dict[str, float]:
@@ -123,7 +139,16 @@ def test_demo_serves_and_heals_after_the_remedy(tmp_path: Path) -> None:
         kubeconfig = re.search(r"export KUBECONFIG=(\S+)", printed)
         assert kubeconfig, printed[:1000]
         state = Path(kubeconfig.group(1)).parent.parent  # <state>/lab/kubeconfig
-        paths = httpx.get(f"{base}/api/v1/paths", timeout=5).json()
+        token = wait_for(
+            "the demo's API token line",
+            lambda: re.search(r"API token for this run \(printed once\): (\S+)", Path(log.name).read_text()),
+            timeout=30,
+            every=0.2,
+        ).group(1)
+        assert Path(log.name).read_text().count("API token for this run") == 1
+        assert httpx.get(f"{base}/api/v1/paths", timeout=5).status_code == 401  # the demo's API is not open
+        auth = {"Authorization": f"Bearer {token}"}
+        paths = httpx.get(f"{base}/api/v1/paths", timeout=5, headers=auth).json()
         patch = next(p for p in paths if p["path"] == BROKEN[0])["remedy"]["patch"]
         (tmp_path / "fix.yaml").write_text(patch)
         kenv = dict(os.environ, KUBECONFIG=kubeconfig.group(1), KUBECACHEDIR=str(tmp_path / "kcache"))

@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from e2e_helpers import MESHPROBER, by_path, cli, free_port, wait_for
 
 from agent.kube.live import LiveCluster
 from agent.serve.agent import Agent
 from agent.wiring import build_agent
-from tests.lab_support import LabHandle, run_lab
+from tests.support.e2e_helpers import MESHPROBER, by_path, cli, free_port, wait_for
+from tests.support.lab import LabHandle, run_lab
 
 pytestmark = pytest.mark.lab
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agent.envoy.access_log import find_by_request_id, parse_line, parse_log, readable_reason, tokenize
 from agent.envoy.log_tokens import reason_from_details, split_details
-from tests.shared_data import REAL
+from tests.support.shared_data import REAL
 
 FIXTURE = REAL / "access_logs" / "istio_access_log_samples.txt"
 ENVOY140 = Path(__file__).parent / "testdata" / "envoy-1.40"

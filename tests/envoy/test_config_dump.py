@@ -20,7 +20,7 @@ from agent.envoy.config_dump import (
 )
 from agent.errors import InputError
 from agent.evidence import ClusterInfo, TlsOrigination
-from tests.shared_data import REAL
+from tests.support.shared_data import REAL
 
 DUMPS = REAL / "config_dumps"
 V11 = DUMPS / "sidecar_istio1.1_productpage_meshwide-dr-istio-mutual_v2api.json"

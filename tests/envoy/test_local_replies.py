@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.envoy.local_replies import KINDS, LocalReply, parse_local_reply
-from tests.shared_data import REAL
+from tests.support.shared_data import REAL
 
 FIXTURE = REAL / "access_logs" / "istio_access_log_samples.txt"
 CURL = Path(__file__).parent.parent / "probe" / "testdata" / "curl"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from istio_builders import dr, mesh, pa, pod, svc
 
 from agent.istio.client_tls import decide
 from agent.istio.engine import PolicyEngine
+from tests.support.istio_builders import dr, mesh, pa, pod, svc
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from istio_builders import dr
 
 from agent.istio.dr_resolution import DestinationRuleIndex, most_specific_host, resolve_short_host
 from agent.istio.parse import parse_destination_rule
 from agent.istio.resources import MeshConfig
 from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
+from tests.support.istio_builders import dr
 
 
 @pytest.mark.parametrize(

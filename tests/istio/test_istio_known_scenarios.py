@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from istio_builders import mesh, pod, svc
 
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_dir
-from tests.shared_data import REAL
+from tests.support.istio_builders import mesh, pod, svc
+from tests.support.shared_data import REAL
 
 SHARED = REAL / "policy_scenarios"
 if not SHARED.is_dir():

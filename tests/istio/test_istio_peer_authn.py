@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from istio_builders import pa
 
 from agent.istio.parse import parse_legacy_policy, parse_peer_authentication
 from agent.istio.peer_authn import compose, legacy_mode, namespace_mode
 from agent.istio.resources import Service, ServicePort
+from tests.support.istio_builders import pa
 
 NOW, EARLIER = "2024-01-01T00:00:10Z", "2024-01-01T00:00:09Z"
 ROOT, NS = "istio-system", "foo"

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from istio_builders import pod, svc
 
 from agent.istio import verdict
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_text
-from tests.shared_data import REAL
+from tests.support.istio_builders import pod, svc
+from tests.support.shared_data import REAL
 
 FIXTURES = REAL / "policy_scenarios" / "istio_reachability"
 if not FIXTURES.is_dir():  # the fixtures travel with the repo's shared tree

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import yaml
-from istio_builders import dr, pa, pod, svc
 
 from agent.istio.engine import PolicyEngine
 from agent.istio.load import load_objects_from_dir
+from tests.support.istio_builders import dr, pa, pod, svc
 
 SEED = Path(__file__).resolve().parents[1] / "testdata/policy/seed"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from istio_builders import dr, mesh, pa, pod, svc
 
 from agent.istio.engine import PolicyEngine
+from tests.support.istio_builders import dr, mesh, pa, pod, svc
 
 FQDN = "web.ns.svc.cluster.local"
 WORLD = [

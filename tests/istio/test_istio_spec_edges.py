@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from istio_builders import dr, mesh, pa, pod, svc, with_spec
 
 from agent.istio.dr_resolution import DestinationRuleIndex
 from agent.istio.engine import PolicyEngine
 from agent.istio.parse import parse_destination_rule
 from agent.istio.resources import MeshConfig
 from agent.istio.traffic_policy import effective_policy, endpoint_marking_mode
+from tests.support.istio_builders import dr, mesh, pa, pod, svc, with_spec
 
 FQDN = "web.ns.svc.cluster.local"
 T1, T2, T3 = "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z", "2024-01-01T00:00:03Z"

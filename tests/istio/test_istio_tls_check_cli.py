@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.commands.tls_check import render_table
 from agent.evidence import PolicyView
-from tests.shared_data import REAL
+from tests.support.shared_data import REAL
 
 SEED = str(Path(__file__).resolve().parents[1] / "testdata/policy/seed")
 LOAD = "load-test/load-test-client-84d6b9c7f-q4w8z"

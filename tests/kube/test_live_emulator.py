@@ -21,13 +21,14 @@ from agent.errors import (
     ExecTimeout,
     Forbidden,
     NotFound,
+    OutputTruncated,
     StreamDropped,
     Unauthorized,
 )
 from agent.kube.live import LiveCluster
 from meshlab import apiserver
 from meshlab.apiserver import ContainerContext, Emulator
-from tests.istio.istio_builders import dr, mesh, pa, svc
+from tests.support.istio_builders import dr, mesh, pa, svc
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -218,7 +219,28 @@ def test_policy_objects_forbidden_names_permission(world: dict[str, Any]) -> Non
 def test_logs_since(world: dict[str, Any]) -> None:
     text = world["admin"].logs("bookinfo", PP, "istio-proxy", since_seconds=60)
     assert "GET /reviews/0" in text and "/old" not in text
-    assert "/old" in world["admin"].logs("bookinfo", PP, "istio-proxy")
+    # No window given: the default window still applies (every log read is bounded in time).
+    default = world["admin"].logs("bookinfo", PP, "istio-proxy")
+    assert "GET /reviews/0" in default and "/old" not in default
+
+
+def test_logs_are_bounded_in_bytes(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.kube import logs_exec
+
+    assert len(world["admin"].logs("bookinfo", PP, "istio-proxy", limit_bytes=10)) == 10
+    monkeypatch.setattr(logs_exec, "MAX_LOG_BYTES", 16)  # the default cap: sent on every read
+    assert len(world["admin"].logs("bookinfo", PP, "istio-proxy")) == 16
+
+
+def test_exec_output_beyond_the_cap_is_truncated(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.kube import exec_stream
+
+    monkeypatch.setattr(exec_stream, "MAX_EXEC_OUTPUT", 1024 * 1024)
+    with pytest.raises(OutputTruncated, match="output truncated") as exc:
+        world["admin"].exec("bookinfo", PP, "istio-proxy", ["cat", str(world["big"])], 30)
+    assert len(exc.value.stdout) == 1024 * 1024  # kept up to the cap, not grown with the output
 
 
 def test_logs_single_json_line_not_mangled(world: dict[str, Any]) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from agent.check.run import CheckContext, policy_check
 from agent.config import parse_config_text
 from agent.errors import ConfigError, Forbidden, InputError
 from agent.kube.live import LiveCluster
-from agent.pipeline import CheckContext, policy_check
 from agent.wiring import apply_scope
 from meshlab import apiserver
-from tests.istio.istio_builders import dr, mesh, pa, svc
+from tests.support.istio_builders import dr, mesh, pa, svc
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,7 +19,7 @@ from kubernetes.stream.ws_client import WSClient
 
 from meshlab.apiserver import Emulator
 from meshlab.kubectl import KubectlNotFound, kubectl_path
-from tests.istio.istio_builders import dr, mesh, pa, svc
+from tests.support.istio_builders import dr, mesh, pa, svc
 
 NS = "bookinfo"
 PRODUCTPAGE = "productpage-v1-6b746f74dc-9stvs"

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from meshlab.apiserver import Emulator
-from tests.istio.istio_builders import dr
 from tests.kube_emulator.conftest import NS, PRODUCTPAGE, RESTRICTED, KubectlRunner, child_pids
+from tests.support.istio_builders import dr
 
 pytestmark = pytest.mark.timeout(120)
 

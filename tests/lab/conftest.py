@@ -1,4 +1,4 @@
-"""The lab tests' seed lab: module-scoped, started by the shared tests/lab_support.run_lab."""
+"""The lab tests' seed lab: module-scoped, started by the shared tests/support/lab.run_lab."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab_support import LabHandle, run_lab
+from tests.support.lab import LabHandle, run_lab
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 from meshlab.pod_processes import LabError
 from meshlab.podenv import ADMIN_PORT
-from tests.e2e.e2e_helpers import processes_mentioning
+from tests.support.e2e_helpers import processes_mentioning
 from tools.golden_capture.capture_tools import curl_argv, run_curl, wait_log_lines
 from tools.golden_capture.golden_lab import GoldenLab
 from tools.golden_capture.golden_scenarios import GoldenScenario

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meshlab import capture
+from tools.golden_capture import capture
 
 
 @pytest.mark.parametrize(

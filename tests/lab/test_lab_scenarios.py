@@ -20,8 +20,8 @@ from agent.envoy.access_log import find_by_request_id, parse_log
 from agent.envoy.config_dump import cluster_name_regex
 from agent.kube.live import LiveCluster
 from meshlab.processes import pid_alive
-from meshlab.scenario import available_scenarios, load_scenario
-from tests.lab_support import LabHandle, run_lab
+from meshlab.scenario import Scenario, available_scenarios, load_scenario, with_knobs
+from tests.support.lab import LabHandle, run_lab
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 
@@ -34,6 +34,7 @@ class Expect:
     http: str = "200"
     flags: tuple[str, ...] = ()  # response flags that must all be on the client's log line
     reason: tuple[str, ...] = ()  # substrings of the (cleaned) upstream transport failure reason
+    logged: bool = True  # False: the client sidecar's access logging is off, so it writes no line
 
 
 OK = Expect()
@@ -55,7 +56,33 @@ CASES: list[tuple[str, str, Expect]] = [
     ("bad-certs", "to-productpage-ok", OK),
     ("no-sidecar-client", "legacy-to-productpage", RESET),
     ("no-sidecar-client", "load-test-to-productpage", OK),
+    # realistic: access logging is on only in bookinfo (Telemetry), off elsewhere (meshConfig).
+    ("realistic", "bookinfo-to-productpage", UC_503),
+    ("realistic", "traffic-generator-to-productpage", Expect(logged=False)),
+    ("realistic", "load-test-to-productpage", Expect(http="503", logged=False)),
+    ("realistic", "productpage-to-reviews", OK),
+    # load-test's generator has no curl here: probed from a `kubectl debug` container, through its sidecar
+    ("seed-no-curl", "bookinfo-to-productpage", UC_503),
+    ("seed-no-curl", "traffic-generator-to-productpage", OK),
+    ("seed-no-curl", "load-test-to-productpage", UC_503),
+    ("seed-no-curl", "productpage-to-reviews", OK),
 ]  # fmt: skip
+
+
+# Every scenario's outcome holds with ambient enabled in the control plane (hbone matches on every
+# sidecar cluster) and native sidecars: the same rows, run on `NAME@ambient+native`.
+CASES += [(f"{name}@ambient+native", path, expect) for name, path, expect in CASES if name != "realistic"]
+
+
+def _scenario(key: str) -> Scenario:
+    """A built-in scenario by name; `NAME@ambient+native` = with ambient enabled and native sidecars."""
+    name, _, knobs = key.partition("@")
+    scenario = load_scenario(name)
+    if knobs:
+        scenario = with_knobs(
+            scenario, ambient_enabled="ambient" in knobs, sidecar_mode="native" if "native" in knobs else None
+        )
+    return scenario
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +99,10 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], L
             return current[0][1]
         if current:
             next(current.pop()[2], None)
-        gen = run_lab(key.split(":")[0], tmp_path_factory.mktemp(key.replace(":", "-")))
+        gen = run_lab(
+            _scenario(key.split(":")[0]),
+            tmp_path_factory.mktemp(key.replace(":", "-").replace("@", "-").replace("+", "-")),
+        )
         current.append((key, next(gen), gen))
         return current[0][1]
 
@@ -87,6 +117,8 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], L
 def test_table_covers_every_path_of_the_scenario(scenario: str) -> None:
     paths = {p.name for p in load_scenario(scenario).paths}
     assert paths == {c[1] for c in CASES if c[0] == scenario}
+    if scenario != "realistic":
+        assert paths == {c[1] for c in CASES if c[0] == f"{scenario}@ambient+native"}
 
 
 @pytest.mark.parametrize(("scenario", "path", "expect"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
@@ -96,13 +128,16 @@ def test_path_behaves_as_the_scenario_says(
     lab = labs(scenario)
     spec = next(p for p in lab.lab.scenario.paths if p.name == path)
     rid = f"rid-{scenario}-{path}"
-    r = lab.curl(spec.from_, spec.to, rid)
-    assert r.returncode in expect.curl_exit, r.stderr
-    assert r.stdout == expect.http
     ns, workload = spec.from_.split("/")[:2]
     client = lab.lab.scenario.workload(ns, workload)
     assert client is not None
+    r = lab.curl(spec.from_, spec.to, rid) if client.curl else lab.debug_curl(spec.from_, spec.to, rid)
+    assert r.returncode in expect.curl_exit, r.stderr
+    assert r.stdout == expect.http
     if not client.sidecar:
+        return
+    if not expect.logged:
+        assert lab.proxy_log_lines(spec.from_, rid, timeout=1.0) == []
         return
     entries = find_by_request_id(parse_log("\n".join(lab.proxy_log_lines(spec.from_, rid))), rid)
     assert entries, f"no istio-proxy log line for {rid}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab_support import LabHandle
+from tests.support.lab import LabHandle
 
 pytestmark = [pytest.mark.envoy, pytest.mark.lab]
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"

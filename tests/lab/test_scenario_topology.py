@@ -14,7 +14,9 @@ from meshlab.topology import plan_pods, scenario_objects
 SUBNET = "127.42.7"
 
 
-@pytest.mark.parametrize("name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs"])
+@pytest.mark.parametrize(
+    "name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs", "realistic"]
+)
 def test_builtin_scenarios_load_and_build(name: str) -> None:
     assert name in available_scenarios()
     scenario = load_scenario(name)
@@ -80,7 +82,9 @@ def test_unknown_scenario_lists_known_ones() -> None:
         load_scenario("nope")
 
 
-@pytest.mark.parametrize("name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs"])
+@pytest.mark.parametrize(
+    "name", ["seed", "healthy", "no-sidecar-client", "mtls-to-no-sidecar", "bad-certs", "realistic"]
+)
 def test_every_path_targets_a_service_port_of_the_scenario(name: str) -> None:
     """`meshprober demo` probes these paths: each must name a real source and a served port."""
     scenario = load_scenario(name)
@@ -92,3 +96,23 @@ def test_every_path_targets_a_service_port_of_the_scenario(name: str) -> None:
         url = urlsplit(path.to)
         svc, ns = (url.hostname or "").split(".")[:2]
         assert url.port in services.get((svc, ns), set()), f"{name}/{path.name}: {path.to} is not served"
+
+
+def test_path_via_and_curl_knobs_reach_the_demo_config(tmp_path: Path) -> None:
+    from agent.commands.demo import agent_config
+    from agent.config import parse_config
+
+    text = load_scenario("seed-no-curl").model_dump_json(by_alias=True)
+    scenario_file = tmp_path / "via.yaml"
+    import json
+
+    data = json.loads(text)
+    data["paths"][0]["via"] = "exec"
+    scenario_file.write_text(json.dumps(data))
+    scen = load_scenario(scenario_file)
+    assert scen.workload("load-test", "traffic-generator").curl is False  # type: ignore[union-attr]
+    config = parse_config(agent_config(scen, tmp_path / "evidence"))
+    vias = {p.name: p.source.via for p in config.paths}
+    assert vias[scen.paths[0].name] == "exec"
+    assert set(vias.values()) == {"exec", "auto"}
+    assert config.probe_container.enabled

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.errors import InputError
-from agent.probe.argv import WRITE_OUT_MARKER, build_curl_argv
+from agent.probe.argv import MAX_FILESIZE, WRITE_OUT_MARKER, build_curl_argv
 
 WO = "\n__MESHPROBER_WRITEOUT__%{json}"
 
@@ -35,7 +35,15 @@ def test_argv_contract(
     url: str, timeout: float, headers: dict[str, str] | None, expected_tail: list[str]
 ) -> None:
     argv = build_curl_argv(url, request_id="rid-1", timeout_s=timeout, headers=headers)
-    head = ["curl", "-sS", "-v", "--max-time", f"{float(timeout):g}", "-H", "x-request-id: rid-1"]
+    head = ["curl", "-q", "-sS", "-v", "--noproxy", "*", "--proto", "=http,https", "--globoff"]
+    head += [
+        "--max-filesize",
+        str(MAX_FILESIZE),
+        "--max-time",
+        f"{float(timeout):g}",
+        "-H",
+        "x-request-id: rid-1",
+    ]
     assert argv == [*head, *expected_tail, "-w", WO, url]
 
 
@@ -58,6 +66,10 @@ def test_argv_contract(
         pytest.param("http://x/%zz", {}, "percent-encoded", id="bad-percent"),
         pytest.param("http://x/#frag", {}, "fragment", id="fragment"),
         pytest.param("http://x/", {"request_id": "a b"}, "request id", id="bad-request-id"),
+        pytest.param("http://x/", {"request_id": "rid\n"}, "request id", id="request-id-trailing-newline"),
+        pytest.param(
+            "http://x/", {"headers": {"X-A\n": "v"}}, "header name", id="header-name-trailing-newline"
+        ),
         pytest.param("http://x/", {"timeout_s": 0}, "timeout", id="zero-timeout"),
         pytest.param("http://x/", {"timeout_s": float("nan")}, "timeout", id="nan-timeout"),
         pytest.param("http://x/", {"headers": {"Bad Name": "v"}}, "header name", id="bad-header-name"),

@@ -1,4 +1,4 @@
-"""The resilience tests' seed lab: in-process, module-scoped, always stopped (tests/lab_support.run_lab)."""
+"""The resilience tests' seed lab: in-process, module-scoped, always stopped (tests/support/lab.run_lab)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from meshlab.runtime import Lab
-from tests.lab_support import run_lab
+from tests.support.lab import run_lab
 
 
 @pytest.fixture(scope="module")

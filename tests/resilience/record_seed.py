@@ -15,14 +15,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from replay_cluster import REPLAY, pod_to_json, request_id_of, service_to_json
-
+from agent.check.context import CheckContext
+from agent.check.run import run_check
 from agent.config import parse_config
 from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo
 from agent.kube.live import LiveCluster
-from agent.pipeline import CheckContext, run_check
 from meshlab.runtime import Lab
 from meshlab.scenario import load_scenario
+from tests.support.replay_cluster import REPLAY, pod_to_json, request_id_of, service_to_json
 
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 SOURCES = [("traffic-generator", "traffic-generator"), ("load-test", "traffic-generator")]
@@ -78,8 +78,15 @@ class Recorder:
             self.rec["pilot_agent"][f"{namespace}/{pod}"] = answer
         return res
 
-    def logs(self, namespace: str, pod: str, container: str, since_seconds: int | None = None) -> str:
-        text = self.live.logs(namespace, pod, container, since_seconds)
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        text = self.live.logs(namespace, pod, container, since_seconds, limit_bytes)
         self.rec["logs"][f"{namespace}/{pod}"] = text
         return text
 

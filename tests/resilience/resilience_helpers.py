@@ -16,8 +16,8 @@ import yaml
 
 from agent.config import PathConfig
 from agent.model import Confidence, Diagnosis, Verdict
-from agent.serve.results import CheckResult, DestinationRef, SourceRef
-from tests.e2e.e2e_helpers import wait_for as wait_for  # re-exported for the resilience tests
+from agent.results import CheckResult, DestinationRef, SourceRef
+from tests.support.e2e_helpers import wait_for as wait_for  # re-exported for the resilience tests
 
 T = TypeVar("T")
 URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"

@@ -19,7 +19,7 @@ import pytest
 from agent.envoy.access_log import find_by_request_id, parse_line, parse_log
 from agent.envoy.config_dump import find_cluster, parse_clusters
 from agent.errors import InputError
-from tests.shared_data import REAL
+from tests.support.shared_data import REAL
 
 REPO = Path(__file__).resolve().parents[2]
 ENVOY_DUMP = REPO / "tests/envoy/testdata/envoy-1.40/config_dump.json"

@@ -18,6 +18,7 @@ MESHPROBER_DAY_INTERVAL_S seconds (default 900) -> 3 840 probes, ~30 s on 2 busy
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import threading
 import tracemalloc
@@ -25,15 +26,18 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
-from replay_cluster import ReplayCluster
 
-import agent.pipeline
+import agent.check.run
+from agent.bundle.keep import EvidenceSettings
+from agent.check.context import CheckContext
+from agent.check.run import policy_check, run_check
 from agent.config import parse_config
 from agent.model import Verdict
-from agent.pipeline import CheckContext, policy_check, run_check
 from agent.serve.metrics import StoreCollector, make_registry
 from agent.serve.scheduler import ProbeScheduler
 from agent.serve.store import ResultStore
+from tests.support.replay_cluster import ReplayCluster
+from tests.support.roundtrip import assert_diagnose_agrees, kept_bundles
 
 DAY_S = 86400
 PATHS = int(os.environ.get("MESHPROBER_DAY_PATHS", "40"))
@@ -44,7 +48,7 @@ BYTE_GROWTH_LIMIT = 4 * 1024 * 1024  # room for one resize of an interpreter tab
 
 
 class FakeClock:
-    """Stands in for the `time` module inside agent.pipeline: wall and monotonic time advance together."""
+    """Stands in for the `time` module inside agent.check.run: wall and monotonic time advance together."""
 
     def __init__(self, start: float = 1_790_000_000.0) -> None:
         self.now = start
@@ -80,9 +84,14 @@ def open_fds() -> tuple[int, int]:
 
 
 @pytest.mark.timeout(300)
-def test_a_day_of_schedule_does_not_grow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_day_of_schedule_does_not_grow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # pytest keeps every captured log record: the per-probe events (a WARNING per failing probe)
+    # would grow the test's memory, not the agent's. Records below ERROR are not even created.
+    caplog.set_level(logging.ERROR, logger="meshprober.events")
     clock = FakeClock()
-    monkeypatch.setattr(agent.pipeline, "time", clock)
+    monkeypatch.setattr(agent.check.run, "time", clock)
     sources = ["traffic-generator"] * 19 + ["load-test"]  # 1 in 20 paths hits the seed's break
     config = parse_config(
         {
@@ -99,10 +108,11 @@ def test_a_day_of_schedule_does_not_grow(tmp_path: Path, monkeypatch: pytest.Mon
         }
     )
     evidence = tmp_path / "evidence"
-    ctx = CheckContext.for_cluster(ReplayCluster(), evidence_dir=evidence, keep_per_path=3)
     store = ResultStore(history=20)
+    ctx = CheckContext.for_cluster(
+        ReplayCluster(), evidence=EvidenceSettings(dir=evidence, keep_per_path=3), errors=store.record_error
+    )
     scheduler = ProbeScheduler(lambda p: run_check(p, ctx), lambda p: policy_check(p, ctx), store)
-    ctx.errors = store.record_error
     scheduler.apply_paths(config.paths)  # jobs are added, the APScheduler thread is never started
     registry = make_registry(StoreCollector(store, scheduler.paths, lambda: (0, 1), lambda: True))
     names = sorted(scheduler.paths())
@@ -150,4 +160,8 @@ def test_a_day_of_schedule_does_not_grow(tmp_path: Path, monkeypatch: pytest.Mon
     assert threading.active_count() == threads0  # the cross-check's pools are all joined
     bundles1 = sum(1 for d in evidence.rglob("*") if d.is_dir())
     assert bundles1 == bundles0  # keep_per_path prunes: the disk does not grow either
+    kept = list(kept_bundles(evidence))
+    assert kept
+    for bundle in kept[:5]:  # diagnosed offline, each gives the agent's own diagnosis.json
+        assert_diagnose_agrees(bundle)
     assert sum(store.errors().values()) == 0

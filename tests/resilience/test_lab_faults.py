@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from resilience_helpers import SEED_PATHS, http_get, wait_for, write_config
 
+from agent.check.context import CheckContext
+from agent.check.run import run_check
 from agent.kube.live import LiveCluster
 from agent.model import Confidence, Verdict
-from agent.pipeline import CheckContext, run_check
+from agent.results import CheckResult
 from agent.serve.agent import Agent
-from agent.serve.results import CheckResult
 from agent.wiring import build_agent
 from meshlab.pod_processes import envoy_name
 from meshlab.runtime import Lab

@@ -11,7 +11,7 @@ from pathlib import Path
 from agent.config import PathConfig
 from agent.evidence import PolicyView
 from agent.model import Confidence, Diagnosis, Verdict
-from agent.serve.results import CheckResult, DestinationRef, SourceRef
+from agent.results import CheckResult, DestinationRef, SourceRef
 
 
 def make_path(name: str, interval: float = 30.0, timeout: float = 5.0, workload: str = "gen") -> PathConfig:

@@ -158,18 +158,22 @@ def test_run_until_signalled_stops_everything(tmp_path: Path) -> None:
     assert signal.getsignal(signal.SIGTERM) == handler_before
 
 
-def test_on_demand_probe_uses_check_now(tmp_path: Path) -> None:
+def test_on_demand_probe_uses_check_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """POST /api/v1/probe (a user waiting: ad hoc or a configured path) goes through check_now; the
     schedule's own runs through check."""
     file = tmp_path / "agent.yaml"
-    file.write_text(DISCOVERY.split("discovery:")[0] + "api: {listen: '127.0.0.1:0', allow_adhoc: true}\n")
+    file.write_text(
+        DISCOVERY.split("discovery:")[0]
+        + "api: {listen: '127.0.0.1:0', allow_adhoc: true, token_env: MESHPROBER_TEST_TOKEN}\n"
+    )
+    monkeypatch.setenv("MESHPROBER_TEST_TOKEN", "t0ken")
     scheduled, now = StandInCheck(), StandInCheck()
     agent = Agent(file, scheduled, lambda p: None, check_now=now)
     agent.start(schedule=False)
     try:
         assert agent.url is not None
-        body = {"from": "load-test/gen", "to": "http://productpage.bookinfo:9080/"}
-        with httpx.Client(base_url=agent.url, timeout=10) as c:
+        body = {"from": "load-test/gen", "to": "http://productpage.bookinfo.svc:9080/"}
+        with httpx.Client(base_url=agent.url, timeout=10, headers={"Authorization": "Bearer t0ken"}) as c:
             assert c.post("/api/v1/probe", json=body).status_code == 200
             assert c.post("/api/v1/probe", json={"path": "explicit"}).status_code == 200
         assert (now.count("adhoc"), scheduled.count("adhoc")) == (1, 0)

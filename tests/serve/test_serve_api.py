@@ -159,29 +159,31 @@ def test_rate_limit_429_with_retry_after(serve: Callable[..., Harness]) -> None:
     assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
 
 
-ADHOC = {"from": "load-test/gen/app", "to": "http://productpage.bookinfo:9080/productpage", "expect": 200}
+ADHOC = {"from": "load-test/gen/app", "to": "http://productpage.bookinfo.svc:9080/productpage", "expect": 200}
+ON = {"allow_adhoc": True, "token_env": "MESHPROBER_TOKEN"}  # ad-hoc needs a token (the harness passes it)
 
 
 @pytest.mark.parametrize(
     ("settings", "body", "code", "needle"),
     [
         ({}, ADHOC, 403, "api.allow_adhoc: false"),
-        ({"allow_adhoc": True}, ADHOC, 200, '"path": "adhoc"'),
-        ({"allow_adhoc": True}, {**ADHOC, "to": "http://x/;id"}, 400, "request body: to.url"),
-        ({"allow_adhoc": True}, {**ADHOC, "from": "just-a-name"}, 400, "from: must be NS/WORKLOAD"),
-        ({"allow_adhoc": True}, {**ADHOC, "expect": 9999}, 400, "request body: expect[0]"),
-        ({"allow_adhoc": True}, {**ADHOC, "extra": 1}, 400, "unknown field(s) ['extra']"),
+        (ON, ADHOC, 200, '"path": "adhoc"'),
+        (ON, {**ADHOC, "to": "http://x/;id"}, 400, "request body: to.url"),
+        (ON, {**ADHOC, "from": "just-a-name"}, 400, "from: must be NS/WORKLOAD"),
+        (ON, {**ADHOC, "expect": 9999}, 400, "request body: expect[0]"),
+        (ON, {**ADHOC, "extra": 1}, 400, "unknown field(s) ['extra']"),
+        (ON, {**ADHOC, "from": "load-test/gen/istio-proxy"}, 400, "bypass the sidecar"),
         ({}, {"path": "nope"}, 404, "no configured path named 'nope'"),
         ({}, [1, 2], 400, "must be a JSON object"),
     ],
     ids=["adhoc-off-by-default", "adhoc-on", "adhoc-bad-url", "adhoc-bad-from", "adhoc-bad-expect",
-         "adhoc-unknown-field", "unknown-path", "not-an-object"],
+         "adhoc-unknown-field", "adhoc-istio-proxy", "unknown-path", "not-an-object"],
 )  # fmt: skip
 def test_probe_endpoint(
     serve: Callable[..., Harness], settings: dict[str, Any], body: Any, code: int, needle: str
 ) -> None:
-    h = serve(settings)
-    with h.client() as c:
+    h = serve(settings, token=TOKEN)
+    with h.client(TOKEN) as c:
         r = c.post("/api/v1/probe", json=body)
     assert r.status_code == code, r.text
     assert needle in r.text.replace('":"', '": "')
@@ -190,7 +192,7 @@ def test_probe_endpoint(
 def test_probe_rejects_non_json(serve: Callable[..., Harness]) -> None:
     with serve().client() as c:
         r = c.post("/api/v1/probe", content=b"path=x", headers={"content-type": "text/plain"})
-    assert r.status_code == 400 and "must be JSON" in r.text
+    assert r.status_code == 415 and "Content-Type must be application/json" in r.text
 
 
 def test_probe_exposition_is_one_fresh_probe(serve: Callable[..., Harness]) -> None:
@@ -288,3 +290,21 @@ def test_readyz_with_a_hanging_cluster_check_is_bounded(
     finally:
         gate.set()
     assert r.status_code == 503 and "did not answer within 0.2s" in r.json()["detail"]
+
+
+def test_adhoc_source_running_as_uid_1337_is_a_400(serve: Callable[..., Harness]) -> None:
+    """The pod's container runs as the proxy's UID: the check fails with stage sidecar_bypass -> 400."""
+    from agent.check.via import SIDECAR_BYPASS_STAGE
+    from agent.config.probe_via import proxy_uid_error
+    from agent.results import probe_failed_result, source_ref
+
+    h = serve(ON, token=TOKEN)
+    why = proxy_uid_error("load-test", "gen-1", "app", 1337)
+    assert why is not None
+    h.api.ctx.run_adhoc = lambda p: probe_failed_result(
+        p.name, source_ref(p), p.to.target_url, SIDECAR_BYPASS_STAGE, why, 0.0
+    )
+    with h.client(TOKEN) as c:
+        r = c.post("/api/v1/probe", json=ADHOC)
+    assert r.status_code == 400, r.text
+    assert "runs as UID 1337" in r.text and "--uid-owner 1337" in r.text

@@ -123,3 +123,14 @@ def test_single_probe_exposition_holds_only_that_probe() -> None:
     assert fams["meshprober_tls_conflict"].samples[0].value == 1
     assert "meshprober_build_info" not in fams
     assert {s.labels["path"] for f in fams.values() for s in f.samples} == {"broken"}
+
+
+def test_probe_container_creations_are_counted_per_source_namespace(store: ResultStore) -> None:
+    assert "meshprober_probe_containers_created_total" not in scrape(store)  # none yet: no samples
+    store.record_probe_container("bookinfo")
+    store.record_probe_container("bookinfo")
+    store.record_probe_container("load-test")
+    s = scrape(store)
+    assert value(s, "meshprober_probe_containers_created_total", source_namespace="bookinfo") == 2
+    assert value(s, "meshprober_probe_containers_created_total", source_namespace="load-test") == 1
+    assert value(s, "meshprober_errors_total", stage="ephemeral_forbidden") == 0  # a known stage

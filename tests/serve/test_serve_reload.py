@@ -115,7 +115,8 @@ def test_reload_of_start_only_settings_is_reported(tmp_path: Path, caplog: pytes
     agent.start(serve=False, schedule=False)
     try:
         file.write_text(
-            config_text("a", "b") + "api: {allow_adhoc: true}\nlimits: {max_concurrent_probes: 3}\n"
+            config_text("a", "b")
+            + "api: {allow_adhoc: true, token_env: T}\nlimits: {max_concurrent_probes: 3}\n"
         )
         with caplog.at_level("WARNING"):
             assert agent.watcher.check_once()

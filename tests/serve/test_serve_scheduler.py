@@ -12,7 +12,7 @@ from serve_fakes import CONFLICT, StandInCheck, make_path, wait_until
 
 from agent.errors import ExecTimeout
 from agent.model import Verdict
-from agent.serve.results import SourceRef, source_ref
+from agent.results import SourceRef, source_ref
 from agent.serve.scheduler import (
     MAX_INITIAL_SPREAD_S,
     MAX_JITTER_S,
@@ -82,7 +82,7 @@ def test_hung_check_does_not_delay_other_paths_and_never_overlaps(
 
 @pytest.mark.parametrize(
     ("exc", "stage"),
-    [(ExecTimeout("exec deadline passed"), "exec"), (RuntimeError("boom"), "check")],
+    [(ExecTimeout("exec deadline passed"), "exec_timeout"), (RuntimeError("boom"), "check")],
     ids=["exec-timeout", "unexpected-bug"],
 )
 def test_check_exception_becomes_probe_failed(

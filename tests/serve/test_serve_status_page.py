@@ -15,7 +15,7 @@ from serve_fakes import CONFLICT, make_path, make_result
 from agent.model import Verdict
 from agent.serve.agent import Agent
 from agent.serve.reload import ConfigStatus
-from agent.serve.status_page import COLORS, render_status_page
+from agent.serve.status_page import COLORS, Row, group_rows, render_status_page
 from agent.serve.store import ResultStore
 
 PATHS = {p.name: p for p in (make_path("broken"), make_path("healthy"), make_path("new", workload="other"))}
@@ -115,3 +115,30 @@ def test_status_page_renders_in_headless_chromium(running_agent: Agent, tmp_path
     assert dom.count('class="path-row"') == 2
     assert '<svg id="graph"' in dom and dom.count('class="edge"') == 2
     assert "mtls_plaintext_to_strict" in dom
+
+
+def _row(name: str, ns: str, state: str) -> Row:
+    return Row(name, ns, f"{ns}/gen", "http://x:80/", state, state, "", "", "", "", "")
+
+
+GROUPINGS = {
+    "healthy-no-finding": ([("a", "ns1", "ok"), ("b", "ns2", "ok")], [("ns1", ["a"]), ("ns2", ["b"])]),
+    "failing-namespace-first": (
+        [("a", "ns1", "ok"), ("b", "ns2", "fail"), ("c", "ns2", "ok")], [("ns2", ["b", "c"]), ("ns1", ["a"])],
+    ),
+    "failing-rows-first-then-agent-then-pending": (
+        [("a", "ns", "ok"), ("b", "ns", "pending"), ("c", "ns", "agent"), ("d", "ns", "fail")],
+        [("ns", ["d", "c", "b", "a"])],
+    ),
+    "most-failing-namespace-first": (
+        [("a", "ns1", "fail"), ("b", "ns2", "fail"), ("c", "ns2", "fail")], [("ns2", ["b", "c"]), ("ns1", ["a"])],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("rows", "want"), GROUPINGS.values(), ids=GROUPINGS.keys())
+def test_rows_grouped_by_namespace_failing_first(
+    rows: list[tuple[str, str, str]], want: list[tuple[str, list[str]]]
+) -> None:
+    groups = group_rows([_row(*r) for r in rows])
+    assert [(g.namespace, [r.name for r in g.rows]) for g in groups] == want

@@ -32,7 +32,15 @@ class CurlRun:
     exit_code: int
 
 
+def routed(argv: list[str], curl_home: Path) -> list[str]:
+    """argv with the lab's routing file read explicitly: the probe's `-q` (kept first, where curl
+    honours it) skips `curl_home/.curlrc`, which stands in for iptables here."""
+    rest = argv[2:] if argv[1:2] == ["-q"] else argv[1:]
+    return [argv[0], "-q", "-K", str(curl_home / ".curlrc"), *rest]
+
+
 def run_curl(argv: list[str], curl_home: Path, timeout_s: float = 30.0) -> CurlRun:
+    argv = routed(argv, curl_home)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CURL_HOME": str(curl_home),
@@ -43,6 +51,7 @@ def run_curl(argv: list[str], curl_home: Path, timeout_s: float = 30.0) -> CurlR
 
 
 def start_curl(argv: list[str], curl_home: Path) -> subprocess.Popen[str]:
+    argv = routed(argv, curl_home)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CURL_HOME": str(curl_home),

@@ -22,12 +22,24 @@ _MTLS = {TlsOrigination.ISTIO_MUTUAL, TlsOrigination.AUTO}
 _OTHER_TLS = {TlsOrigination.SIMPLE, TlsOrigination.MUTUAL}
 
 
+def _endpoint(upstream_host: str | None) -> str | None:
+    """ "ip:port" of an access log's upstream host; an HBONE upstream is logged as the internal
+    address `envoy://connect_originate/<ip:port>`, whose last segment is the endpoint id."""
+    if not upstream_host or upstream_host == "-":
+        return None
+    return upstream_host.rsplit("/", 1)[-1] if upstream_host.startswith("envoy://") else upstream_host
+
+
 def _client_mode(inp: DiagnoseInput) -> tuple[str | None, str]:
     """The client's TLS origination (DISABLE/ISTIO_MUTUAL/AUTO/SIMPLE/MUTUAL) and where we read it."""
     cl = inp.client_cluster
+    host = _endpoint(inp.client_entry.upstream_host if inp.client_entry else None)
+    if cl is not None and cl.hbone and host and cl.endpoint_tls_modes.get(host) == "hbone":
+        # The `hbone` match wins for an endpoint marked `tunnel: http`: mTLS inside HBONE, whatever
+        # the cluster sends to other endpoints (cluster_tls.go applyHBONETransportSocketMatches).
+        return "ISTIO_MUTUAL", f"client cluster {cl.name} reaches endpoint {host} over HBONE (mTLS tunnel)"
     if cl is not None and cl.tls is TlsOrigination.AUTO:
         # Auto mTLS picks per endpoint: mTLS only to endpoints labelled tlsMode=istio.
-        host = inp.client_entry.upstream_host if inp.client_entry else None
         label = cl.endpoint_tls_modes.get(host or "") if host else None
         if host and cl.endpoint_tls_modes:
             sent = "ISTIO_MUTUAL" if label == "istio" else TlsOrigination.PLAINTEXT.value

@@ -12,8 +12,8 @@ from agent.diagnose.inputs import DiagnoseInput
 from agent.diagnose.signals import Signals
 from agent.model import VERDICT_CATEGORY, Category, Confidence, Verdict
 
-_AGAIN = "a second probe failed the same way (repeatable)"
-_NOT_AGAIN = "a second probe did not fail the same way: the failure is intermittent"
+AGAIN = "a second probe failed the same way (repeatable)"
+NOT_AGAIN = "a second probe did not fail the same way: the failure is intermittent"
 
 
 def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
@@ -26,10 +26,10 @@ def apply(inp: DiagnoseInput, sig: Signals, f: Finding) -> Finding:
                 confidence=Confidence.LOW,
                 summary="Intermittent connection termination: usually connection reuse or idle timeouts, "
                 "not an mTLS mismatch (which fails every time).",
-                add=[_NOT_AGAIN],
+                add=[NOT_AGAIN],
                 hedged=True,
             )
-        return f.but(confidence=lower(f.confidence), add=[_NOT_AGAIN])
+        return f.but(confidence=lower(f.confidence), add=[NOT_AGAIN])
     if f.hedged and VERDICT_CATEGORY[f.verdict] is Category.TLS:
-        return f.but(confidence=raise_(f.confidence), add=[_AGAIN])
-    return f.but(add=[_AGAIN])
+        return f.but(confidence=raise_(f.confidence), add=[AGAIN])
+    return f.but(add=[AGAIN])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from agent.bundle import write_bundle
+from agent.bundle.write import write_bundle
 
 HERE = Path(__file__).parent
 SEED_RESOURCES = Path("tests/testdata/policy/seed")

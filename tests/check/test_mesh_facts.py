@@ -1,0 +1,49 @@
+"""The gather's small decisions: the log window, Envoy's flush interval, logging unknown vs off."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.check.mesh_facts import FLUSH_S, flush_interval, flush_wait, log_since, logging_decision
+from agent.istio.control_plane import ControlPlane, Gap
+from agent.kube.cluster import PodInfo
+
+POD = PodInfo("bookinfo", "productpage-1", labels={"app": "productpage"})
+CM = {
+    "kind": "ConfigMap",
+    "metadata": {"namespace": "istio-system", "name": "istio"},
+    "data": {"mesh": "accessLogFile: /dev/stdout\n"},
+}
+
+
+@pytest.mark.parametrize(
+    ("mesh", "seconds"),
+    [
+        pytest.param(None, FLUSH_S, id="default-1s-pilot-agent"),
+        pytest.param({"defaultConfig": {"fileFlushInterval": "5s"}}, 5.0, id="proxyconfig-5s"),
+        pytest.param({"defaultConfig": {"fileFlushInterval": "bogus"}}, FLUSH_S, id="bad-value-default"),
+    ],
+)
+def test_flush_interval(mesh: dict[str, object] | None, seconds: float) -> None:
+    assert flush_interval(mesh) == seconds
+
+
+def test_log_window_and_flush_wait() -> None:
+    assert log_since(100.0, 103.2) == 9  # ceil(3.2) + 5 s margin
+    assert log_since(100.0, 99.0) == 4 and log_since(100.0, 10.0) == 1  # never below 1
+    assert flush_wait(100.0, 100.5) == pytest.approx(0.7)  # 1 s + 0.2 slack - 0.5 elapsed
+    assert flush_wait(100.0, 200.0) == 0.0
+    assert flush_wait(100.0, 100.0, 3600.0) == pytest.approx(30.2)  # bounded
+
+
+def test_logging_known_unknown_and_off() -> None:
+    on = logging_decision([CM], None, POD, "SERVER")
+    assert on is not None and on.on
+    assert logging_decision([], None, POD, "SERVER") is None  # no mesh config: unknown
+    gap = Gap(
+        "Telemetry resources", "forbidden", "list telemetries.telemetry.istio.io cluster-wide", "logging"
+    )
+    plane = ControlPlane("istio-system", None, "istio", {"accessLogFile": "/dev/stdout"}, gaps=(gap,))
+    assert logging_decision([CM], plane, POD, "SERVER") is None  # Telemetry unreadable: unknown
+    off = logging_decision([], ControlPlane("istio-system", None, "istio", {}), POD, "CLIENT")
+    assert off is not None and not off.on

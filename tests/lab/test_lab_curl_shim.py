@@ -1,0 +1,56 @@
+"""The lab's curl routing (meshlab.podenv): a `curl` shim that reads the pod's routing file even when
+the probe passes -q, so the agent's `-q` (ignore the container's .curlrc) does not break the lab.
+Runs the machine's real curl against a loopback server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from agent.probe.argv import build_curl_argv
+from meshlab.podenv import Route, write_app_env
+
+pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = self.headers.get("Host", "").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[int]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("with_q", [True, False], ids=["probe-argv-with-q", "plain-kubectl-exec-curl"])
+def test_shim_routes_service_names_with_and_without_q(server: int, tmp_path: Path, with_q: bool) -> None:
+    app = tmp_path / "app"
+    bin_dir = write_app_env(app, [Route(("productpage.bookinfo",), 9080, "127.0.0.1", server)], "127.0.0.1")
+    (app / ".curlrc").write_text('connect-to = "::127.0.0.1:9"\n')  # the container's own: must not matter
+    argv = build_curl_argv("http://productpage.bookinfo:9080/", request_id="r", timeout_s=5)
+    if not with_q:
+        argv = ["curl", "-sS", "http://productpage.bookinfo:9080/"]
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(app), "CURL_HOME": str(app)}
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=20, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("productpage.bookinfo:9080")

@@ -1,0 +1,121 @@
+"""A Cluster that replays what the real seed lab answered (recorded by `record_seed.py`), for long runs.
+
+Every exec/logs/list answer comes from tests/resilience/testdata/seed_replay.json, captured from the
+lab through LiveCluster. The curl answer's x-request-id is rewritten to the one in the new argv and
+the access logs carry the latest ids, so the pipeline correlates its probes as it does live.
+No network, no processes: a day of probes runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo, ServicePort
+
+REPLAY = Path(__file__).resolve().parents[1] / "resilience" / "testdata" / "seed_replay.json"
+
+
+def pod_to_json(pod: PodInfo) -> dict[str, Any]:
+    # `sidecar` (istio-proxy status) is derived from the pod status, which the recording does not keep.
+    return {
+        **{k: v for k, v in pod.__dict__.items() if k != "sidecar"},
+        "labels": dict(pod.labels),
+        "annotations": dict(pod.annotations),
+        "containers": list(pod.containers),
+    }
+
+
+def pod_from_json(d: dict[str, Any]) -> PodInfo:
+    return PodInfo(**{**d, "containers": tuple(d["containers"])})
+
+
+def service_to_json(s: ServiceInfo) -> dict[str, Any]:
+    return {
+        "namespace": s.namespace,
+        "name": s.name,
+        "selector": dict(s.selector),
+        "ports": [p.__dict__ for p in s.ports],
+    }
+
+
+def service_from_json(d: dict[str, Any]) -> ServiceInfo:
+    return ServiceInfo(d["namespace"], d["name"], tuple(ServicePort(**p) for p in d["ports"]), d["selector"])
+
+
+def request_id_of(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if arg.lower().startswith("x-request-id:"):
+            return arg.split(":", 1)[1].strip()
+    return None
+
+
+class ReplayCluster:
+    def __init__(self, recording: dict[str, Any] | None = None) -> None:
+        rec = recording if recording is not None else json.loads(REPLAY.read_text())
+        self._rec = rec
+        self._ids: dict[str, deque[str]] = {}  # source pod -> request ids of its last run's probes
+        self.calls = 0
+
+    # pods and services
+    def workload_pods(self, namespace: str, workload: str) -> list[PodInfo]:
+        self.calls += 1
+        return [pod_from_json(p) for p in self._rec["workload_pods"][f"{namespace}/{workload}"]]
+
+    def list_pods(self, namespace: str | None = None, label_selector: str | None = None) -> list[PodInfo]:
+        self.calls += 1
+        return [pod_from_json(p) for p in self._rec["list_pods"].get(f"{namespace}|{label_selector}", [])]
+
+    def get_pod(self, namespace: str, name: str) -> PodInfo:
+        return next(p for p in self.list_pods(namespace, None) if p.name == name)
+
+    def list_services(self, namespace: str | None = None) -> list[ServiceInfo]:
+        self.calls += 1
+        return [service_from_json(s) for s in self._rec["list_services"].get(str(namespace), [])]
+
+    def list_policy_objects(self) -> list[dict[str, Any]]:
+        self.calls += 1
+        return json.loads(json.dumps(self._rec["policy_objects"]))  # a fresh copy, as a new listing is
+
+    # exec and logs
+    def exec(
+        self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float
+    ) -> ExecResult:
+        self.calls += 1
+        if argv[0] == "curl":
+            ans = self._rec["curl"][f"{namespace}/{pod}"]
+            new_id = request_id_of(argv) or ""
+            recorded = self._rec["log_request_ids"][f"{namespace}/{pod}"]
+            self._ids.setdefault(f"{namespace}/{pod}", deque(maxlen=len(recorded))).append(new_id)
+            old = ans["request_id"]
+            return ExecResult(
+                ans["stdout"].replace(old, new_id).encode(),
+                ans["stderr"].replace(old, new_id).encode(),
+                ans["exit_code"],
+            )
+        ans = self._rec["pilot_agent"][f"{namespace}/{pod}"]
+        return ExecResult(ans["stdout"].encode(), ans["stderr"].encode(), ans["exit_code"])
+
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
+        self.calls += 1
+        text = str(self._rec["logs"].get(f"{namespace}/{pod}", ""))
+        # The recorded run's ids (first probe, second probe) become this run's, in the same order.
+        for source, olds in self._rec["log_request_ids"].items():
+            for old, new in zip(
+                olds[-len(self._ids.get(source, ())) :], self._ids.get(source, ()), strict=False
+            ):
+                text = text.replace(old, new)
+        return text
+
+    def ping(self) -> None:
+        return None
