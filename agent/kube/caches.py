@@ -19,6 +19,13 @@ from agent.kube.raw_api import RawApi
 from agent.kube.slim import Slimmer, slim_endpoint_slice, slim_pod, slim_policy, slim_service
 from agent.kube.watch_cache import CacheStats, WatchCache
 
+# Optional Istio kinds the policy view also reads (agent.kube.control_plane_reads): cached like the
+# policy kinds, kept apart so `policy_objects()` stays DRs/PAs. (group, plural, Kind, versions)
+OPTIONAL_KINDS: tuple[PolicyKind, ...] = (
+    PolicyKind("telemetry.istio.io", "telemetries", "Telemetry", ("v1", "v1beta1", "v1alpha1")),
+    PolicyKind("networking.istio.io", "virtualservices", "VirtualService", ("v1", "v1beta1", "v1alpha3")),
+)
+
 CORE: dict[str, tuple[str, Slimmer]] = {
     "pods": ("/api/v1", slim_pod),
     "services": ("/api/v1", slim_service),
@@ -53,13 +60,16 @@ class ClusterCaches:
             kw["page_size"] = page_size
         self._by_resource: dict[str, list[WatchCache]] = {}
 
+        self._namespace_of: dict[int, str | None] = {}
+
         def add(resource: str, prefix: str, slim: Slimmer, namespaces: Iterable[str | None]) -> None:
-            self._by_resource[resource] = [
-                WatchCache(
+            self._by_resource[resource] = []
+            for ns in namespaces:
+                cache = WatchCache(
                     raw, collection_path(prefix, resource, ns), slim, name=f"{resource}@{ns or '*'}", **kw
                 )
-                for ns in namespaces
-            ]
+                self._namespace_of[id(cache)] = ns
+                self._by_resource[resource].append(cache)
 
         core_ns: list[str | None] = list(self.scope) if self.scope is not None else [None]
         for plural, (prefix, slim) in CORE.items():
@@ -77,6 +87,18 @@ class ClusterCaches:
             self.policy_kinds.append((kind, version))
             slim = slim_policy(f"{kind.group}/{version}", kind.kind)
             add(kind.plural, f"/apis/{kind.group}/{version}", slim, policy_ns if kind.namespaced else [None])
+        self.optional_kinds: list[tuple[PolicyKind, str]] = []
+        for kind in OPTIONAL_KINDS:
+            version = pick_version(kind, served) if served is not None else kind.versions[0]
+            if version is None:
+                continue
+            self.optional_kinds.append((kind, version))
+            add(
+                kind.plural,
+                f"/apis/{kind.group}/{version}",
+                slim_policy(f"{kind.group}/{version}", kind.kind),
+                policy_ns,
+            )
 
     def _bump(self) -> None:
         with self._gen_lock:
@@ -110,9 +132,20 @@ class ClusterCaches:
 
     def covers(self, namespace: str | None) -> bool:
         """True when the caches hold every object of `namespace` (None: of every namespace)."""
-        if self.scope is None:
-            return True
-        return namespace is not None and namespace in self.scope
+        if self.scope is not None and (namespace is None or namespace not in self.scope):
+            return False
+        # a namespace RBAC does not let us list: direct reads, which skip and count it as before
+        return not any(
+            c.forbidden
+            for plural in CORE
+            for c in self._by_resource.get(plural, [])
+            if self._namespace_of[id(c)] in (None, namespace)
+        )
+
+    @property
+    def policy_ok(self) -> bool:
+        """False when RBAC forbids a policy cache: the policy view lists directly (and counts it)."""
+        return not any(c.forbidden for kind, _ in self.policy_kinds for c in self._by_resource[kind.plural])
 
     def items(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Cached objects of a resource (plural), in one namespace or all cached ones. Read-only."""
@@ -130,6 +163,10 @@ class ClusterCaches:
 
     def policy_objects(self) -> list[dict[str, Any]]:
         return [obj for kind, _ in self.policy_kinds for obj in self.items(kind.plural)]
+
+    def has(self, resource: str) -> bool:
+        """True when `resource` (a plural) is cached (its kind is served)."""
+        return resource in self._by_resource
 
     def health(self) -> dict[str, CacheStats]:
         """Stats summed per resource (several namespaces' caches add up)."""

@@ -27,6 +27,7 @@ from kubernetes import client
 from agent.errors import Forbidden, NotFound
 from agent.istio.control_plane import ControlPlane, Gap, MeshOverrides
 from agent.kube import objects
+from agent.kube.cached_core import CachedCore
 from agent.kube.cluster import Cluster, ExecResult, PodInfo, ServiceInfo
 from agent.kube.control_plane_reads import list_telemetries, list_virtual_services, read_control_plane
 from agent.kube.core_reads import MESH_CONFIGMAP, CoreReads
@@ -193,9 +194,9 @@ class LiveCluster:
     ) -> tuple[ControlPlane, dict[str, Any] | None]:
         """istiod's namespace and revision, its mesh ConfigMap and settings (agent.istio.control_plane);
         objects that could not be read are listed as gaps, never raised."""
-        return read_control_plane(
-            self._rest, self._core, self.mesh_overrides, source_labels, source_annotations
-        )
+        cache = self._reads.cache
+        core: Any = self._core if cache is None else CachedCore(self._core, cache)  # istiod pods: cached
+        return read_control_plane(self._rest, core, self.mesh_overrides, source_labels, source_annotations)
 
     def list_policy_objects(self) -> list[dict[str, Any]]:
         """Cluster-wide; when scoped, DRs/PAs in the scope + root namespace, Services/Pods in the scope.
@@ -207,14 +208,18 @@ class LiveCluster:
         scope = self._reads.scope
         policy_namespaces = None if scope is None else with_root(scope, plane.root_namespace)
         cache = self._reads.cache
-        if cache is not None and cache.synced:  # DRs, PAs (and legacy kinds) from the watch caches
+        if cache is not None and cache.synced and cache.policy_ok:  # DRs, PAs (+ legacy) cached
             out = cache.policy_objects()
         else:
             out = list_istio_policy(self._rest, self._core, policy_namespaces, self._reads.count_error)
         if mesh is not None:
             out.append(mesh)
-        out.extend(list_telemetries(self._rest, self._core, gaps, policy_namespaces))
-        out.extend(list_virtual_services(self._rest, self._core, gaps, policy_namespaces))
+        if cache is not None and cache.synced:  # Telemetry, VirtualService: cached when served
+            out.extend(cache.items("telemetries"))
+            out.extend(cache.items("virtualservices"))
+        else:
+            out.extend(list_telemetries(self._rest, self._core, gaps, policy_namespaces))
+            out.extend(list_virtual_services(self._rest, self._core, gaps, policy_namespaces))
         self.last_control_plane = replace(plane, gaps=tuple(gaps))
         self.on_control_plane(self.last_control_plane)
         if scope is None:

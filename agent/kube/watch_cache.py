@@ -97,6 +97,7 @@ class WatchCache:
         # outside the grant, as scope.list_each skips). Either way the cache stays empty, synced,
         # and looks again every NOT_SERVED_RETRY_S.
         self.not_served = False
+        self.forbidden = False  # the 403 case: readers fall back to direct reads (which count it)
         self._synced = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -188,7 +189,8 @@ class WatchCache:
                     break
         except ApiException as exc:
             if exc.status in (403, 404):
-                if exc.status == 403:
+                self.forbidden = exc.status == 403
+                if self.forbidden:
                     self.stats.errors += 1
                     log.warning(
                         "cache %s: forbidden; kept empty, retrying in %.0fs", self.name, NOT_SERVED_RETRY_S
@@ -200,7 +202,7 @@ class WatchCache:
             else:
                 raise
         else:
-            self.not_served = False
+            self.not_served = self.forbidden = False
         by_ns: dict[str, dict[str, dict[str, Any]]] = {}
         for (ns, name), obj in items.items():
             by_ns.setdefault(ns, {})[name] = obj

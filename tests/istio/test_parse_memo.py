@@ -9,7 +9,7 @@ import pytest
 from agent.istio import parse_memo
 from agent.istio.parse import parse_objects
 from agent.istio.parse_memo import ParseMemo
-from tests.istio.istio_builders import dr, mesh, pa, pod, svc
+from tests.support.istio_builders import dr, mesh, pa, pod, svc
 
 
 def versioned(obj: dict[str, Any], uid: str, rv: str) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from agent.errors import Forbidden
 from agent.kube.live import LiveCluster
 from meshlab.apiserver import Emulator
-from tests.istio.istio_builders import dr, pa, svc
+from tests.support.istio_builders import dr, pa, svc
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -42,6 +43,9 @@ def _objects() -> list[dict[str, Any]]:
         dr("ns-a", "web", "web.ns-a.svc.cluster.local", tls="DISABLE"),
         pa("istio-system", "default", "STRICT"),
     ]
+    istiod = _pod("istio-system", "istiod-5d4f8c7b9-x1", app="istiod")  # control-plane discovery finds it
+    istiod["metadata"]["labels"]["istio.io/rev"] = "default"
+    out.append(istiod)
     return out
 
 
@@ -196,7 +200,7 @@ def test_steady_state_makes_no_list(emu: Emulator, live: LiveCluster) -> None:
 
 
 def test_forbidden_namespace_is_kept_empty_and_counted(tmp_path: Path) -> None:
-    """A scoped namespace outside the RBAC grant: its caches stay empty (synced), the rest work."""
+    """A scoped namespace outside the RBAC grant: its caches stay empty and reads of it go direct."""
     user = "system:serviceaccount:meshprober:meshprober"
     rbac = {user: [{"verbs": ["get", "list", "watch"], "namespaces": ["ns-a", "istio-system"]}]}
     with Emulator(_objects(), state_dir=tmp_path / "emu", rbac=rbac) as emu:
@@ -205,7 +209,8 @@ def test_forbidden_namespace_is_kept_empty_and_counted(tmp_path: Path) -> None:
         try:
             assert live.enable_caches(wait=20)
             assert [p.name for p in live.list_pods("ns-a")] == [f"p{i}" for i in range(7)]
-            assert live.list_pods("ns-b") == []
+            with pytest.raises(Forbidden):  # read directly, as without caches: skipped and counted
+                live.list_pods("ns-b")
             assert live.cache_health()["pods"].errors >= 1
         finally:
             live.close()
