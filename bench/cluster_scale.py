@@ -103,6 +103,17 @@ def objects() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}}
     ]
+    istiod = pod("istio-system", "istiod", "control")  # what control-plane discovery looks for
+    istiod["metadata"]["labels"] = {"app": "istiod", "istio.io/rev": "default"}
+    out += [
+        istiod,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "istio", "namespace": "istio-system"},
+            "data": {"mesh": "enableAutoMtls: true\nrootNamespace: istio-system\n"},
+        },
+    ]
     for i in range(NAMESPACES):
         ns = ns_name(i)
         out.append(
