@@ -338,7 +338,10 @@ def main() -> int:
                 req0, bytes0 = emu.backend.accounting.snapshot()
                 m0, lag0 = scrape(port)
                 w0, cpu0 = time.monotonic(), cpu_seconds(agent.pid)
-                time.sleep(args.window)
+                samples = []
+                while time.monotonic() - w0 < args.window:  # RSS along the window: growth or a plateau
+                    time.sleep(min(30.0, max(0.0, args.window - (time.monotonic() - w0))))
+                    samples.append(rss_mb(agent.pid))
                 req1, bytes1 = emu.backend.accounting.snapshot()
                 m1, lag1 = scrape(port)
                 w1, cpu1 = time.monotonic(), cpu_seconds(agent.pid)
@@ -365,6 +368,7 @@ def main() -> int:
             f" (one per {args.interval:g}s + jitter expected); mean probe duration"
             f" {m1.get('meshprober_probe_duration_seconds', 0.0) / max(len(runs), 1):.2f}s"
         )
+    print("agent RSS every 30 s in the window (MB): " + " ".join(f"{r:.0f}" for r in samples))
     print("API requests per minute by verb: " + ", ".join(f"{v}={n:.1f}" for v, n in per_verb.items()))
     print(
         "bytes per minute by verb (MB): "
