@@ -139,7 +139,9 @@ async def watch(
                     sent_columns = True
             line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
             backend.accounting.add_bytes("watch", len(line))
-            await resp.write(line)
+            # the client went away: the loop ends at its transport check, without a traceback
+            with contextlib.suppress(ConnectionError):
+                await resp.write(line)
 
         rv_raw = q.get("resourceVersion", "")
         initial = "sendInitialEvents" in q and qbool(q, "sendInitialEvents")
