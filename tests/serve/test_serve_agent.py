@@ -105,11 +105,11 @@ def test_startup_errors_leave_nothing_running(
 ) -> None:
     file = tmp_path / "agent.yaml"
     file.write_text(DISCOVERY + extra)
-    before = threading.active_count()
+    before = set(threading.enumerate())  # other tests' background threads may end meanwhile
     agent = Agent(file, StandInCheck(), lambda p: None)
     with pytest.raises(error, match=message):
         agent.start(listen=listen)
-    assert threading.active_count() == before
+    assert not set(threading.enumerate()) - before
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,8 @@ def test_run_until_signalled_stops_everything(tmp_path: Path) -> None:
 
     file = tmp_path / "agent.yaml"
     file.write_text(DISCOVERY + "api: {listen: '127.0.0.1:0'}\n")
-    before = threading.active_count()
+    # The threads alive before: other tests' background threads may end meanwhile, so compare sets.
+    before = set(threading.enumerate())
     handler_before = signal.getsignal(signal.SIGTERM)
     agent = Agent(file, StandInCheck(), lambda p: None)
     agent.start()
@@ -154,7 +155,7 @@ def test_run_until_signalled_stops_everything(tmp_path: Path) -> None:
     timer.start()
     agent.run_until_signalled()  # returns on SIGTERM, handler restored afterwards
     timer.join()
-    assert agent.url is None and wait_until(lambda: threading.active_count() == before)
+    assert agent.url is None and wait_until(lambda: not set(threading.enumerate()) - before)
     assert signal.getsignal(signal.SIGTERM) == handler_before
 
 
