@@ -65,13 +65,30 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+LAB_FLUSH_INTERVAL = "0.1s"
+
+
+def flush_interval_ms(mesh: dict[str, Any]) -> int:
+    """pilot-agent's --file-flush-interval-msec from meshConfig.defaultConfig.fileFlushInterval
+    (a protobuf duration such as "0.1s" or "1s"); Istio's default is 1 s."""
+    text = str((mesh.get("defaultConfig") or {}).get("fileFlushInterval") or "1s")
+    try:
+        seconds = float(text[:-1]) if text.endswith("s") and not text.endswith("ms") else 1.0
+    except ValueError:
+        seconds = 1.0
+    return max(1, round(seconds * 1000))
+
+
 def mesh_config(scenario: Scenario) -> dict[str, Any]:
     """The lab's meshConfig: its defaults, then the scenario's `controlPlane.meshConfig` on top.
 
     Defaults: access logs to /dev/stdout (Istio's demo profile, manifests/helm-profiles/demo.yaml;
     Istio's own default is "" = off, pkg/config/mesh/mesh.go DefaultMeshConfig), trust domain
     cluster.local, rootNamespace = the istiod namespace (the chart's default), the ambient profile's
-    ISTIO_META_ENABLE_HBONE proxy metadata when ambient is enabled (manifests/helm-profiles/ambient.yaml).
+    ISTIO_META_ENABLE_HBONE proxy metadata when ambient is enabled (manifests/helm-profiles/ambient.yaml),
+    and `defaultConfig.fileFlushInterval: 0.1s` (ProxyConfig.fileFlushInterval, default 1s; pilot-agent
+    passes it to Envoy as --file-flush-interval-msec, pkg/envoy/proxy.go) so a request's access-log
+    line shows in `kubectl logs` at once and the agent's flush wait is short.
     """
     base: dict[str, Any] = {
         "accessLogFile": "/dev/stdout",
@@ -79,9 +96,10 @@ def mesh_config(scenario: Scenario) -> dict[str, Any]:
         "enableAutoMtls": scenario.enable_auto_mtls,
         "rootNamespace": scenario.root_namespace_override or scenario.control_plane.namespace,
         "trustDomain": "cluster.local",
+        "defaultConfig": {"fileFlushInterval": LAB_FLUSH_INTERVAL},
     }
     if scenario.control_plane.ambient_enabled:
-        base["defaultConfig"] = {"proxyMetadata": {"ISTIO_META_ENABLE_HBONE": "true"}}
+        base["defaultConfig"]["proxyMetadata"] = {"ISTIO_META_ENABLE_HBONE": "true"}
     return _merge(base, scenario.control_plane.mesh_config)
 
 

@@ -59,7 +59,7 @@ def app_argv(pod: LabPod, port: int) -> list[str]:
     return argv
 
 
-def envoy_argv(bootstrap: Path) -> list[str]:
+def envoy_argv(bootstrap: Path, flush_ms: int = 100) -> list[str]:
     return [
         envoy_binary(),
         "-c",
@@ -72,9 +72,9 @@ def envoy_argv(bootstrap: Path) -> list[str]:
         "warning",
         "--drain-time-s",
         "1",
-        # Flush access logs quickly so `kubectl logs` shows a request's line at once.
+        # pilot-agent passes meshConfig.defaultConfig.fileFlushInterval here (the lab's default 0.1 s).
         "--file-flush-interval-msec",
-        "100",
+        str(flush_ms),
     ]
 
 
@@ -93,7 +93,12 @@ def envoy_name(pod: str) -> str:
 
 
 def start_sidecar(
-    supervisor: Supervisor, pod: str, pod_dir: Path, files: dict[str, dict[str, Any]], cwd: Path | None = None
+    supervisor: Supervisor,
+    pod: str,
+    pod_dir: Path,
+    files: dict[str, dict[str, Any]],
+    cwd: Path | None = None,
+    flush_ms: int = 100,
 ) -> Child:
     """Write a rendered sidecar (meshlab.sidecar.render_sidecar) and make sure its Envoy runs.
 
@@ -104,7 +109,7 @@ def start_sidecar(
     child = supervisor.get(envoy_name(pod))
     if child is None:
         write_files(pod_dir, {BOOTSTRAP_FILE: files[BOOTSTRAP_FILE]})
-        argv = envoy_argv(pod_dir / BOOTSTRAP_FILE)
+        argv = envoy_argv(pod_dir / BOOTSTRAP_FILE, flush_ms)
         child = supervisor.start(envoy_name(pod), argv, log_path=pod_dir / "envoy.out", cwd=cwd)
     return child
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from meshlab.apiserver import ContainerContext, Emulator
 from meshlab.ca import LabCA
-from meshlab.control_plane import mesh_config
+from meshlab.control_plane import flush_interval_ms, mesh_config
 from meshlab.kubelet import SidecarKubelet
 from meshlab.lab_containers import EphemeralContainers, app_env, bypass_pod
 from meshlab.mesh import MeshModel
@@ -305,7 +305,8 @@ class Lab:
         if self._rendered.get(key) == fingerprint and self.supervisor.get(envoy_name(key)):
             return
         self._rendered[key] = fingerprint
-        start_sidecar(self.supervisor, key, base, files, cwd=base / "proxy")
+        flush = flush_interval_ms(model.mesh) if model.mesh else 100
+        start_sidecar(self.supervisor, key, base, files, cwd=base / "proxy", flush_ms=flush)
 
     def describe(self) -> dict[str, Any]:
         assert self.emulator is not None
