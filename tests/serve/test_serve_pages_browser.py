@@ -112,5 +112,5 @@ def test_edge_link_points_at_its_path_page(agent_url: str, browser: Browser) -> 
     fresh(browser, f"{agent_url}/")
     point = edge_point(browser, 'a.edge-link[data-state="fail"]:last-of-type path.edge', at=0.1)
     browser.click_and_wait(point["x"], point["y"])
-    assert browser.evaluate("location.pathname").startswith("/paths/")
+    assert browser.evaluate("location.pathname") == f"/paths/{point['path']}"
     assert browser.evaluate("document.querySelector('.verdict').textContent") == "mtls_plaintext_to_strict"

@@ -43,14 +43,24 @@ def graph_overlaps(browser: Browser) -> tuple[int, list[str]]:
 
 
 def edge_point(browser: Browser, selector: str, at: float = 0.5) -> dict[str, Any]:
-    """Viewport coordinates of the point at fraction `at` along the first edge matching `selector`."""
+    """Viewport coordinates of a point on the first edge matching `selector` that a click would hit:
+    at fraction `at` along it, else the nearest fraction where no other edge is drawn on top."""
     return browser.evaluate(f"""(() => {{
       const p = document.querySelector({selector!r});
       p.scrollIntoView({{block: 'center'}});
-      const pt = p.getPointAtLength(p.getTotalLength() * {at});
+      const link = p.closest('a');
       const m = p.getScreenCTM();
-      return {{x: pt.x * m.a + pt.y * m.c + m.e, y: pt.x * m.b + pt.y * m.d + m.f,
-               path: p.closest('a').getAttribute('data-path')}};
+      const fractions = [{at}];
+      for (let i = 1; i < 20; i++) fractions.push(i / 20);
+      let hit = null;
+      for (const f of fractions) {{
+        const pt = p.getPointAtLength(p.getTotalLength() * f);
+        const x = pt.x * m.a + pt.y * m.c + m.e, y = pt.x * m.b + pt.y * m.d + m.f;
+        const top = document.elementFromPoint(x, y);
+        hit = hit || {{x, y}};
+        if (top && top.closest('a') === link) {{ hit = {{x, y}}; break; }}
+      }}
+      return {{x: hit.x, y: hit.y, path: link.getAttribute('data-path')}};
     }})()""")
 
 
