@@ -148,4 +148,5 @@ def test_sidecar_envoy_killed_gives_a_clear_verdict(seed_lab: Lab, tmp_path: Pat
     assert any("curl exit 7" in e for e in d.evidence), d.evidence
     # The refusal came from the pod's own dead sidecar (port 15001): the diagnosis says so.
     assert "own istio-proxy sidecar is not accepting" in d.summary, d.summary
-    assert d.confidence is Confidence.MEDIUM
+    # Medium; low when the kubelet restarted the sidecar before the confirming probe (it then worked).
+    assert d.confidence in (Confidence.MEDIUM, Confidence.LOW), d.confidence
