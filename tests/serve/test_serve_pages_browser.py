@@ -61,7 +61,14 @@ def browser() -> Iterator[Browser]:
 def fresh(browser: Browser, url: str) -> None:
     """Open `url` with no scroll position or filter remembered from an earlier test."""
     browser.open(url)
-    browser.evaluate("sessionStorage.clear()")
+    # The page saves its state on every scroll event, and restoring a saved scroll fires one a frame
+    # later: empty the filter, scroll to the top, let the events run, and only then forget it all.
+    browser.evaluate(
+        "(async () => { const f = document.getElementById('filter');"
+        " if (f) { f.value = ''; f.dispatchEvent(new Event('input')); } window.scrollTo(0, 0);"
+        " await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));"
+        " sessionStorage.clear(); return true; })()"
+    )
     browser.open(url)
 
 
