@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from agent.istio.mesh import file_flush_interval
 from meshlab.scenario import Scenario
 
 ISTIO_IMAGE_TAG = "1.30.0"  # what the lab's objects claim; the proxies really are Envoy 1.40
@@ -69,14 +70,8 @@ LAB_FLUSH_INTERVAL = "0.1s"
 
 
 def flush_interval_ms(mesh: dict[str, Any]) -> int:
-    """pilot-agent's --file-flush-interval-msec from meshConfig.defaultConfig.fileFlushInterval
-    (a protobuf duration such as "0.1s" or "1s"); Istio's default is 1 s."""
-    text = str((mesh.get("defaultConfig") or {}).get("fileFlushInterval") or "1s")
-    try:
-        seconds = float(text[:-1]) if text.endswith("s") and not text.endswith("ms") else 1.0
-    except ValueError:
-        seconds = 1.0
-    return max(1, round(seconds * 1000))
+    """pilot-agent's --file-flush-interval-msec from meshConfig.defaultConfig.fileFlushInterval."""
+    return max(1, round(file_flush_interval(mesh) * 1000))
 
 
 def mesh_config(scenario: Scenario) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from agent.diagnose.assemble import select_cluster
 from agent.evidence import AccessLogEntry, ClusterInfo
 from agent.istio.access_logging import LoggingDecision, Mode, decide
 from agent.istio.control_plane import DEFAULT_NAMESPACE, ControlPlane
+from agent.istio.mesh import DEFAULT_FILE_FLUSH_S, file_flush_interval
 from agent.istio.routing import Route
 from agent.istio.sidecar_health import trouble
 from agent.kube.cluster import PodInfo
@@ -26,7 +27,7 @@ from agent.kube.cluster import PodInfo
 # Envoy flushes file access logs every `--file-flush-interval-msec`, which pilot-agent sets from
 # proxyConfig.fileFlushInterval, default 1000 ms (istio/istio 86c9f01f pkg/envoy/proxy.go): a line
 # is in the container log only after that, so logs are read no sooner than this after the probe.
-FLUSH_S = 1.0
+FLUSH_S = DEFAULT_FILE_FLUSH_S
 FLUSH_SLACK_S = 0.2
 LOG_MARGIN_S = 5  # seconds of log before the probe started, for clock skew between node and agent
 LOG_LIMIT_BYTES = 512 * 1024  # per container: the probe's window, not the pod's history
@@ -38,12 +39,8 @@ def log_since(probe_started: float, now: float) -> int:
 
 
 def flush_interval(mesh: Mapping[str, Any] | None) -> float:
-    """meshConfig.defaultConfig.fileFlushInterval (a protobuf duration like "5s" or "0.5s"), else 1 s."""
-    text = str(((mesh or {}).get("defaultConfig") or {}).get("fileFlushInterval") or "")
-    try:
-        return float(text[:-1]) if text.endswith("s") and not text.endswith("ms") else FLUSH_S
-    except ValueError:
-        return FLUSH_S
+    """meshConfig.defaultConfig.fileFlushInterval in seconds, else 1 s (agent.istio.mesh)."""
+    return file_flush_interval(mesh)
 
 
 def flush_wait(probe_ended: float, now: float, interval: float = FLUSH_S) -> float:

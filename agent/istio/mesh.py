@@ -88,9 +88,23 @@ def cluster_domain_of(objects: Any) -> str | None:
         if not isinstance(spec, Mapping):
             continue
         for key in ("containers", "initContainers"):
-            for c in spec.get(key) or []:
+            items = spec.get(key)
+            for c in items if isinstance(items, list) else []:
                 if isinstance(c, Mapping) and c.get("name") == SIDECAR_CONTAINER:
                     domain = _domain_arg(c.get("args"))
                     if domain:
                         seen[domain] = seen.get(domain, 0) + 1
     return max(sorted(seen), key=lambda d: seen[d]) if seen else None
+
+
+DEFAULT_FILE_FLUSH_S = 1.0  # ProxyConfig.fileFlushInterval's default (istio/istio pkg/envoy/proxy.go)
+
+
+def file_flush_interval(mesh: Mapping[str, Any] | None) -> float:
+    """meshConfig.defaultConfig.fileFlushInterval in seconds (a protobuf duration such as "0.1s" or
+    "5s"), which pilot-agent passes to Envoy as --file-flush-interval-msec; else Istio's 1 s."""
+    text = str(((mesh or {}).get("defaultConfig") or {}).get("fileFlushInterval") or "")
+    try:
+        return float(text[:-1]) if text.endswith("s") and not text.endswith("ms") else DEFAULT_FILE_FLUSH_S
+    except ValueError:
+        return DEFAULT_FILE_FLUSH_S

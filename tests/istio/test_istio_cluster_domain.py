@@ -35,6 +35,7 @@ def _proxy_pod(args: list[str], *, native: bool = False) -> dict[str, Any]:
         pytest.param([_proxy_pod(["proxy", "sidecar"])], None, id="no-domain-arg"),
         pytest.param([{"kind": "Service", "metadata": {"name": "s"}}], None, id="no-pods"),
         pytest.param("not a list", None, id="malformed"),
+        pytest.param([{"kind": "Pod", "spec": {"containers": 7, "initContainers": "x"}}], None, id="malformed-containers"),
     ],
 )  # fmt: skip
 def test_cluster_domain_of(objects: Any, expected: str | None) -> None:
