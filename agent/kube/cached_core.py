@@ -33,7 +33,7 @@ class CachedCore:
         return getattr(self._core, name)
 
     def _pods(self, namespace: str | None, label_selector: str | None) -> _Answer | None:
-        if not self._cache.synced or not self._cache.covers(namespace):
+        if not self._cache.synced_for("pods") or not self._cache.covers(namespace):
             return None
         items = [
             o

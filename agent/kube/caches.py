@@ -34,6 +34,10 @@ CORE: dict[str, tuple[str, Slimmer]] = {
 
 
 SYNC_STEP_S = 10.0  # the longest a cache's first sync holds back the next one's start
+# A cluster-wide read waits for its cache's first sync at most this long after start(): the direct
+# LIST it would make instead is the whole cluster in one response (10,000 pods: a 29 MB body and
+# ~130 MB of decoded objects, which set the agent's memory high-water mark; bench/cluster_scale.py).
+STARTUP_WAIT_S = 30.0
 
 
 def collection_path(prefix: str, plural: str, namespace: str | None) -> str:
@@ -56,6 +60,7 @@ class ClusterCaches:
         self.scope = tuple(scope) if scope is not None else None
         self._stopping = threading.Event()
         self._starter: threading.Thread | None = None
+        self._started_at: float | None = None  # time.monotonic() of start()
         self._gen_lock = threading.Lock()
         self._generation = 0
         kw: dict[str, Any] = {"on_change": self._bump}
@@ -129,6 +134,7 @@ class ClusterCaches:
                 c.start()
                 c.wait_synced(SYNC_STEP_S)
 
+        self._started_at = time.monotonic()
         self._starter = threading.Thread(target=staggered, name="watch-cache start", daemon=True)
         self._starter.start()
 
@@ -148,6 +154,22 @@ class ClusterCaches:
     @property
     def synced(self) -> bool:
         return all(c.synced for c in self.all())
+
+    def synced_for(self, resource: str) -> bool:
+        """True when every cache of `resource` (a plural) has synced; the others may still be listing."""
+        caches = self._by_resource.get(resource)
+        return bool(caches) and all(c.synced for c in caches)
+
+    def await_synced(self, resource: str) -> bool:
+        """`synced_for(resource)`, after waiting for the first sync while the caches are starting
+        (until STARTUP_WAIT_S after start()); never waits later, so an unreachable server does not
+        hold every read."""
+        caches = self._by_resource.get(resource)
+        if not caches:
+            return False
+        started = self._started_at
+        deadline = time.monotonic() if started is None else started + STARTUP_WAIT_S
+        return all(c.wait_synced(max(0.0, deadline - time.monotonic())) for c in caches)
 
     def covers(self, namespace: str | None) -> bool:
         """True when the caches hold every object of `namespace` (None: of every namespace)."""

@@ -36,9 +36,16 @@ class CoreReads:
         self.cache: ClusterCaches | None = None
 
     def cached(self, plural: str, namespace: str | None) -> list[dict[str, Any]] | None:
-        """Objects from the watch caches when they are synced and cover `namespace`, else None."""
+        """Objects from the watch caches when `plural`'s have synced and cover `namespace`, else None.
+
+        Each resource is read from its cache once that one has synced (the caches start one after
+        another). A cluster-wide read during start-up waits for the sync (bounded, see
+        ClusterCaches.await_synced) rather than list the whole cluster in one response."""
         cache = self.cache
-        if cache is None or not cache.synced or not cache.covers(namespace):
+        if cache is None or (namespace is None and cache.scope is not None):
+            return None  # scoped caches never cover all namespaces: nothing to wait for
+        ready = cache.await_synced(plural) if namespace is None else cache.synced_for(plural)
+        if not ready or not cache.covers(namespace):
             return None
         return cache.items(plural, namespace)
 
