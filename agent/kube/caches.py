@@ -132,7 +132,10 @@ class ClusterCaches:
                 if self._stopping.is_set():
                     return
                 c.start()
-                c.wait_synced(SYNC_STEP_S)
+                step_end = time.monotonic() + SYNC_STEP_S
+                # in short waits, so that stop() does not wait for a sync that may never come
+                while not c.wait_synced(0.1) and time.monotonic() < step_end and not self._stopping.is_set():
+                    pass
 
         self._started_at = time.monotonic()
         self._starter = threading.Thread(target=staggered, name="watch-cache start", daemon=True)
@@ -157,7 +160,7 @@ class ClusterCaches:
 
     def synced_for(self, resource: str) -> bool:
         """True when every cache of `resource` (a plural) has synced; the others may still be listing."""
-        caches = self._by_resource.get(resource)
+        caches = self._by_resource.get(resource, [])
         return bool(caches) and all(c.synced for c in caches)
 
     def await_synced(self, resource: str) -> bool:

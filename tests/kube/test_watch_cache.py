@@ -214,3 +214,42 @@ def test_forbidden_namespace_is_kept_empty_and_counted(tmp_path: Path) -> None:
             assert live.cache_health()["pods"].errors >= 1
         finally:
             live.close()
+
+
+def test_a_cluster_wide_read_at_start_waits_for_its_cache(emu: Emulator, tmp_path: Path) -> None:
+    """Right after enable_caches, an all-namespace read is answered by the pods cache (it waited for
+    the first sync) instead of one unpaginated LIST of every pod; a namespaced read does not wait."""
+    live = LiveCluster.from_kubeconfig(str(emu.write_kubeconfig(tmp_path / "kubeconfig")))
+    try:
+        live.enable_caches(wait=0, page_size=3)
+        cache = live._reads.cache
+        assert cache is not None
+        assert len(live.list_pods()) == 15
+        assert cache.synced_for("pods")
+        assert cache.items("pods") and not cache.synced_for("no-such-resource")
+    finally:
+        live.close()
+
+
+def test_the_start_up_wait_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the API server gone the caches never sync: a read waits until STARTUP_WAIT_S after the
+    caches started, then never again (each later read falls back at once)."""
+    from agent.kube import caches
+
+    monkeypatch.setattr(caches, "STARTUP_WAIT_S", 0.5)
+    with Emulator(_objects(), state_dir=tmp_path / "emu") as gone:
+        kubeconfig = gone.write_kubeconfig(tmp_path / "kubeconfig")
+    live = LiveCluster.from_kubeconfig(str(kubeconfig))
+    cache = caches.ClusterCaches(live._core, None, None, "istio-system")
+    try:
+        assert not cache.await_synced("pods")  # not started: nothing to wait for
+        cache.start()
+        started = time.monotonic()
+        assert not cache.await_synced("pods")
+        assert 0.3 < time.monotonic() - started < 3
+        started = time.monotonic()
+        assert not cache.await_synced("services")
+        assert time.monotonic() - started < 0.1
+    finally:
+        cache.stop()
+        live.close()
