@@ -101,6 +101,7 @@ PACKAGES = ("agent", "meshlab")
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "agent.model", "agent.errors", "agent.evidence", "agent.results", "agent.signals", "agent.redaction",
+        "agent.memtrim",
         "agent.probe", "agent.envoy", "agent.istio", "agent.diagnose", "agent.explain", "agent.config",
         "agent.kube.cluster",  # the Cluster protocol and its value types: no kubernetes, no I/O
     ),

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from agent import memtrim
 from agent.kube.policy_kinds import POLICY_KINDS, PolicyKind, pick_version
 from agent.kube.raw_api import RawApi
 from agent.kube.slim import Slimmer, slim_endpoint_slice, slim_pod, slim_policy, slim_service
@@ -38,6 +39,7 @@ SYNC_STEP_S = 10.0  # the longest a cache's first sync holds back the next one's
 # LIST it would make instead is the whole cluster in one response (10,000 pods: a 29 MB body and
 # ~130 MB of decoded objects, which set the agent's memory high-water mark; bench/cluster_scale.py).
 STARTUP_WAIT_S = 30.0
+TRIM_WAIT_S = 600.0  # how long the starter waits for every first sync, to release their garbage then
 
 
 def collection_path(prefix: str, plural: str, namespace: str | None) -> str:
@@ -132,14 +134,22 @@ class ClusterCaches:
                 if self._stopping.is_set():
                     return
                 c.start()
-                step_end = time.monotonic() + SYNC_STEP_S
-                # in short waits, so that stop() does not wait for a sync that may never come
-                while not c.wait_synced(0.1) and time.monotonic() < step_end and not self._stopping.is_set():
-                    pass
+                self._wait(c.wait_synced, SYNC_STEP_S)
+            if self._wait(self.wait_synced, TRIM_WAIT_S):
+                memtrim.release(force=True)  # every first list's pages are garbage now: hand the heap back
 
         self._started_at = time.monotonic()
         self._starter = threading.Thread(target=staggered, name="watch-cache start", daemon=True)
         self._starter.start()
+
+    def _wait(self, synced: Callable[[float], bool], timeout: float) -> bool:
+        """`synced(step)` (a wait_synced) in short steps until True, `timeout` or stop(): stop() must
+        not wait out a sync that may never come."""
+        deadline = time.monotonic() + timeout
+        while not synced(0.1):
+            if self._stopping.is_set() or time.monotonic() > deadline:
+                return False
+        return True
 
     def stop(self) -> None:
         self._stopping.set()

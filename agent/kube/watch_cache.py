@@ -30,6 +30,7 @@ from typing import Any
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from agent import memtrim
 from agent.kube.raw_api import RawApi
 from agent.kube.slim import Slimmer
 
@@ -211,6 +212,7 @@ class WatchCache:
         self.stats.lists += 1
         if self.stats.lists > 1:
             self.stats.relists += 1
+            memtrim.release()  # a relist decoded the whole collection again
         self._mark_synced(rv)
         self._on_change()
 
