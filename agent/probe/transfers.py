@@ -27,7 +27,7 @@ class Transfer:
 
     stdout: str
     stderr: str
-    exit_code: int | None
+    exit_code: int
 
 
 def _write_outs(stdout: str) -> list[tuple[int, int]]:
@@ -55,7 +55,7 @@ def _stderr_parts(stderr: str) -> list[str]:
     return parts
 
 
-def _exit_code(stdout_part: str, stderr_part: str) -> int | None:
+def _exit_code(stdout_part: str, stderr_part: str) -> int:
     at = stdout_part.find(WRITE_OUT_MARKER)
     try:
         obj, _ = json.JSONDecoder().raw_decode(stdout_part, at + len(WRITE_OUT_MARKER))
@@ -80,7 +80,7 @@ def split_transfers(stdout: str, stderr: str, exit_code: int | None) -> list[Tra
         part = stdout[begin:end]
         last = i == printed - 1  # the process exit code is the last transfer's
         code = _exit_code(part, errs[i])
-        if last and code == 0 and exit_code not in (None, 0):
+        if last and code == 0 and exit_code is not None and exit_code != 0:
             code = exit_code  # a failure the write-out did not see (the run was cut short)
         out.append(Transfer(part, errs[i], code))
         begin = end
