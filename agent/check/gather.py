@@ -56,8 +56,11 @@ class PendingGather:
     `abandon()` is for a probe that turned out healthy: nothing more is started or waited for.
     """
 
-    def __init__(self, ctx: CheckContext, path: PathConfig, pod: PodInfo) -> None:
+    def __init__(self, ctx: CheckContext, path: PathConfig, pod: PodInfo, *, waiting: bool = False) -> None:
+        """`waiting`: a user waits on this check, so a server's followed log is not waited for
+        past the flush interval plus mesh_facts.STREAM_SLACK_S."""
         self._ctx, self._path, self._pod = ctx, path, pod
+        self._server_slack = mesh.STREAM_SLACK_S if waiting else mesh.FLUSH_SLACK_S
         self._target = service_target(path)  # (FQDN, port) the dump and the policy view look up
         self._started = time.time()
         self._ended = self._started  # the first probe's end, set by finish()
@@ -170,7 +173,7 @@ class PendingGather:
             with contextlib.suppress(MeshproberError):
                 stream.close()
 
-    def _read_log(self, pod: PodInfo) -> str:
+    def _read_log(self, pod: PodInfo, slack: float = mesh.FLUSH_SLACK_S) -> str:
         """Only the probe's window, bounded in bytes, once Envoy has flushed the line: from the
         followed log as soon as the request ids are in it (else at the flush deadline), or read
         once after the flush interval."""
@@ -179,7 +182,7 @@ class PendingGather:
         stream = self._stream_of(pod)
         if stream is not None:
             try:
-                stream.wait_for(self._request_ids, mesh.stream_deadline(self._ended_mono, interval))
+                stream.wait_for(self._request_ids, mesh.stream_deadline(self._ended_mono, interval, slack))
             finally:
                 text = stream.close()
             return text
@@ -205,7 +208,7 @@ class PendingGather:
         pods = _server_pods(self._ctx.cluster, self._path)  # listed after the failure: current status
         self._out.server_trouble = mesh.sidecar_troubles(pods, self._started)
         read = [p for p in pods if self._logging(p, "server")]
-        logs = [self._read_log(p) for p in read]
+        logs = [self._read_log(p, self._server_slack) for p in read]
         self._out.server_log = "".join(logs) if logs else None
 
     def finish(

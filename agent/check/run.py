@@ -127,10 +127,9 @@ def _probe_again(
         return None, exc
 
 
-def _pod_gone(cluster: Cluster, pod: PodInfo, error: MeshproberError | None) -> bool:
-    """Was the source pod deleted while it was being probed? (Only asked when the re-probe failed.)"""
-    if not isinstance(error, NotFound):
-        return False
+def _pod_gone(cluster: Cluster, pod: PodInfo) -> bool:
+    """Was the source pod deleted while it was being probed? (Asked when the confirming exec found
+    no pod, or, for a pair, beside the evidence: its second transfer ran in the same exec.)"""
     try:
         cluster.get_pod(pod.namespace, pod.name)
     except NotFound:
@@ -221,7 +220,7 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         return _failed(ctx, path, source_ref(path), stage, str(exc), started)
     source = source_ref(path, pod.name, container)
     ctx.progress(f"probing {path.to.target_url} from {pod.namespace}/{pod.name} ...")
-    pending = PendingGather(ctx, path, pod) if eager_evidence else None
+    pending = PendingGather(ctx, path, pod, waiting=True) if eager_evidence else None
     second: Attempt | None = None
     try:
         if eager_evidence:
@@ -247,12 +246,14 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
             first.curl.http_status,
         )
     pending = pending or PendingGather(ctx, path, pod)
-    second_error: MeshproberError | None = None
     if second is not None:  # the confirming probe was the same exec's second transfer
         ctx.progress(
             f"{quick.verdict.value}: gathering evidence (sidecar config dump, access logs, policy) ..."
         )
-        gathered = pending.finish(request_id=first.request_id, also=(second.request_id,))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
+            source_gone = pool.submit(_pod_gone, ctx.cluster, pod)
+            gathered = pending.finish(request_id=first.request_id, also=(second.request_id,))
+            gone = source_gone.result()
     else:
         ctx.progress(
             f"{quick.verdict.value}: probing again while gathering evidence "
@@ -263,7 +264,8 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
             confirming = pool.submit(_probe_again, ctx, pod, container, path)
             gathered = pending.finish(logs_after=confirming, request_id=first.request_id)
             second, second_error = confirming.result()
-    if _pod_gone(ctx.cluster, pod, second_error):
+        gone = isinstance(second_error, NotFound) and _pod_gone(ctx.cluster, pod)
+    if gone:
         # The sidecar went away with the pod: what the first probe saw says nothing about the path.
         message = (
             f"source pod {pod.namespace}/{pod.name} was deleted during the probe; "

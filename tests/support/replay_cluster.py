@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.errors import NotFound
 from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo, ServicePort
 from agent.probe.argv import TRANSFER_END_MARKER
 
@@ -75,7 +76,11 @@ class ReplayCluster:
         return [pod_from_json(p) for p in self._rec["list_pods"].get(f"{namespace}|{label_selector}", [])]
 
     def get_pod(self, namespace: str, name: str) -> PodInfo:
-        return next(p for p in self.list_pods(namespace, None) if p.name == name)
+        recorded = [*self._rec["workload_pods"].values(), *self._rec["list_pods"].values()]
+        for pod in (pod_from_json(p) for pods in recorded for p in pods):
+            if (pod.namespace, pod.name) == (namespace, name):
+                return pod
+        raise NotFound(f"pod {namespace}/{name} not found")
 
     def list_services(self, namespace: str | None = None) -> list[ServiceInfo]:
         self.calls += 1
