@@ -50,18 +50,19 @@ class LogFollow:
         try:
             resp = self._open()
             with self._cond:
-                if self._closed:
-                    resp.release_conn()
-                    return
                 self._resp = resp
             try:
-                for chunk in resp.stream(CHUNK, decode_content=True):
-                    with self._cond:
-                        self._buf += chunk[: max(0, self._limit - len(self._buf))]
-                        self._cond.notify_all()
-                        if self._closed or len(self._buf) >= self._limit:
-                            break
+                if not self._closed:
+                    for chunk in resp.stream(CHUNK, decode_content=True):
+                        with self._cond:
+                            self._buf += chunk[: max(0, self._limit - len(self._buf))]
+                            self._cond.notify_all()
+                            if self._closed or len(self._buf) >= self._limit:
+                                break
             finally:
+                # A follow cut short still has a body coming: its connection must not be reused.
+                with contextlib.suppress(Exception):
+                    resp.close()
                 resp.release_conn()
         except MeshproberError as exc:
             with self._cond:
@@ -89,14 +90,15 @@ class LogFollow:
                 self._cond.wait(left)
 
     def close(self) -> str:
-        """End the stream and return what it read; raises the error that ended it before any text."""
+        """End the stream and return what it read; raises the error that ended it before any text.
+        Never waits for a stream still being opened (its thread closes it when the open returns)."""
         with self._cond:
             self._closed = True
             resp = self._resp
         if resp is not None:
             with contextlib.suppress(Exception):  # already closed: nothing to unblock
                 resp.shutdown()  # unblock a read in progress (urllib3 >= 2.3)
-        self._thread.join(5)
+            self._thread.join(1.0)
         with self._cond:
             if self._error is not None and not self._buf:
                 raise self._error

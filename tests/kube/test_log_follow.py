@@ -9,6 +9,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,15 @@ def _pod() -> dict[str, Any]:
     }
 
 
+@dataclass
+class World:
+    cluster: LiveCluster
+    log: Path
+    emulator: Emulator
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[LiveCluster, Path]]:
+def world(tmp_path: Path) -> Iterator[World]:
     log = tmp_path / "istio-proxy.log"
     log.write_text('[2020-01-01T00:00:00.000Z] "GET /old HTTP/1.1" 200 - old-request\n')
     emu = Emulator(
@@ -46,7 +54,7 @@ def world(tmp_path: Path) -> Iterator[tuple[LiveCluster, Path]]:
     emu.start()
     try:
         cluster = LiveCluster.from_kubeconfig(str(emu.write_kubeconfig(tmp_path / "kc", user="admin")))
-        yield cluster, log
+        yield World(cluster, log, emu)
         cluster.close()
     finally:
         emu.stop()
@@ -64,8 +72,8 @@ def _append_later(log: Path, line: str, after_s: float) -> threading.Thread:
     return thread
 
 
-def test_line_written_after_open_arrives_before_the_deadline(world: tuple[LiveCluster, Path]) -> None:
-    cluster, log = world
+def test_line_written_after_open_arrives_before_the_deadline(world: World) -> None:
+    cluster, log = world.cluster, world.log
     stream = cluster.follow_logs("bookinfo", POD, "istio-proxy", since_seconds=5, limit_bytes=65536)
     started = time.monotonic()
     _append_later(log, "rid-1 rid-2", 0.3).join()
@@ -76,8 +84,8 @@ def test_line_written_after_open_arrives_before_the_deadline(world: tuple[LiveCl
     assert waited < 2  # the line came as it was written, not at the deadline
 
 
-def test_missing_needle_ends_at_the_deadline(world: tuple[LiveCluster, Path]) -> None:
-    cluster, log = world
+def test_missing_needle_ends_at_the_deadline(world: World) -> None:
+    cluster, log = world.cluster, world.log
     stream = cluster.follow_logs("bookinfo", POD, "istio-proxy", since_seconds=5, limit_bytes=65536)
     _append_later(log, "someone-else", 0.0)
     started = time.monotonic()
@@ -86,8 +94,8 @@ def test_missing_needle_ends_at_the_deadline(world: tuple[LiveCluster, Path]) ->
     assert "someone-else" in stream.close()
 
 
-def test_close_unblocks_a_silent_stream_at_once(world: tuple[LiveCluster, Path]) -> None:
-    cluster, _ = world
+def test_close_unblocks_a_silent_stream_at_once(world: World) -> None:
+    cluster = world.cluster
     stream = cluster.follow_logs("bookinfo", POD, "istio-proxy", since_seconds=1, limit_bytes=65536)
     time.sleep(0.3)  # opened and idle
     started = time.monotonic()
@@ -95,17 +103,31 @@ def test_close_unblocks_a_silent_stream_at_once(world: tuple[LiveCluster, Path])
     assert time.monotonic() - started < 2
 
 
-def test_bounded_in_bytes(world: tuple[LiveCluster, Path]) -> None:
-    cluster, log = world
+def test_bounded_in_bytes(world: World) -> None:
+    cluster, log = world.cluster, world.log
     stream = cluster.follow_logs("bookinfo", POD, "istio-proxy", since_seconds=5, limit_bytes=40)
     _append_later(log, "x" * 200, 0.0).join()
     stream.wait_for(["never"], time.monotonic() + 1)
     assert len(stream.close()) == 40
 
 
-def test_unknown_container_is_named_on_close(world: tuple[LiveCluster, Path]) -> None:
-    cluster, _ = world
+def test_unknown_container_is_named_on_close(world: World) -> None:
+    cluster = world.cluster
     stream = cluster.follow_logs("bookinfo", POD, "nosuch", since_seconds=5, limit_bytes=100)
     assert not stream.wait_for(["x"], time.monotonic() + 5)  # ends early: the stream failed
     with pytest.raises(ContainerNotFound, match="containers: productpage, istio-proxy"):
         stream.close()
+
+
+def test_close_does_not_wait_for_a_stream_still_opening(world: World) -> None:
+    """A healthy on-demand probe abandons its streams: a slow API server must not hold the answer."""
+    cluster = world.cluster
+    emulator = world.emulator
+    emulator.set_latency(1.0, 0.0)  # every API call waits a second first
+    try:
+        stream = cluster.follow_logs("bookinfo", POD, "istio-proxy", since_seconds=5, limit_bytes=100)
+        started = time.monotonic()
+        assert stream.close() == ""
+        assert time.monotonic() - started < 0.5
+    finally:
+        emulator.set_latency(0.0, 0.0)
