@@ -36,14 +36,21 @@ from agent.results import Gathered
 MAX_SERVER_PODS = 3  # destination pods whose logs are read: enough to find the line, bounded
 
 
-def _server_pods(cluster: Cluster, path: PathConfig) -> list[PodInfo]:
+def _server_selector(cluster: Cluster, path: PathConfig) -> str | None:
+    """The label selector of the target Service's pods (None: no Service, or one without a selector)."""
     service, namespace, _ = path.destination()
     if not service or not namespace:
-        return []
+        return None
     svc = next((s for s in cluster.list_services(namespace) if s.name == service), None)
     if svc is None or not svc.selector:
+        return None
+    return ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
+
+
+def _server_pods(cluster: Cluster, path: PathConfig, selector: str | None) -> list[PodInfo]:
+    _, namespace, _ = path.destination()
+    if selector is None or not namespace:
         return []
-    selector = ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
     return [p for p in cluster.list_pods(namespace, selector) if p.has_sidecar][:MAX_SERVER_PODS]
 
 
@@ -70,6 +77,8 @@ class PendingGather:
         self._streams: dict[tuple[str, str], LogStream] = {}
         self._streams_lock = threading.Lock()
         self._abandoned = False
+        self._selector_lock = threading.Lock()
+        self._selector: tuple[str | None] | None = None  # looked up once, by the first that needs it
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="gather")
         self._jobs: dict[str, Future[None]] = {
             "config_dump": self._pool.submit(self._dump),
@@ -143,10 +152,16 @@ class PendingGather:
             self._out.server_logging_on = not decision.filtered
         return True
 
+    def _server_selector(self) -> str | None:
+        with self._selector_lock:
+            if self._selector is None:
+                self._selector = (_server_selector(self._ctx.cluster, self._path),)
+            return self._selector[0]
+
     def _follow(self, cluster: LogFollowCluster) -> None:
         """Start following the client's and the servers' istio-proxy logs (before the probe ends)."""
         pods = [self._pod] if self._pod.has_sidecar else []
-        pods += _server_pods(self._ctx.cluster, self._path)
+        pods += _server_pods(self._ctx.cluster, self._path, self._server_selector())
         since = mesh.log_since(self._started, time.time())
         for pod in pods:
             key = (pod.namespace, pod.name)
@@ -205,7 +220,8 @@ class PendingGather:
     def _server_log(self, logs_after: Future[Any] | None) -> None:
         if logs_after is not None:
             wait([logs_after])
-        pods = _server_pods(self._ctx.cluster, self._path)  # listed after the failure: current status
+        # Listed (again) after the failure: their current status, for the sidecar-health check.
+        pods = _server_pods(self._ctx.cluster, self._path, self._server_selector())
         self._out.server_trouble = mesh.sidecar_troubles(pods, self._started)
         read = [p for p in pods if self._logging(p, "server")]
         logs = [self._read_log(p, self._server_slack) for p in read]
