@@ -84,12 +84,21 @@ def real_curl(exclude: Path | None = None) -> str:
 
 def curl_shim_text(routing: Path, curl: str) -> str:
     """A POSIX sh `curl` that always reads `routing` (curl honours -q only as the first argument, so
-    it is kept first, and the routing file comes right after it)."""
+    it is kept first, and the routing file comes right after it). `--next` resets per-transfer
+    options such as connect-to, so the file is read again after each one: iptables redirects every
+    connection of the pod, not only a run's first transfer."""
+    routing_arg = shlex.quote(str(routing))
     return (
         "#!/bin/sh\n"
         "# written by the meshprober lab: stands in for istio-init's iptables redirect\n"
         'if [ "$1" = "-q" ]; then shift; fi\n'
-        f'exec {shlex.quote(curl)} -q -K {shlex.quote(str(routing))} "$@"\n'
+        "n=$#\n"
+        'for a in "$@"; do\n'
+        '  set -- "$@" "$a"\n'
+        f'  case "$a" in --next|-:) set -- "$@" -K {routing_arg} ;; esac\n'
+        "done\n"
+        'shift "$n"\n'
+        f'exec {shlex.quote(curl)} -q -K {routing_arg} "$@"\n'
     )
 
 

@@ -29,6 +29,12 @@ from agent.kube.cluster import PodInfo
 # is in the container log only after that, so logs are read no sooner than this after the probe.
 FLUSH_S = DEFAULT_FILE_FLUSH_S
 FLUSH_SLACK_S = 0.2
+# A followed log delivers a flushed line within milliseconds (the kubelet waits for writes with
+# fsnotify and flushes each to the stream: kubernetes pkg/kubelet/kuberuntime/logs/logs.go), so when
+# a user is waiting, a server's stream (where the probe may have left no line at all: a handshake
+# the server refused) waits only a little past the flush interval. A client's stream, where the line
+# is expected and ends the wait as it arrives, and the schedule's, keep FLUSH_SLACK_S.
+STREAM_SLACK_S = 0.05
 LOG_MARGIN_S = 5  # seconds of log before the probe started, for clock skew between node and agent
 LOG_LIMIT_BYTES = 512 * 1024  # per container: the probe's window, not the pod's history
 
@@ -46,6 +52,13 @@ def flush_interval(mesh: Mapping[str, Any] | None) -> float:
 def flush_wait(probe_ended: float, now: float, interval: float = FLUSH_S) -> float:
     """Seconds still to wait so the probe's line has been flushed (0 when already past), bounded."""
     return max(0.0, probe_ended + min(interval, 30.0) + FLUSH_SLACK_S - now)
+
+
+def stream_deadline(
+    probe_ended_mono: float, interval: float = FLUSH_S, slack: float = FLUSH_SLACK_S
+) -> float:
+    """The time.monotonic() after which a followed log will not bring the probe's line any more."""
+    return probe_ended_mono + min(interval, 30.0) + slack
 
 
 def _mesh_from_objects(objects: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any] | None, str]:

@@ -28,7 +28,7 @@ from agent.errors import Forbidden, NotFound
 from agent.istio.control_plane import ControlPlane, Gap, MeshOverrides
 from agent.kube import objects
 from agent.kube.cached_core import CachedCore
-from agent.kube.cluster import Cluster, ExecResult, PodInfo, ServiceInfo
+from agent.kube.cluster import Cluster, ExecResult, LogFollowCluster, LogStream, PodInfo, ServiceInfo
 from agent.kube.control_plane_reads import list_telemetries, list_virtual_services, read_control_plane
 from agent.kube.core_reads import MESH_CONFIGMAP, CoreReads
 from agent.kube.ephemeral_api import EphemeralCalls
@@ -279,6 +279,11 @@ class LiveCluster:
     ) -> str:
         return self._pods.logs(namespace, pod, container, since_seconds, limit_bytes)
 
+    def follow_logs(
+        self, namespace: str, pod: str, container: str, since_seconds: int, limit_bytes: int
+    ) -> LogStream:
+        return self._pods.follow(namespace, pod, container, since_seconds, limit_bytes)
+
     def exec(
         self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float
     ) -> ExecResult:
@@ -304,4 +309,7 @@ class LiveCluster:
 if TYPE_CHECKING:  # mypy proves LiveCluster satisfies the Cluster protocol
 
     def _conforms(live: LiveCluster) -> Cluster:
+        return live
+
+    def _follows(live: LiveCluster) -> LogFollowCluster:
         return live
