@@ -137,6 +137,7 @@ def _local(path: Any, kubeconfig: str | None, context: str | None) -> dict[str, 
         # A round trip of its own: made beside the check (and the imports below) instead of before it.
         # Its errors (unreachable, unauthorized) are the clearest, so they win over the check's.
         reachable = pool.submit(cluster.ping)
+        cluster.prefetch_workload_pods(path.source.namespace, path.source.label)  # while importing
         from agent.check.context import CheckContext
         from agent.check.run import run_check
 

@@ -17,7 +17,9 @@ on pods, services, endpoint slices and the Istio policy objects are read from th
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -65,6 +67,8 @@ class LiveCluster:
         self.namespace = namespace
         self.root_namespace = root_namespace
         self._reads = CoreReads(self._core, self._rest, namespaces)
+        self._prefetch_lock = threading.Lock()
+        self._prefetched: dict[tuple[str, str], Future[list[PodInfo]]] = {}
         self._pods = LogsAndExec(api_client, self._core, self._rest, self._reads.get_pod)
         # The agent config's `mesh:` block; the control plane last discovered by list_policy_objects.
         self.mesh_overrides = MeshOverrides()
@@ -178,7 +182,26 @@ class LiveCluster:
 
     def workload_pods(self, namespace: str, workload: str) -> list[PodInfo]:
         """Pods by label selector, else by controller owner, else by `app=<workload>`; ready first."""
+        with self._prefetch_lock:
+            ahead = self._prefetched.pop((namespace, workload), None)
+        if ahead is not None:
+            return ahead.result()  # its error, if it failed, is raised here as a direct call's would be
         return self._reads.workload_pods(namespace, workload)
+
+    def prefetch_workload_pods(self, namespace: str, workload: str) -> None:
+        """Start the next `workload_pods(namespace, workload)` now, on a thread: a one-shot command
+        sends its first request while it is still importing the pipeline. Used once, then dropped."""
+        future: Future[list[PodInfo]] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self._reads.workload_pods(namespace, workload))
+            except Exception as exc:  # handed to the caller of workload_pods, as a direct call's would be
+                future.set_exception(exc)
+
+        with self._prefetch_lock:
+            self._prefetched[(namespace, workload)] = future
+        threading.Thread(target=run, name="prefetch-pods", daemon=True).start()
 
     def list_services(self, namespace: str | None = None) -> list[ServiceInfo]:
         """Services in a namespace; None: all namespaces, or each scoped namespace when scoped."""

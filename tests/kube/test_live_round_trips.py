@@ -81,3 +81,28 @@ def test_workload_lookup_asks_for_the_label_fallback_at_once(emu: Emulator, tmp_
     )
     assert [p.name for p in pods] == ["gen-0"]  # no owner: found by its app label
     assert requests == 2 and elapsed < 2 * LATENCY_S, f"{elapsed:.2f}s for {requests} requests"
+
+
+def test_prefetched_workload_lookup_is_ready_when_asked(emu: Emulator, tmp_path: Path) -> None:
+    """`meshprober probe` starts the source lookup before importing the pipeline; the lookup then
+    answers from that request, once, and a failure is raised where a direct call would raise it."""
+    from agent.errors import NotFound
+
+    kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig", user="admin")
+    with LiveCluster.from_kubeconfig(str(kubeconfig)) as live:
+        emu.set_latency(LATENCY_S, 0.0)
+        try:
+            live.prefetch_workload_pods("load-test", "gen")
+            live.prefetch_workload_pods("load-test", "ghost")
+            time.sleep(3 * LATENCY_S)  # the command imports meanwhile
+            start = time.monotonic()
+            pods = live.workload_pods("load-test", "gen")
+            assert time.monotonic() - start < LATENCY_S / 2
+            assert [p.name for p in pods] == ["gen-0"]
+            with pytest.raises(NotFound, match="load-test/ghost"):
+                live.workload_pods("load-test", "ghost")
+            start = time.monotonic()
+            live.workload_pods("load-test", "gen")  # used once: this one asks the server again
+            assert time.monotonic() - start >= LATENCY_S
+        finally:
+            emu.set_latency(0.0, 0.0)
