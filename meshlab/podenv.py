@@ -116,9 +116,15 @@ def write_proxy_env(directory: Path, pod_ip: str) -> Path:
     """Install the `pilot-agent` shim; returns its bin directory (to put first on PATH)."""
     bin_dir = directory / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
+    # -S (no site: no .pth processing, no editable finder) with the package's own directory on
+    # PYTHONPATH: istio's pilot-agent is a Go binary that answers `request` in milliseconds, and a
+    # full interpreter start (~0.15 s) would make every `kubectl exec ... pilot-agent request` of
+    # the lab, ours and a user's, that much slower than a real mesh's.
+    root = Path(__file__).resolve().parent.parent
     script = (
         "#!/bin/sh\n"
-        f'exec {shlex.quote(sys.executable)} -m meshlab.pilot_agent --pod-ip {shlex.quote(pod_ip)} "$@"\n'
+        f"PYTHONPATH={shlex.quote(str(root))} "
+        f'exec {shlex.quote(sys.executable)} -S -m meshlab.pilot_agent --pod-ip {shlex.quote(pod_ip)} "$@"\n'
     )
     _atomic_write(bin_dir / "pilot-agent", script, 0o755)
     return bin_dir
