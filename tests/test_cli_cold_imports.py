@@ -1,8 +1,9 @@
 """A cold `meshprober` run imports only what its subcommand uses (issue 16).
 
 `probe --agent URL` hands the work to a running agent: it must not load the kubernetes client, the
-config schema, YAML, httpx or the policy engine. Each case runs a fresh interpreter (as a user's
-shell does) and lists the modules it loaded; the agent URL is a closed loopback port.
+config schema, YAML or the policy engine (it posts with httpx, the project's HTTP client). Each case
+runs a fresh interpreter (as a user's shell does) and lists the modules it loaded; the agent URL is a
+closed loopback port.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-NOT_FOR_AGENT = ("kubernetes", "yaml", "httpx", "agent.kube", "agent.config", "agent.istio", "agent.check")
+NOT_FOR_AGENT = ("kubernetes", "yaml", "agent.kube", "agent.config", "agent.istio", "agent.check")
 NOT_FOR_PROBE = (
     "agent.commands.demo",
     "agent.commands.lab",

@@ -1,5 +1,5 @@
 """`meshprober probe --agent URL`: a running agent does the check; this side checks what it can without
-the config schema and posts the request (urllib + JSON).
+the config schema and posts the request (httpx, the project's HTTP client).
 
 A cold `probe --agent` must not pay for what only the agent uses (the kubernetes client, the pydantic
 config schema, the policy engine): the flags are checked with the schema's own rules and messages
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +58,20 @@ def post_probe(
     url = agent_url.rstrip("/") + "/api/v1/probe"
     if not url.startswith(("http://", "https://")):
         raise InputError(f"--agent: {agent_url!r} is not an http(s) URL")
-    data = json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 - http(s), checked
+    import httpx  # only here: a bad flag is reported without it
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - http(s), checked
-            result = json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        text = exc.read().decode("utf-8", "replace").strip()
-        if exc.code == 400 and (message := _error_of(text)):
-            raise AgentRefused(message) from None
-        raise MeshproberError(f"agent answered {exc.code}: {text[:300]}") from None
-    except (OSError, ValueError) as exc:  # URLError, timeouts, a reset, a non-JSON answer
+        resp = httpx.post(url, content=json.dumps(body).encode(), headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:  # connect/read errors, timeouts, a reset
         raise MeshproberError(f"agent {agent_url} unreachable: {exc}") from exc
+    if resp.status_code == 400 and (message := _error_of(resp.text.strip())):
+        raise AgentRefused(message)
+    if resp.status_code != 200:
+        raise MeshproberError(f"agent answered {resp.status_code}: {resp.text.strip()[:300]}")
+    try:
+        result = resp.json()
+    except ValueError as exc:
+        raise MeshproberError(f"agent {agent_url} sent a non-JSON answer: {resp.text[:120]!r}") from exc
     return result if isinstance(result, dict) else {}
 
 
