@@ -25,7 +25,7 @@ from agent.config import PathConfig
 from agent.diagnose.log_match import match_entry
 from agent.envoy.config_dump import parse_clusters, parse_endpoint_modes
 from agent.errors import MeshproberError
-from agent.evidence import TlsOrigination
+from agent.evidence import AccessLogEntry, TlsOrigination
 from agent.istio.control_plane import ControlPlane, revision_of_pod
 from agent.istio.mesh import SIDECAR_CONTAINER
 from agent.istio.routing import route
@@ -64,8 +64,9 @@ class PendingGather:
     """
 
     def __init__(self, ctx: CheckContext, path: PathConfig, pod: PodInfo, *, waiting: bool = False) -> None:
-        """`waiting`: a user waits on this check, so a server's followed log is not waited for
-        past the flush interval plus mesh_facts.STREAM_SLACK_S."""
+        """`waiting`: a user waits on this check, so a server's followed log that cannot hold the
+        request's line (see _server_wait_slack) is waited for only mesh_facts.STREAM_SLACK_S past
+        the flush interval."""
         self._ctx, self._path, self._pod = ctx, path, pod
         self._server_slack = mesh.STREAM_SLACK_S if waiting else mesh.FLUSH_SLACK_S
         self._target = service_target(path)  # (FQDN, port) the dump and the policy view look up
@@ -77,6 +78,9 @@ class PendingGather:
         self._streams: dict[tuple[str, str], LogStream] = {}
         self._streams_lock = threading.Lock()
         self._abandoned = False
+        self._client_done = threading.Event()  # the client's log read (or its absence) is settled
+        self._client_entry: AccessLogEntry | None = None
+        self._first_id: str | None = None
         self._selector_lock = threading.Lock()
         self._selector: tuple[str | None] | None = None  # looked up once, by the first that needs it
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="gather")
@@ -211,11 +215,32 @@ class PendingGather:
         )
 
     def _client_log(self, logs_after: Future[Any] | None) -> None:
-        if logs_after is not None:
-            wait([logs_after])  # bounded: the probe's exec has its own deadline
-        pod = self._pod
-        if pod.has_sidecar and self._logging(pod, "client"):
-            self._out.client_log = self._read_log(pod)
+        try:
+            if logs_after is not None:
+                wait([logs_after])  # bounded: the probe's exec has its own deadline
+            pod = self._pod
+            if pod.has_sidecar and self._logging(pod, "client"):
+                self._out.client_log = self._read_log(pod)
+                self._client_entry, _ = match_entry(self._out.client_log, self._first_id)
+        finally:
+            self._client_done.set()
+
+    def _server_wait_slack(self) -> float:
+        """How long past the flush interval a server's followed log is waited for: short when a user
+        is waiting and the client's own line says the server's sidecar never answered it over HTTP
+        (mesh_facts.server_may_have_logged), so it cannot hold the request's line."""
+        if self._server_slack == mesh.FLUSH_SLACK_S:
+            return self._server_slack
+        self._client_done.wait(self._client_wait_bound())
+        if mesh.server_may_have_logged(self._client_entry):
+            return mesh.FLUSH_SLACK_S
+        return self._server_slack
+
+    def _client_wait_bound(self) -> float:
+        """Seconds the client's read can still take (its own deadline, bounded)."""
+        plane = self._out.control_plane
+        interval = mesh.flush_interval(plane.mesh if plane is not None else None)
+        return max(0.0, mesh.stream_deadline(self._ended_mono, interval) - time.monotonic()) + 1.0
 
     def _server_log(self, logs_after: Future[Any] | None) -> None:
         if logs_after is not None:
@@ -224,7 +249,8 @@ class PendingGather:
         pods = _server_pods(self._ctx.cluster, self._path, self._server_selector())
         self._out.server_trouble = mesh.sidecar_troubles(pods, self._started)
         read = [p for p in pods if self._logging(p, "server")]
-        logs = [self._read_log(p, self._server_slack) for p in read]
+        slack = self._server_wait_slack() if read else self._server_slack
+        logs = [self._read_log(p, slack) for p in read]
         self._out.server_log = "".join(logs) if logs else None
 
     def finish(
@@ -242,6 +268,7 @@ class PendingGather:
         self._ended = time.time()
         self._ended_mono = time.monotonic()
         self._request_ids = tuple(i for i in (request_id, *also) if i)
+        self._first_id = request_id
         self._jobs["client_log"] = self._pool.submit(self._client_log, logs_after)
         self._jobs["server_log"] = self._pool.submit(self._server_log, logs_after)
         try:
