@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.budget import check_budget_s
 from agent.evidence import ClusterInfo, CurlResult, PolicyView
 from agent.istio.control_plane import ControlPlane
 from agent.istio.routing import Route
@@ -84,8 +85,7 @@ class DestinationRef:
 
 def wait_budget(path: PathConfig) -> float:
     """How long a caller waits for one check of `path` before giving up on it."""
-    # The pipeline may probe twice and gather evidence after a failure: allow that, but bounded.
-    return path.timeout * 3 + 30.0
+    return check_budget_s(path.timeout)
 
 
 def source_ref(path: PathConfig, pod: str | None = None, container: str | None = None) -> SourceRef:

@@ -84,12 +84,21 @@ def real_curl(exclude: Path | None = None) -> str:
 
 def curl_shim_text(routing: Path, curl: str) -> str:
     """A POSIX sh `curl` that always reads `routing` (curl honours -q only as the first argument, so
-    it is kept first, and the routing file comes right after it)."""
+    it is kept first, and the routing file comes right after it). `--next` resets per-transfer
+    options such as connect-to, so the file is read again after each one: iptables redirects every
+    connection of the pod, not only a run's first transfer."""
+    routing_arg = shlex.quote(str(routing))
     return (
         "#!/bin/sh\n"
         "# written by the meshprober lab: stands in for istio-init's iptables redirect\n"
         'if [ "$1" = "-q" ]; then shift; fi\n'
-        f'exec {shlex.quote(curl)} -q -K {shlex.quote(str(routing))} "$@"\n'
+        "n=$#\n"
+        'for a in "$@"; do\n'
+        '  set -- "$@" "$a"\n'
+        f'  case "$a" in --next|-:) set -- "$@" -K {routing_arg} ;; esac\n'
+        "done\n"
+        'shift "$n"\n'
+        f'exec {shlex.quote(curl)} -q -K {routing_arg} "$@"\n'
     )
 
 
@@ -107,9 +116,15 @@ def write_proxy_env(directory: Path, pod_ip: str) -> Path:
     """Install the `pilot-agent` shim; returns its bin directory (to put first on PATH)."""
     bin_dir = directory / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
+    # -S (no site: no .pth processing, no editable finder) with the package's own directory on
+    # PYTHONPATH: istio's pilot-agent is a Go binary that answers `request` in milliseconds, and a
+    # full interpreter start (~0.15 s) would make every `kubectl exec ... pilot-agent request` of
+    # the lab, ours and a user's, that much slower than a real mesh's.
+    root = Path(__file__).resolve().parent.parent
     script = (
         "#!/bin/sh\n"
-        f'exec {shlex.quote(sys.executable)} -m meshlab.pilot_agent --pod-ip {shlex.quote(pod_ip)} "$@"\n'
+        f"PYTHONPATH={shlex.quote(str(root))} "
+        f'exec {shlex.quote(sys.executable)} -S -m meshlab.pilot_agent --pod-ip {shlex.quote(pod_ip)} "$@"\n'
     )
     _atomic_write(bin_dir / "pilot-agent", script, 0o755)
     return bin_dir

@@ -92,7 +92,7 @@ def test_lab_up_and_probe_show_progress_on_a_terminal_only(tmp_path: Path) -> No
         code_pipe, out_pipe, err_pipe = run(probe, tty=False)
         assert code_tty == code_pipe == 1, err_pipe
         assert "mtls_plaintext_to_strict" in out_tty and "mtls_plaintext_to_strict" in out_pipe
-        assert "probing again while gathering evidence" in err_tty
+        assert "gathering evidence (sidecar config dump, access logs, policy)" in err_tty
         assert "probing" not in err_pipe and "\x1b[" not in err_pipe
     finally:
         subprocess.run(down, capture_output=True, timeout=60, env=env, check=False)

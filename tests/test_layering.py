@@ -9,7 +9,7 @@ import pytest
 
 AGENT = Path(__file__).resolve().parent.parent / "agent"
 PURE_PACKAGES = ["probe", "envoy", "istio", "diagnose", "explain"]
-PURE_MODULES = ["model.py", "evidence.py", "errors.py", "results.py", "redaction.py"]
+PURE_MODULES = ["model.py", "evidence.py", "errors.py", "results.py", "redaction.py", "names.py", "budget.py"]
 # Modules whose import means network, processes or a cluster client.
 IO_MODULES = {
     "kubernetes",
@@ -101,7 +101,8 @@ PACKAGES = ("agent", "meshlab")
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "agent.model", "agent.errors", "agent.evidence", "agent.results", "agent.signals", "agent.redaction",
-        "agent.memtrim",
+        "agent.names", "agent.budget",  # rules shared with the schema-free `probe --agent` (pure)
+        "agent.memtrim",  # glibc's malloc_trim through ctypes; no agent imports
         "agent.probe", "agent.envoy", "agent.istio", "agent.diagnose", "agent.explain", "agent.config",
         "agent.kube.cluster",  # the Cluster protocol and its value types: no kubernetes, no I/O
     ),

@@ -4,12 +4,16 @@ The source sidecar's cluster for the target (filtered config dump), the access l
 and destination istio-proxy containers, and the policy engine's view of the live resources. Each
 piece is optional: a failure becomes a note and an error count, never an exception. The fetches can
 start before the probe they explain has finished (`PendingGather`), so an on-demand probe does not
-pay for them one after the other.
+pay for them one after the other. Where the cluster can follow a log (LogFollowCluster), the
+istio-proxy logs are followed from the start, and each read ends as soon as the probe's request ids
+are in it, or once Envoy's flush interval has passed since the probe ended; otherwise each log is
+read once, after that interval.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
@@ -21,47 +25,71 @@ from agent.config import PathConfig
 from agent.diagnose.log_match import match_entry
 from agent.envoy.config_dump import parse_clusters, parse_endpoint_modes
 from agent.errors import MeshproberError
-from agent.evidence import TlsOrigination
+from agent.evidence import AccessLogEntry, TlsOrigination
 from agent.istio.control_plane import ControlPlane, revision_of_pod
 from agent.istio.mesh import SIDECAR_CONTAINER
 from agent.istio.routing import route
-from agent.kube.cluster import Cluster, PodInfo
+from agent.kube.cluster import Cluster, LogFollowCluster, LogStream, PodInfo
 from agent.kube.proxy import fetch_clusters_config_dump, fetch_endpoints_config_dump
 from agent.results import Gathered
 
 MAX_SERVER_PODS = 3  # destination pods whose logs are read: enough to find the line, bounded
 
 
-def _server_pods(cluster: Cluster, path: PathConfig) -> list[PodInfo]:
+def _server_selector(cluster: Cluster, path: PathConfig) -> str | None:
+    """The label selector of the target Service's pods (None: no Service, or one without a selector)."""
     service, namespace, _ = path.destination()
     if not service or not namespace:
-        return []
+        return None
     svc = next((s for s in cluster.list_services(namespace) if s.name == service), None)
     if svc is None or not svc.selector:
+        return None
+    return ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
+
+
+def _server_pods(cluster: Cluster, path: PathConfig, selector: str | None) -> list[PodInfo]:
+    _, namespace, _ = path.destination()
+    if selector is None or not namespace:
         return []
-    selector = ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
     return [p for p in cluster.list_pods(namespace, selector) if p.has_sidecar][:MAX_SERVER_PODS]
 
 
 class PendingGather:
-    """Cross-check evidence being fetched: the config dump and the policy view start at once.
+    """Cross-check evidence being fetched: the config dump, the policy view and (where the cluster
+    can follow logs) the istio-proxy log streams start at once.
 
     `finish()` adds the access-log reads, which wait for `logs_after` (the confirming second probe)
     so they run after it, when the first probe's line has been flushed, and returns what was found.
     `abandon()` is for a probe that turned out healthy: nothing more is started or waited for.
     """
 
-    def __init__(self, ctx: CheckContext, path: PathConfig, pod: PodInfo) -> None:
+    def __init__(self, ctx: CheckContext, path: PathConfig, pod: PodInfo, *, waiting: bool = False) -> None:
+        """`waiting`: a user waits on this check, so a server's followed log that cannot hold the
+        request's line (see _server_wait_slack) is waited for only mesh_facts.STREAM_SLACK_S past
+        the flush interval."""
         self._ctx, self._path, self._pod = ctx, path, pod
+        self._server_slack = mesh.STREAM_SLACK_S if waiting else mesh.FLUSH_SLACK_S
         self._target = service_target(path)  # (FQDN, port) the dump and the policy view look up
         self._started = time.time()
         self._ended = self._started  # the first probe's end, set by finish()
+        self._ended_mono = time.monotonic()
+        self._request_ids: tuple[str, ...] = ()
         self._out = Gathered()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gather")
+        self._streams: dict[tuple[str, str], LogStream] = {}
+        self._streams_lock = threading.Lock()
+        self._abandoned = False
+        self._client_done = threading.Event()  # the client's log read (or its absence) is settled
+        self._client_entry: AccessLogEntry | None = None
+        self._first_id: str | None = None
+        self._selector_lock = threading.Lock()
+        self._selector: tuple[str | None] | None = None  # looked up once, by the first that needs it
+        self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="gather")
         self._jobs: dict[str, Future[None]] = {
             "config_dump": self._pool.submit(self._dump),
             "policy": self._pool.submit(self._policy),
         }
+        if isinstance(ctx.cluster, LogFollowCluster):
+            self._jobs["log_streams"] = self._pool.submit(self._follow, ctx.cluster)
 
     def _dump(self) -> None:
         if self._target is not None and self._pod.has_sidecar:
@@ -128,10 +156,55 @@ class PendingGather:
             self._out.server_logging_on = not decision.filtered
         return True
 
-    def _read_log(self, pod: PodInfo) -> str:
-        """Only the probe's window, bounded in bytes, once Envoy has flushed the line."""
+    def _server_selector(self) -> str | None:
+        with self._selector_lock:
+            if self._selector is None:
+                self._selector = (_server_selector(self._ctx.cluster, self._path),)
+            return self._selector[0]
+
+    def _follow(self, cluster: LogFollowCluster) -> None:
+        """Start following the client's and the servers' istio-proxy logs (before the probe ends)."""
+        pods = [self._pod] if self._pod.has_sidecar else []
+        pods += _server_pods(self._ctx.cluster, self._path, self._server_selector())
+        since = mesh.log_since(self._started, time.time())
+        for pod in pods:
+            key = (pod.namespace, pod.name)
+            with self._streams_lock:
+                if key in self._streams or self._abandoned:
+                    continue
+                self._streams[key] = cluster.follow_logs(
+                    pod.namespace, pod.name, SIDECAR_CONTAINER, since, mesh.LOG_LIMIT_BYTES
+                )
+
+    def _stream_of(self, pod: PodInfo) -> LogStream | None:
+        job = self._jobs.get("log_streams")
+        if job is None:
+            return None
+        with contextlib.suppress(MeshproberError, OSError, ValueError, KeyError):
+            job.result()  # a failure to list the servers is reported by finish(); GETs then
+        with self._streams_lock:
+            return self._streams.pop((pod.namespace, pod.name), None)
+
+    def _close_streams(self) -> None:
+        with self._streams_lock:
+            streams, self._streams = list(self._streams.values()), {}
+        for stream in streams:
+            with contextlib.suppress(MeshproberError):
+                stream.close()
+
+    def _read_log(self, pod: PodInfo, slack: float = mesh.FLUSH_SLACK_S) -> str:
+        """Only the probe's window, bounded in bytes, once Envoy has flushed the line: from the
+        followed log as soon as the request ids are in it (else at the flush deadline), or read
+        once after the flush interval."""
         plane = self._out.control_plane
         interval = mesh.flush_interval(plane.mesh if plane is not None else None)
+        stream = self._stream_of(pod)
+        if stream is not None:
+            try:
+                stream.wait_for(self._request_ids, mesh.stream_deadline(self._ended_mono, interval, slack))
+            finally:
+                text = stream.close()
+            return text
         time.sleep(mesh.flush_wait(self._ended, time.time(), interval))
         return self._ctx.cluster.logs(
             pod.namespace,
@@ -142,27 +215,60 @@ class PendingGather:
         )
 
     def _client_log(self, logs_after: Future[Any] | None) -> None:
-        if logs_after is not None:
-            wait([logs_after])  # bounded: the probe's exec has its own deadline
-        pod = self._pod
-        if pod.has_sidecar and self._logging(pod, "client"):
-            self._out.client_log = self._read_log(pod)
+        try:
+            if logs_after is not None:
+                wait([logs_after])  # bounded: the probe's exec has its own deadline
+            pod = self._pod
+            if pod.has_sidecar and self._logging(pod, "client"):
+                self._out.client_log = self._read_log(pod)
+                self._client_entry, _ = match_entry(self._out.client_log, self._first_id)
+        finally:
+            self._client_done.set()
+
+    def _server_wait_slack(self) -> float:
+        """How long past the flush interval a server's followed log is waited for: short when a user
+        is waiting and the client's own line says the server's sidecar never answered it over HTTP
+        (mesh_facts.server_may_have_logged), so it cannot hold the request's line."""
+        if self._server_slack == mesh.FLUSH_SLACK_S:
+            return self._server_slack
+        self._client_done.wait(self._client_wait_bound())
+        if mesh.server_may_have_logged(self._client_entry):
+            return mesh.FLUSH_SLACK_S
+        return self._server_slack
+
+    def _client_wait_bound(self) -> float:
+        """Seconds the client's read can still take (its own deadline, bounded)."""
+        plane = self._out.control_plane
+        interval = mesh.flush_interval(plane.mesh if plane is not None else None)
+        return max(0.0, mesh.stream_deadline(self._ended_mono, interval) - time.monotonic()) + 1.0
 
     def _server_log(self, logs_after: Future[Any] | None) -> None:
         if logs_after is not None:
             wait([logs_after])
-        pods = _server_pods(self._ctx.cluster, self._path)  # listed after the failure: current status
+        # Listed (again) after the failure: their current status, for the sidecar-health check.
+        pods = _server_pods(self._ctx.cluster, self._path, self._server_selector())
         self._out.server_trouble = mesh.sidecar_troubles(pods, self._started)
         read = [p for p in pods if self._logging(p, "server")]
-        logs = [self._read_log(p) for p in read]
+        slack = self._server_wait_slack() if read else self._server_slack
+        logs = [self._read_log(p, slack) for p in read]
         self._out.server_log = "".join(logs) if logs else None
 
-    def finish(self, logs_after: Future[Any] | None = None, request_id: str | None = None) -> Gathered:
+    def finish(
+        self,
+        logs_after: Future[Any] | None = None,
+        request_id: str | None = None,
+        also: tuple[str, ...] = (),
+    ) -> Gathered:
         """Read the access logs (after `logs_after`), wait for every piece; failures become notes.
 
         With `request_id`, the cluster the request used is the one its client log line names (a
-        subset cluster when a VirtualService routed there), and the policy view is for that subset."""
+        subset cluster when a VirtualService routed there), and the policy view is for that subset.
+        `also`: the request ids of probes already made beside it (the confirming transfer), whose
+        lines a followed log waits for too."""
         self._ended = time.time()
+        self._ended_mono = time.monotonic()
+        self._request_ids = tuple(i for i in (request_id, *also) if i)
+        self._first_id = request_id
         self._jobs["client_log"] = self._pool.submit(self._client_log, logs_after)
         self._jobs["server_log"] = self._pool.submit(self._server_log, logs_after)
         try:
@@ -174,6 +280,7 @@ class PendingGather:
                     self._ctx.errors(stage)
         finally:
             self._pool.shutdown(wait=False)
+            self._close_streams()
         self._pick_cluster(request_id)
         return self._out
 
@@ -198,8 +305,12 @@ class PendingGather:
                 out.notes.append(f"policy for subset {subset}: {exc}")
 
     def abandon(self) -> None:
-        """Stop here: a fetch already running ends within its own exec deadline, unread."""
+        """Stop here: a fetch already running ends within its own exec deadline, unread; log
+        streams are closed (one opened after this is closed by its own bound)."""
+        with self._streams_lock:
+            self._abandoned = True
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._close_streams()
 
 
 def service_target(path: PathConfig) -> tuple[str, int] | None:

@@ -29,6 +29,22 @@ from agent.kube.cluster import PodInfo
 # is in the container log only after that, so logs are read no sooner than this after the probe.
 FLUSH_S = DEFAULT_FILE_FLUSH_S
 FLUSH_SLACK_S = 0.2
+# A followed log delivers a flushed line within milliseconds (the kubelet waits for writes with
+# fsnotify and flushes each to the stream: kubernetes pkg/kubelet/kuberuntime/logs/logs.go). When a
+# user is waiting and the client's line says the server's sidecar never answered the request over
+# HTTP (server_may_have_logged), the server's stream cannot bring the request's line, and is kept
+# only this little past the flush interval for the lines around it. Every other wait (the client's,
+# which ends as its line arrives; a server that may have logged; the schedule's) keeps FLUSH_SLACK_S.
+STREAM_SLACK_S = 0.02
+# Envoy's %RESPONSE_CODE_DETAILS% of a client-side local reply sent because no HTTP response came
+# from the upstream sidecar (envoy/stream_info/stream_info.h ResponseCodeDetailValues):
+# the request never got an answer from the server's sidecar, so that sidecar logged no line for it.
+_NO_UPSTREAM_ANSWER = (
+    "upstream_reset_before_response_started",
+    "no_healthy_upstream",
+    "cluster_not_found",
+    "route_not_found",
+)
 LOG_MARGIN_S = 5  # seconds of log before the probe started, for clock skew between node and agent
 LOG_LIMIT_BYTES = 512 * 1024  # per container: the probe's window, not the pod's history
 
@@ -46,6 +62,20 @@ def flush_interval(mesh: Mapping[str, Any] | None) -> float:
 def flush_wait(probe_ended: float, now: float, interval: float = FLUSH_S) -> float:
     """Seconds still to wait so the probe's line has been flushed (0 when already past), bounded."""
     return max(0.0, probe_ended + min(interval, 30.0) + FLUSH_SLACK_S - now)
+
+
+def server_may_have_logged(client: AccessLogEntry | None) -> bool:
+    """Could the server's sidecar hold a line for this request? Unknown (no client line, or a log
+    layout without response details) counts as yes."""
+    details = client.response_code_details if client is not None else None
+    return not details or not details.startswith(_NO_UPSTREAM_ANSWER)
+
+
+def stream_deadline(
+    probe_ended_mono: float, interval: float = FLUSH_S, slack: float = FLUSH_SLACK_S
+) -> float:
+    """The time.monotonic() after which a followed log will not bring the probe's line any more."""
+    return probe_ended_mono + min(interval, 30.0) + slack
 
 
 def _mesh_from_objects(objects: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any] | None, str]:

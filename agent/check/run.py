@@ -38,8 +38,9 @@ from agent.errors import (
 from agent.evidence import ClusterInfo, PolicyView
 from agent.kube.cluster import Cluster, PodInfo
 from agent.model import Diagnosis
-from agent.probe.argv import build_curl_argv
+from agent.probe.argv import build_curl_argv, build_curl_pair_argv
 from agent.probe.curl_output import parse_curl
+from agent.probe.transfers import split_transfers
 from agent.results import (
     Attempt,
     CheckResult,
@@ -88,6 +89,33 @@ def probe_once(cluster: Cluster, pod: PodInfo, container: str, path: PathConfig)
     return Attempt(request_id, started, result.stdout, result.stderr, result.exit_code, curl)
 
 
+def probe_pair(
+    cluster: Cluster, pod: PodInfo, container: str, path: PathConfig
+) -> tuple[Attempt, Attempt | None]:
+    """The probe and its confirming probe as two transfers of one curl run: one exec round trip
+    for a user waiting on the diagnosis. When the output cannot be cut in two (a curl that ignored
+    --next), the first transfer alone, and the caller confirms with a second exec as before."""
+    ids = (str(uuid.uuid4()), str(uuid.uuid4()))
+    argv = build_curl_pair_argv(path.to.target_url, request_ids=ids, timeout_s=path.timeout)
+    started = time.time()
+    result = cluster.exec(pod.namespace, pod.name, container, argv, timeout=2 * path.timeout + EXEC_GRACE_S)
+    stdout = result.stdout.decode("utf-8", "replace")
+    stderr = result.stderr.decode("utf-8", "replace")
+    parts = split_transfers(stdout, stderr, result.exit_code)
+    if not parts:
+        curl = parse_curl(result.stdout, result.stderr, result.exit_code)
+        return Attempt(ids[0], started, result.stdout, result.stderr, result.exit_code, curl), None
+    attempts = []
+    at = started
+    for request_id, part in zip(ids, parts, strict=False):
+        curl = parse_curl(part.stdout, part.stderr, part.exit_code)
+        attempts.append(
+            Attempt(request_id, at, part.stdout.encode(), part.stderr.encode(), part.exit_code, curl)
+        )
+        at += curl.time_total_s or 0.0
+    return attempts[0], (attempts[1] if len(attempts) > 1 else None)
+
+
 def _probe_again(
     ctx: CheckContext, pod: PodInfo, container: str, path: PathConfig
 ) -> tuple[Attempt | None, MeshproberError | None]:
@@ -99,10 +127,9 @@ def _probe_again(
         return None, exc
 
 
-def _pod_gone(cluster: Cluster, pod: PodInfo, error: MeshproberError | None) -> bool:
-    """Was the source pod deleted while it was being probed? (Only asked when the re-probe failed.)"""
-    if not isinstance(error, NotFound):
-        return False
+def _pod_gone(cluster: Cluster, pod: PodInfo) -> bool:
+    """Was the source pod deleted while it was being probed? (Asked when the confirming exec found
+    no pod, or, for a pair, beside the evidence: its second transfer ran in the same exec.)"""
     try:
         cluster.get_pod(pod.namespace, pod.name)
     except NotFound:
@@ -181,8 +208,9 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
     for cluster trouble: that becomes a `probe_failed` result naming the stage.
 
     `eager_evidence` fetches the cross-check evidence while the first probe runs instead of after it
-    fails: for a user waiting on one probe (CLI, on-demand API). The schedule leaves it off: most of
-    its probes are healthy, and the config dump's exec would be wasted on them."""
+    fails, and makes the probe and its confirming probe one exec (`probe_pair`): for a user waiting
+    on one probe (CLI, on-demand API). The schedule leaves it off: most of its probes are healthy, and
+    the config dump's exec and the second transfer would be wasted on them."""
     started = time.time()
     destination = destination_ref(path)
     try:
@@ -192,9 +220,13 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
         return _failed(ctx, path, source_ref(path), stage, str(exc), started)
     source = source_ref(path, pod.name, container)
     ctx.progress(f"probing {path.to.target_url} from {pod.namespace}/{pod.name} ...")
-    pending = PendingGather(ctx, path, pod) if eager_evidence else None
+    pending = PendingGather(ctx, path, pod, waiting=True) if eager_evidence else None
+    second: Attempt | None = None
     try:
-        first, container = probe_via(ctx, pod, container, path, probe_once)
+        if eager_evidence:
+            (first, second), container = probe_via(ctx, pod, container, path, probe_pair)
+        else:
+            first, container = probe_via(ctx, pod, container, path, probe_once)
     except (CommandNotFound, ExecTimeout, ClusterError, InputError) as exc:
         _abandon(pending)
         return _failed(ctx, path, source, via_stage(exc) or stage_of(exc, default="exec"), str(exc), started)
@@ -214,16 +246,26 @@ def run_check(path: PathConfig, ctx: CheckContext, *, eager_evidence: bool = Fal
             first.curl.http_status,
         )
     pending = pending or PendingGather(ctx, path, pod)
-    ctx.progress(
-        f"{quick.verdict.value}: probing again while gathering evidence "
-        "(sidecar config dump, access logs, policy) ..."
-    )
-    # The confirming probe runs while the config dump and the policy view are fetched.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
-        confirming = pool.submit(_probe_again, ctx, pod, container, path)
-        gathered = pending.finish(logs_after=confirming, request_id=first.request_id)
-        second, second_error = confirming.result()
-    if _pod_gone(ctx.cluster, pod, second_error):
+    if second is not None:  # the confirming probe was the same exec's second transfer
+        ctx.progress(
+            f"{quick.verdict.value}: gathering evidence (sidecar config dump, access logs, policy) ..."
+        )
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
+            source_gone = pool.submit(_pod_gone, ctx.cluster, pod)
+            gathered = pending.finish(request_id=first.request_id, also=(second.request_id,))
+            gone = source_gone.result()
+    else:
+        ctx.progress(
+            f"{quick.verdict.value}: probing again while gathering evidence "
+            "(sidecar config dump, access logs, policy) ..."
+        )
+        # The confirming probe runs while the config dump and the policy view are fetched.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confirm") as pool:
+            confirming = pool.submit(_probe_again, ctx, pod, container, path)
+            gathered = pending.finish(logs_after=confirming, request_id=first.request_id)
+            second, second_error = confirming.result()
+        gone = isinstance(second_error, NotFound) and _pod_gone(ctx.cluster, pod)
+    if gone:
         # The sidecar went away with the pod: what the first probe saw says nothing about the path.
         message = (
             f"source pod {pod.namespace}/{pod.name} was deleted during the probe; "

@@ -11,13 +11,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from agent import names
 from agent.errors import InputError
 from agent.probe.url import check_path, split_url
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = names.DNS_LABEL
+_DNS_SUBDOMAIN = names.DNS_SUBDOMAIN
 _PATH_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,126}[A-Za-z0-9])?$")
 _LABEL_KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
@@ -43,8 +44,8 @@ def parse_duration(value: object) -> float:
 
 def _check(pattern: re.Pattern[str], what: str) -> Any:
     def check(value: str) -> str:
-        if not pattern.fullmatch(value):  # fullmatch: `$` alone would accept a trailing newline
-            raise ValueError(f"{value!r} is not a valid {what}")
+        if why := names.name_error((pattern, what), value):
+            raise ValueError(why)
         return value
 
     return AfterValidator(check)
@@ -57,8 +58,8 @@ def _port(value: int) -> int:
 
 
 def _status(value: int) -> int:
-    if not 100 <= value <= 599:
-        raise ValueError("must be an HTTP status code 100-599")
+    if why := names.status_error(value):
+        raise ValueError(why)
     return value
 
 
@@ -81,11 +82,11 @@ def _url_path(value: str) -> str:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Port = Annotated[int, AfterValidator(_port)]
 Status = Annotated[int, AfterValidator(_status)]
-Namespace = Annotated[str, _check(_DNS_LABEL, "namespace (DNS-1123 label)")]
-Workload = Annotated[str, _check(_DNS_SUBDOMAIN, "workload name (DNS-1123 subdomain)")]
+Namespace = Annotated[str, _check(*names.NAMESPACE)]
+Workload = Annotated[str, _check(*names.WORKLOAD)]
 Domain = Annotated[str, _check(_DNS_SUBDOMAIN, "cluster domain (DNS subdomain, e.g. cluster.local)")]
 Revision = Annotated[str, _check(_DNS_LABEL, "revision (DNS-1123 label, e.g. 1-30)")]
-Container = Annotated[str, _check(_DNS_LABEL, "container name (DNS-1123 label)")]
+Container = Annotated[str, _check(*names.CONTAINER)]
 PathName = Annotated[str, _check(_PATH_NAME, "path name (letters, digits, - _ . ; max 128)")]
 Selector = Annotated[str, _check(_SELECTOR, "label selector (key=value[,key=value])")]
 UrlPath = Annotated[str, AfterValidator(_url_path)]

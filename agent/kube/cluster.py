@@ -77,6 +77,31 @@ class ScopedCluster(Protocol):
     def set_error_counter(self, count: Callable[[str], None]) -> None: ...
 
 
+class LogStream(Protocol):
+    """A container log being followed (agent.kube.log_follow.LogFollow)."""
+
+    def wait_for(self, needles: Sequence[str], deadline: float) -> bool:
+        """Until every needle is in the log (True), or the stream ended or the time.monotonic()
+        deadline passed (False)."""
+        ...
+
+    def close(self) -> str:
+        """End the stream; the text read (raises the ClusterError that ended it before any text)."""
+        ...
+
+
+@runtime_checkable
+class LogFollowCluster(Protocol):
+    """A cluster that can follow a container log as it is written (LiveCluster). Without it the
+    access logs are read once, after Envoy's flush interval."""
+
+    def follow_logs(
+        self, namespace: str, pod: str, container: str, since_seconds: int, limit_bytes: int
+    ) -> LogStream:
+        """Start following now; lines from `since_seconds` ago on, at most `limit_bytes`."""
+        ...
+
+
 @runtime_checkable
 class ControlPlaneCluster(Protocol):
     """A cluster that discovers its control plane (LiveCluster): the agent config's `mesh:` block
@@ -95,6 +120,8 @@ __all__ = [
     "Cluster",
     "ControlPlaneCluster",
     "ExecResult",
+    "LogFollowCluster",
+    "LogStream",
     "PodInfo",
     "ScopedCluster",
     "ServiceInfo",

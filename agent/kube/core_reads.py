@@ -16,6 +16,7 @@ from agent.errors import NotFound
 from agent.kube import objects
 from agent.kube.caches import ClusterCaches
 from agent.kube.cluster import PodInfo, ServiceInfo
+from agent.kube.fanout import settle
 from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
 from agent.kube.scope import ErrorCounter, list_each, normalize_scope
@@ -71,16 +72,30 @@ class CoreReads:
     def workload_pods(self, namespace: str, workload: str) -> list[PodInfo]:
         """Pods by label selector (`k=v,...`), else by controller owner, else by `app=<workload>`.
 
-        Ready pods come first. Raises NotFound when nothing matches, naming what was tried.
+        Ready pods come first. Raises NotFound when nothing matches, naming what was tried. Without
+        caches, the namespace's pods and the `app=` fallback are listed at once (agent.kube.fanout).
         """
         if objects.is_label_selector(workload):
             pods = self.list_pods(namespace, workload)
             tried = f"label selector {workload}"
         else:
             objects.validate_name("workload", workload)
-            pods = objects.pods_of_workload(self.list_pods(namespace), workload)
+            by_label = f"app={workload}"
+            if self.cached("pods", namespace) is not None:
+                pods = objects.pods_of_workload(self.list_pods(namespace), workload)
+                by_label_pods = None
+            else:
+                # Two requests: asked together, the fallback costs no second round trip when needed.
+                all_pods, by_label_pods = settle(
+                    [lambda: self.list_pods(namespace), lambda: self.list_pods(namespace, by_label)]
+                )
+                pods = objects.pods_of_workload(all_pods.result(), workload)
             if not pods:
-                pods = self.list_pods(namespace, f"app={workload}")
+                pods = (
+                    by_label_pods.result()
+                    if by_label_pods is not None
+                    else self.list_pods(namespace, by_label)
+                )
             tried = f"owner Deployment/StatefulSet/DaemonSet/ReplicaSet {workload!r} or label app={workload}"
         if not pods:
             raise NotFound(f"no pods for workload {namespace}/{workload} (tried {tried})")

@@ -17,7 +17,9 @@ on pods, services, endpoint slices and the Istio policy objects are read from th
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -28,10 +30,11 @@ from agent.errors import Forbidden, NotFound
 from agent.istio.control_plane import ControlPlane, Gap, MeshOverrides
 from agent.kube import objects
 from agent.kube.cached_core import CachedCore
-from agent.kube.cluster import Cluster, ExecResult, PodInfo, ServiceInfo
+from agent.kube.cluster import Cluster, ExecResult, LogFollowCluster, LogStream, PodInfo, ServiceInfo
 from agent.kube.control_plane_reads import list_telemetries, list_virtual_services, read_control_plane
 from agent.kube.core_reads import MESH_CONFIGMAP, CoreReads
 from agent.kube.ephemeral_api import EphemeralCalls
+from agent.kube.fanout import settle
 from agent.kube.live_config import incluster_configuration, kubeconfig_configuration, running_in_cluster
 from agent.kube.logs_exec import LogsAndExec
 from agent.kube.policy_list import list_istio_policy
@@ -39,6 +42,9 @@ from agent.kube.raw_api import RawApi
 from agent.kube.rest import Rest
 from agent.kube.scope import ErrorCounter, with_root
 from agent.kube.watch_cache import CacheStats
+
+# list_telemetries / list_virtual_services: (rest, core, gaps, namespaces) -> items
+OptionalList = Callable[[Rest, RawApi, list[Gap], Sequence[str] | None], list[dict[str, Any]]]
 
 __all__ = ["MESH_CONFIGMAP", "LiveCluster"]
 
@@ -61,6 +67,8 @@ class LiveCluster:
         self.namespace = namespace
         self.root_namespace = root_namespace
         self._reads = CoreReads(self._core, self._rest, namespaces)
+        self._prefetch_lock = threading.Lock()
+        self._prefetched: dict[tuple[str, str], Future[list[PodInfo]]] = {}
         self._pods = LogsAndExec(api_client, self._core, self._rest, self._reads.get_pod)
         # The agent config's `mesh:` block; the control plane last discovered by list_policy_objects.
         self.mesh_overrides = MeshOverrides()
@@ -174,7 +182,26 @@ class LiveCluster:
 
     def workload_pods(self, namespace: str, workload: str) -> list[PodInfo]:
         """Pods by label selector, else by controller owner, else by `app=<workload>`; ready first."""
+        with self._prefetch_lock:
+            ahead = self._prefetched.pop((namespace, workload), None)
+        if ahead is not None:
+            return ahead.result()  # its error, if it failed, is raised here as a direct call's would be
         return self._reads.workload_pods(namespace, workload)
+
+    def prefetch_workload_pods(self, namespace: str, workload: str) -> None:
+        """Start the next `workload_pods(namespace, workload)` now, on a thread: a one-shot command
+        sends its first request while it is still importing the pipeline. Used once, then dropped."""
+        future: Future[list[PodInfo]] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self._reads.workload_pods(namespace, workload))
+            except Exception as exc:  # handed to the caller of workload_pods, as a direct call's would be
+                future.set_exception(exc)
+
+        with self._prefetch_lock:
+            self._prefetched[(namespace, workload)] = future
+        threading.Thread(target=run, name="prefetch-pods", daemon=True).start()
 
     def list_services(self, namespace: str | None = None) -> list[ServiceInfo]:
         """Services in a namespace; None: all namespaces, or each scoped namespace when scoped."""
@@ -202,33 +229,67 @@ class LiveCluster:
         """Cluster-wide; when scoped, DRs/PAs in the scope + root namespace, Services/Pods in the scope.
 
         Also the discovered mesh ConfigMap (`istio-<rev>` or `istio` in istiod's namespace) and the
-        Telemetry resources; what could not be read is in `last_control_plane.gaps`."""
-        plane, mesh = self.control_plane()
-        gaps: list[Gap] = list(plane.gaps)
+        Telemetry resources; what could not be read is in `last_control_plane.gaps`.
+
+        The reads are independent and issued at once (agent.kube.fanout): at 100 ms per request the
+        view costs the longest chain (istiod pods, then its ConfigMap) instead of the sum. Only a
+        scoped view waits for the control plane first: its policy namespaces include the root one."""
         scope = self._reads.scope
-        policy_namespaces = None if scope is None else with_root(scope, plane.root_namespace)
-        cache = self._reads.cache
-        if cache is not None and cache.synced and cache.policy_ok:  # DRs, PAs (+ legacy) cached
-            out = cache.policy_objects()
+        if scope is None:
+            plane_read, *rest = settle([self.control_plane, *self._policy_reads(None)])
+            plane, mesh = plane_read.result()
         else:
-            out = list_istio_policy(self._rest, self._core, policy_namespaces, self._reads.count_error)
+            plane, mesh = self.control_plane()
+            rest = settle(self._policy_reads(with_root(scope, plane.root_namespace)))
+        policy, telemetries, virtual_services, services, pods = rest
+        # Raised in the order a sequential read would have met them.
+        out: list[dict[str, Any]] = list(policy.result())
         if mesh is not None:
             out.append(mesh)
-        if cache is not None and cache.synced:  # Telemetry, VirtualService: cached when served
-            out.extend(cache.items("telemetries"))
-            out.extend(cache.items("virtualservices"))
-        else:
-            out.extend(list_telemetries(self._rest, self._core, gaps, policy_namespaces))
-            out.extend(list_virtual_services(self._rest, self._core, gaps, policy_namespaces))
-        self.last_control_plane = replace(plane, gaps=tuple(gaps))
+        tel_items, tel_gaps = telemetries.result()
+        vs_items, vs_gaps = virtual_services.result()
+        out.extend(tel_items)
+        out.extend(vs_items)
+        self.last_control_plane = replace(plane, gaps=(*plane.gaps, *tel_gaps, *vs_gaps))
         self.on_control_plane(self.last_control_plane)
-        if scope is None:
-            out.extend(self._reads.list_raw("services", None))
-            out.extend(self._reads.list_raw("pods", None))
-            return out
-        out.extend(self._reads.list_scoped("services", "policy"))
-        out.extend(self._reads.list_scoped("pods", "policy"))
+        out.extend(services.result())
+        out.extend(pods.result())
         return out
+
+    def _policy_reads(self, policy_namespaces: tuple[str, ...] | None) -> list[Callable[[], Any]]:
+        """The policy view's reads besides the control plane: DRs/PAs, (Telemetry, VirtualService
+        with their gaps), Services, Pods; from the watch caches where they are synced."""
+        cache, reads, core, rest = self._reads.cache, self._reads, self._core, self._rest
+        synced = cache is not None and cache.synced
+
+        def policy() -> list[dict[str, Any]]:
+            if cache is not None and synced and cache.policy_ok:  # DRs, PAs (+ legacy) cached
+                return cache.policy_objects()
+            return list_istio_policy(rest, core, policy_namespaces, reads.count_error)
+
+        def optional(
+            plural: str, fetch: OptionalList
+        ) -> Callable[[], tuple[list[dict[str, Any]], list[Gap]]]:
+            def read() -> tuple[list[dict[str, Any]], list[Gap]]:
+                if cache is not None and synced:  # Telemetry, VirtualService: cached when served
+                    return cache.items(plural), []
+                gaps: list[Gap] = []
+                return fetch(rest, core, gaps, policy_namespaces), gaps
+
+            return read
+
+        def manifests(plural: str) -> Callable[[], list[dict[str, Any]]]:
+            if reads.scope is None:
+                return lambda: reads.list_raw(plural, None)
+            return lambda: reads.list_scoped(plural, "policy")
+
+        return [
+            policy,
+            optional("telemetries", list_telemetries),
+            optional("virtualservices", list_virtual_services),
+            manifests("services"),
+            manifests("pods"),
+        ]
 
     # --- logs, exec (logs_exec), ping ---------------------------------------------------------
     def logs(
@@ -240,6 +301,11 @@ class LiveCluster:
         limit_bytes: int | None = None,
     ) -> str:
         return self._pods.logs(namespace, pod, container, since_seconds, limit_bytes)
+
+    def follow_logs(
+        self, namespace: str, pod: str, container: str, since_seconds: int, limit_bytes: int
+    ) -> LogStream:
+        return self._pods.follow(namespace, pod, container, since_seconds, limit_bytes)
 
     def exec(
         self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float
@@ -266,4 +332,7 @@ class LiveCluster:
 if TYPE_CHECKING:  # mypy proves LiveCluster satisfies the Cluster protocol
 
     def _conforms(live: LiveCluster) -> Cluster:
+        return live
+
+    def _follows(live: LiveCluster) -> LogFollowCluster:
         return live

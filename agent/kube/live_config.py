@@ -18,6 +18,9 @@ from agent.errors import ConfigError
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 HANDSHAKE_TIMEOUT = 10.0  # seconds; websocket-client otherwise connects and handshakes with no timeout
+# Reads are issued in parallel (agent.kube.fanout) next to probes and log reads; the client's default
+# (5 per CPU) would discard, with a warning on stderr, connections opened beyond it on a small machine.
+MIN_POOL_SIZE = 16
 
 
 def _fresh_configuration() -> client.Configuration:
@@ -25,6 +28,7 @@ def _fresh_configuration() -> client.Configuration:
     cfg: client.Configuration = type.__call__(client.Configuration)
     # No urllib3-level retries: ours (agent.kube.retry) are bounded in time and add jitter.
     cfg.retries = 0
+    cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, MIN_POOL_SIZE)
     if websocket.getdefaulttimeout() is None:
         # The exec websocket's connect/handshake would otherwise block forever on a hung server.
         websocket.setdefaulttimeout(HANDSHAKE_TIMEOUT)

@@ -12,12 +12,13 @@ from typing import Any
 
 from kubernetes import client
 
-from agent.errors import ClusterError, ContainerNotFound, InputError, NotFound, PodNotReady
+from agent.errors import ClusterError, ContainerNotFound, InputError, MeshproberError, NotFound, PodNotReady
 from agent.kube import objects
 from agent.kube.cluster import ExecResult, PodInfo
 from agent.kube.exec_call import exec_in_pod
+from agent.kube.log_follow import MAX_FOLLOW_S, LogFollow
 from agent.kube.raw_api import RawApi
-from agent.kube.rest import Rest
+from agent.kube.rest import REQUEST_TIMEOUT, Rest
 
 PodGetter = Callable[[str, str], PodInfo]  # (namespace, name) -> PodInfo, e.g. CoreReads.get_pod
 # Every log read is bounded in time and bytes (PodLogOptions sinceSeconds/limitBytes): a chatty sidecar
@@ -62,6 +63,38 @@ class LogsAndExec:
         except NotFound as exc:
             raise NotFound(f"pod {namespace}/{pod} not found") from exc
         return raw.decode("utf-8", "replace")
+
+    def follow(
+        self, namespace: str, pod: str, container: str, since_seconds: int, limit_bytes: int
+    ) -> LogFollow:
+        """Follow the container's log from `since_seconds` ago (agent.kube.log_follow); opened in
+        the background, so this returns at once and an error shows when the stream is closed."""
+        objects.validate_name("namespace", namespace)
+        objects.validate_name("pod", pod)
+        if since_seconds < 1 or limit_bytes < 1:
+            raise InputError(
+                f"since_seconds and limit_bytes must be >= 1, got {since_seconds}, {limit_bytes}"
+            )
+        what = f"logs of {namespace}/{pod} container {container}"
+        kwargs: dict[str, Any] = {
+            "container": container,
+            "since_seconds": since_seconds,
+            "limit_bytes": limit_bytes,
+            "follow": True,
+            "_request_timeout": (REQUEST_TIMEOUT[0], MAX_FOLLOW_S),
+        }
+
+        def open_stream() -> Any:
+            return self._rest.stream(what, self._core.read_namespaced_pod_log, pod, namespace, **kwargs)
+
+        def explain(exc: MeshproberError) -> MeshproberError:
+            if isinstance(exc, ContainerNotFound):
+                return self.container_error(namespace, pod, container)
+            if isinstance(exc, NotFound):
+                return NotFound(f"pod {namespace}/{pod} not found")
+            return exc
+
+        return LogFollow(open_stream, what, limit_bytes, explain)
 
     def exec(
         self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float

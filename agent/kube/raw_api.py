@@ -128,9 +128,12 @@ class RawApi:
         container: str | None = None,
         since_seconds: int | None = None,
         limit_bytes: int | None = None,
+        follow: bool = False,
         **kw: Any,
     ) -> Any:
         query = self._q(container=container, since_seconds=since_seconds, limit_bytes=limit_bytes)
+        if follow:
+            query.append(("follow", "true"))
         params = {"name": name, "namespace": namespace}
         return self._get("/api/v1/namespaces/{namespace}/pods/{name}/log", params, query, **kw)
 

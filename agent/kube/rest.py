@@ -45,6 +45,22 @@ class Rest:
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # not transient: TLS verification failed
             raise (tls_error(exc, self.server) or ClusterError(f"{what}: {exc}")) from exc
 
+    def stream(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """The open response of a streaming `method` (follow, watch): headers read, body unread.
+        The caller reads it (urllib3 `stream()`) and closes it; opening maps errors as raw() does.
+        `_request_timeout` may be passed: for a stream its read part bounds a silent stream."""
+        kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
+        try:
+            return with_retries(
+                lambda: method(*args, _preload_content=False, **kwargs),
+                transient=is_transient,
+                server=self.server,
+            )
+        except ApiException as exc:
+            raise map_status(parse_status(exc.status or 0, exc.body), what=what, server=self.server) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise (tls_error(exc, self.server) or ClusterError(f"{what}: {exc}")) from exc
+
     def json(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         body = self.raw(what, method, *args, **kwargs)
         try:

@@ -3,6 +3,12 @@
 Pure: returns a list for exec (never a shell string) and does no I/O. The argv shape is a
 contract shared with the capture harness: stdout = body, newline, WRITE_OUT_MARKER, curl's
 `%{json}` write-out (curl >= 7.70).
+
+`build_curl_pair_argv` makes the probe and its confirming probe two transfers of one curl run
+(`--next` starts the second transfer with its own options and request id), so a user waiting on one
+diagnosis pays one exec round trip instead of two. Each transfer's write-out ends by switching to
+stderr (`%{stderr}`, curl >= 7.63) and printing TRANSFER_END_MARKER there, after that transfer's `-v`
+trace and error line, so agent.probe.transfers can cut both streams per transfer.
 """
 
 from __future__ import annotations
@@ -14,10 +20,20 @@ from collections.abc import Mapping
 from agent.errors import InputError
 from agent.probe.url import validate_url
 
-__all__ = ["MAX_FILESIZE", "WRITE_OUT_FORMAT", "WRITE_OUT_MARKER", "build_curl_argv", "validate_url"]
+__all__ = [
+    "MAX_FILESIZE",
+    "TRANSFER_END_MARKER",
+    "WRITE_OUT_FORMAT",
+    "WRITE_OUT_MARKER",
+    "build_curl_argv",
+    "build_curl_pair_argv",
+    "validate_url",
+]
 
 WRITE_OUT_MARKER = "__MESHPROBER_WRITEOUT__"
 WRITE_OUT_FORMAT = "\n" + WRITE_OUT_MARKER + "%{json}"
+TRANSFER_END_MARKER = "__MESHPROBER_TRANSFER_END__"
+PAIR_WRITE_OUT_FORMAT = WRITE_OUT_FORMAT + "%{stderr}" + TRANSFER_END_MARKER + "\n"
 MAX_TIMEOUT_S = 3600.0
 # curl stops (exit 63) when a response says it is bigger than this; the evidence keeps only its head.
 MAX_FILESIZE = 4 * 1024 * 1024
@@ -43,13 +59,41 @@ def build_curl_argv(
     headers: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The probe's curl argv (see module docstring); every input is validated first."""
+    # -q first (curl only honours it there): the source container's own .curlrc must not change the
+    # probe.
+    return ["curl", "-q", *_transfer(url, request_id, timeout_s, headers, WRITE_OUT_FORMAT)]
+
+
+def build_curl_pair_argv(
+    url: str,
+    *,
+    request_ids: tuple[str, str],
+    timeout_s: float,
+    headers: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Two transfers of `url` in one curl run, each with its own request id (module docstring)."""
+    first, second = request_ids
+    if first == second:
+        raise InputError("the two transfers need different request ids")
+    return [
+        "curl",
+        "-q",
+        *_transfer(url, first, timeout_s, headers, PAIR_WRITE_OUT_FORMAT),
+        "--next",  # per-transfer options are reset here, so the second repeats all of them
+        *_transfer(url, second, timeout_s, headers, PAIR_WRITE_OUT_FORMAT),
+    ]
+
+
+def _transfer(
+    url: str, request_id: str, timeout_s: float, headers: Mapping[str, str] | None, write_out: str
+) -> list[str]:
+    """One transfer's options and URL. --noproxy '*': an HTTP(S)_PROXY in the container must not
+    reroute it. --proto: http(s) only, redirects included. --globoff: [] and {} in a URL are literal.
+    --max-filesize: bounded."""
     validate_url(url)
     if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
         raise InputError(f"request id {request_id!r}: use 1-128 characters of [A-Za-z0-9._:-]")
-    # -q first (curl only honours it there): the source container's own .curlrc must not change the
-    # probe. --noproxy '*': an HTTP(S)_PROXY in the container must not reroute it. --proto: http(s)
-    # only, redirects included. --globoff: [] and {} in a URL are literal. --max-filesize: bounded.
-    argv = ["curl", "-q", "-sS", "-v", "--noproxy", "*", "--proto", "=http,https", "--globoff"]
+    argv = ["-sS", "-v", "--noproxy", "*", "--proto", "=http,https", "--globoff"]
     argv += ["--max-filesize", str(MAX_FILESIZE), "--max-time", _format_timeout(timeout_s)]
     argv += ["-H", f"x-request-id: {request_id}"]
     for name, value in (headers or {}).items():
@@ -60,5 +104,5 @@ def build_curl_argv(
         if not isinstance(value, str) or _HEADER_VALUE_BAD.search(value) or len(value) > 4096:
             raise InputError(f"header {name}: value has control characters or is too long")
         argv += ["-H", f"{name}: {value}"]
-    argv += ["-w", WRITE_OUT_FORMAT, url]
+    argv += ["-w", write_out, url]
     return argv

@@ -1,6 +1,6 @@
 """Eager evidence (`run_check(..., eager_evidence=True)`, for `meshprober probe` and the API's on-demand probe): the config dump and the
-policy view are fetched while the first probe runs, and the diagnosis is the same as when they are
-fetched after it fails. Runs the real pipeline on ReplayCluster (answers recorded from the seed lab)."""
+policy view are fetched while the first probe runs, the confirming probe is the same curl run's
+second transfer, and the diagnosis is the same as when they are fetched after it fails. Runs the real pipeline on ReplayCluster (answers recorded from the seed lab)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,7 @@ def test_eager_evidence(source_namespace: str, healthy: bool) -> None:
     lazy_dump, lazy_curl_end = lazy_cluster.first("pilot-agent", "start"), lazy_cluster.first("curl", "end")
     assert lazy_dump is not None and lazy_curl_end is not None and lazy_dump > lazy_curl_end
     assert eager.policy is not None and eager.policy == lazy.policy
+    # The confirming probe was the second transfer of the first exec: one curl exec, not two.
+    curl_execs = [e for e in eager_cluster.events if e[:2] == ("curl", "start")]
+    assert len(curl_execs) == 1 and len([e for e in lazy_cluster.events if e[:2] == ("curl", "start")]) == 2
+    assert "a second probe failed the same way (repeatable)" in eager.diagnosis.evidence

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from agent.check.mesh_facts import FLUSH_S, flush_interval, flush_wait, log_since, logging_decision
+from agent.check.mesh_facts import (
+    FLUSH_S,
+    FLUSH_SLACK_S,
+    STREAM_SLACK_S,
+    flush_interval,
+    flush_wait,
+    log_since,
+    logging_decision,
+    server_may_have_logged,
+    stream_deadline,
+)
+from agent.evidence import AccessLogEntry
 from agent.istio.control_plane import ControlPlane, Gap
 from agent.kube.cluster import PodInfo
 
@@ -47,3 +58,43 @@ def test_logging_known_unknown_and_off() -> None:
     assert logging_decision([CM], plane, POD, "SERVER") is None  # Telemetry unreadable: unknown
     off = logging_decision([], ControlPlane("istio-system", None, "istio", {}), POD, "CLIENT")
     assert off is not None and not off.on
+
+
+def _client(details: str | None) -> AccessLogEntry:
+    return AccessLogEntry(layout="istio-1.23+", response_code=503, response_code_details=details)
+
+
+@pytest.mark.parametrize(
+    ("client", "may"),
+    [
+        pytest.param(_client("via_upstream"), True, id="server-answered-healthy-path-waits-full"),
+        pytest.param(
+            _client("upstream_reset_before_response_started{connection_termination}"),
+            False,
+            id="seed-mtls-mismatch-handshake-refused",
+        ),
+        pytest.param(
+            _client("upstream_reset_before_response_started{connection_failure,delayed_connect_error:_111}"),
+            False,
+            id="connect-refused",
+        ),
+        pytest.param(_client("no_healthy_upstream"), False, id="no-endpoint"),
+        pytest.param(_client("route_not_found"), False, id="no-route"),
+        pytest.param(
+            _client("upstream_reset_after_response_started{remote_reset}"), True, id="reset-mid-response"
+        ),
+        pytest.param(
+            _client("rbac_access_denied_matched_policy[none]"), True, id="client-side-local-denial-unknown"
+        ),
+        pytest.param(_client(None), True, id="old-layout-without-details"),
+        pytest.param(None, True, id="no-client-line"),
+    ],
+)
+def test_server_may_have_logged(client: AccessLogEntry | None, may: bool) -> None:
+    assert server_may_have_logged(client) is may
+
+
+def test_stream_deadline() -> None:
+    assert stream_deadline(10.0, 0.1) == pytest.approx(10.0 + 0.1 + FLUSH_SLACK_S)
+    assert stream_deadline(10.0, 0.1, STREAM_SLACK_S) == pytest.approx(10.12)
+    assert stream_deadline(10.0, 600.0) == pytest.approx(10.0 + 30.0 + FLUSH_SLACK_S)  # bounded

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from agent.probe.argv import MAX_FILESIZE, WRITE_OUT_MARKER, build_curl_argv
+from agent.probe.argv import MAX_FILESIZE, WRITE_OUT_MARKER, build_curl_argv, build_curl_pair_argv
+from agent.probe.curl_output import parse_curl
+from agent.probe.transfers import split_transfers
+from tests.support.http_server import serving
 
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")
@@ -38,14 +40,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[int]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(_Handler) as port:
+        yield port
 
 
 def _run(argv: list[str], home: Path) -> subprocess.CompletedProcess[str]:
@@ -74,3 +70,47 @@ def test_without_q_the_curlrc_would_win(server: int, tmp_path: Path) -> None:
 def test_oversized_response_is_refused(server: int, tmp_path: Path) -> None:
     run = _run(build_curl_argv(f"http://127.0.0.1:{server}/big", request_id="r", timeout_s=5), tmp_path)
     assert run.returncode == 63  # CURLE_FILESIZE_EXCEEDED
+
+
+class _PairHandler(BaseHTTPRequestHandler):
+    """200 for the first request id it sees, 503 for any other: each transfer must get its own."""
+
+    first: str | None = None
+
+    def do_GET(self) -> None:
+        rid = self.headers.get("x-request-id")
+        if _PairHandler.first is None:
+            _PairHandler.first = rid
+        status = 200 if rid == _PairHandler.first else 503
+        body = f"{rid}".encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_pair_two_transfers_each_with_its_own_request_id(tmp_path: Path) -> None:
+    _PairHandler.first = None
+    with serving(_PairHandler) as port:
+        url = f"http://127.0.0.1:{port}/x"
+        run = _run(build_curl_pair_argv(url, request_ids=("rid-a", "rid-b"), timeout_s=5), tmp_path)
+    transfers = split_transfers(run.stdout, run.stderr, run.returncode)
+    parsed = [parse_curl(t.stdout, t.stderr, t.exit_code) for t in transfers]
+    assert [(c.http_status, c.body, c.exit_code) for c in parsed] == [(200, "rid-a", 0), (503, "rid-b", 0)]
+    assert all(not c.notes for c in parsed)  # each share looks like a single run to the parser
+
+
+def test_pair_both_refused_each_names_its_error(tmp_path: Path) -> None:
+    """The hostile container's .curlrc and proxies must not reach the second transfer either."""
+    with serving(_PairHandler) as port:
+        pass  # closed again: nothing listens on it now
+    run = _run(
+        build_curl_pair_argv(f"http://127.0.0.1:{port}/", request_ids=("a", "b"), timeout_s=5), tmp_path
+    )
+    transfers = split_transfers(run.stdout, run.stderr, run.returncode)
+    parsed = [parse_curl(t.stdout, t.stderr, t.exit_code) for t in transfers]
+    assert [c.exit_code for c in parsed] == [7, 7]
+    assert all(f"port {port}" in (c.error or "") for c in parsed)

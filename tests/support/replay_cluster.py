@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.errors import NotFound
 from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo, ServicePort
+from agent.probe.argv import TRANSFER_END_MARKER
 
 REPLAY = Path(__file__).resolve().parents[1] / "resilience" / "testdata" / "seed_replay.json"
 
@@ -53,6 +55,10 @@ def request_id_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _line_end(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
 class ReplayCluster:
     def __init__(self, recording: dict[str, Any] | None = None) -> None:
         rec = recording if recording is not None else json.loads(REPLAY.read_text())
@@ -70,7 +76,11 @@ class ReplayCluster:
         return [pod_from_json(p) for p in self._rec["list_pods"].get(f"{namespace}|{label_selector}", [])]
 
     def get_pod(self, namespace: str, name: str) -> PodInfo:
-        return next(p for p in self.list_pods(namespace, None) if p.name == name)
+        recorded = [*self._rec["workload_pods"].values(), *self._rec["list_pods"].values()]
+        for pod in (pod_from_json(p) for pods in recorded for p in pods):
+            if (pod.namespace, pod.name) == (namespace, name):
+                return pod
+        raise NotFound(f"pod {namespace}/{name} not found")
 
     def list_services(self, namespace: str | None = None) -> list[ServiceInfo]:
         self.calls += 1
@@ -86,18 +96,32 @@ class ReplayCluster:
     ) -> ExecResult:
         self.calls += 1
         if argv[0] == "curl":
-            ans = self._rec["curl"][f"{namespace}/{pod}"]
-            new_id = request_id_of(argv) or ""
-            recorded = self._rec["log_request_ids"][f"{namespace}/{pod}"]
-            self._ids.setdefault(f"{namespace}/{pod}", deque(maxlen=len(recorded))).append(new_id)
-            old = ans["request_id"]
-            return ExecResult(
-                ans["stdout"].replace(old, new_id).encode(),
-                ans["stderr"].replace(old, new_id).encode(),
-                ans["exit_code"],
-            )
+            if "--next" in argv:  # a pair run: each transfer answers as the recorded run did
+                at = argv.index("--next")
+                first, second = self._curl(namespace, pod, argv[:at]), self._curl(namespace, pod, argv[at:])
+                end = TRANSFER_END_MARKER + "\n"
+                return ExecResult(
+                    first.stdout + second.stdout,
+                    (
+                        _line_end(first.stderr.decode()) + end + _line_end(second.stderr.decode()) + end
+                    ).encode(),
+                    second.exit_code,
+                )
+            return self._curl(namespace, pod, argv)
         ans = self._rec["pilot_agent"][f"{namespace}/{pod}"]
         return ExecResult(ans["stdout"].encode(), ans["stderr"].encode(), ans["exit_code"])
+
+    def _curl(self, namespace: str, pod: str, argv: Sequence[str]) -> ExecResult:
+        ans = self._rec["curl"][f"{namespace}/{pod}"]
+        new_id = request_id_of(argv) or ""
+        recorded = self._rec["log_request_ids"][f"{namespace}/{pod}"]
+        self._ids.setdefault(f"{namespace}/{pod}", deque(maxlen=len(recorded))).append(new_id)
+        old = ans["request_id"]
+        return ExecResult(
+            ans["stdout"].replace(old, new_id).encode(),
+            ans["stderr"].replace(old, new_id).encode(),
+            ans["exit_code"],
+        )
 
     def logs(
         self,
