@@ -68,11 +68,10 @@ class PendingGather:
         request's line (see _server_wait_slack) is waited for only mesh_facts.STREAM_SLACK_S past
         the flush interval."""
         self._ctx, self._path, self._pod = ctx, path, pod
-        self._server_slack = mesh.STREAM_SLACK_S if waiting else mesh.FLUSH_SLACK_S
+        self._waiting = waiting
         self._target = service_target(path)  # (FQDN, port) the dump and the policy view look up
         self._started = time.time()
-        self._ended = self._started  # the first probe's end, set by finish()
-        self._ended_mono = time.monotonic()
+        self._ended = time.monotonic()  # the first probe's end, set by finish()
         self._request_ids: tuple[str, ...] = ()
         self._out = Gathered()
         self._streams: dict[tuple[str, str], LogStream] = {}
@@ -80,10 +79,10 @@ class PendingGather:
         self._abandoned = False
         self._client_done = threading.Event()  # the client's log read (or its absence) is settled
         self._client_entry: AccessLogEntry | None = None
-        self._first_id: str | None = None
-        self._selector_lock = threading.Lock()
-        self._selector: tuple[str | None] | None = None  # looked up once, by the first that needs it
-        self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="gather")
+        self._pool = ThreadPoolExecutor(max_workers=7, thread_name_prefix="gather")
+        # Looked up once: the log streams and the after-failure pod listing both need it. Its failure
+        # shows where it is used (not a job of its own).
+        self._selector = self._pool.submit(_server_selector, ctx.cluster, path)
         self._jobs: dict[str, Future[None]] = {
             "config_dump": self._pool.submit(self._dump),
             "policy": self._pool.submit(self._policy),
@@ -156,16 +155,10 @@ class PendingGather:
             self._out.server_logging_on = not decision.filtered
         return True
 
-    def _server_selector(self) -> str | None:
-        with self._selector_lock:
-            if self._selector is None:
-                self._selector = (_server_selector(self._ctx.cluster, self._path),)
-            return self._selector[0]
-
     def _follow(self, cluster: LogFollowCluster) -> None:
         """Start following the client's and the servers' istio-proxy logs (before the probe ends)."""
         pods = [self._pod] if self._pod.has_sidecar else []
-        pods += _server_pods(self._ctx.cluster, self._path, self._server_selector())
+        pods += _server_pods(self._ctx.cluster, self._path, self._selector.result())
         since = mesh.log_since(self._started, time.time())
         for pod in pods:
             key = (pod.namespace, pod.name)
@@ -196,16 +189,15 @@ class PendingGather:
         """Only the probe's window, bounded in bytes, once Envoy has flushed the line: from the
         followed log as soon as the request ids are in it (else at the flush deadline), or read
         once after the flush interval."""
-        plane = self._out.control_plane
-        interval = mesh.flush_interval(plane.mesh if plane is not None else None)
+        deadline = mesh.log_deadline(self._ended, self._flush_interval(), slack)
         stream = self._stream_of(pod)
         if stream is not None:
             try:
-                stream.wait_for(self._request_ids, mesh.stream_deadline(self._ended_mono, interval, slack))
+                stream.wait_for(self._request_ids, deadline)
             finally:
                 text = stream.close()
             return text
-        time.sleep(mesh.flush_wait(self._ended, time.time(), interval))
+        time.sleep(max(0.0, deadline - time.monotonic()))
         return self._ctx.cluster.logs(
             pod.namespace,
             pod.name,
@@ -221,7 +213,7 @@ class PendingGather:
             pod = self._pod
             if pod.has_sidecar and self._logging(pod, "client"):
                 self._out.client_log = self._read_log(pod)
-                self._client_entry, _ = match_entry(self._out.client_log, self._first_id)
+                self._client_entry, _ = match_entry(self._out.client_log, self._request_ids[0])
         finally:
             self._client_done.set()
 
@@ -229,27 +221,27 @@ class PendingGather:
         """How long past the flush interval a server's followed log is waited for: short when a user
         is waiting and the client's own line says the server's sidecar never answered it over HTTP
         (mesh_facts.server_may_have_logged), so it cannot hold the request's line."""
-        if self._server_slack == mesh.FLUSH_SLACK_S:
-            return self._server_slack
-        self._client_done.wait(self._client_wait_bound())
-        if mesh.server_may_have_logged(self._client_entry):
+        if not self._waiting:
             return mesh.FLUSH_SLACK_S
-        return self._server_slack
+        # Bounded: the client's read ends at its own deadline (plus a second for its close).
+        self._client_done.wait(
+            mesh.log_deadline(self._ended, self._flush_interval()) - time.monotonic() + 1.0
+        )
+        return mesh.FLUSH_SLACK_S if mesh.server_may_have_logged(self._client_entry) else mesh.STREAM_SLACK_S
 
-    def _client_wait_bound(self) -> float:
-        """Seconds the client's read can still take (its own deadline, bounded)."""
+    def _flush_interval(self) -> float:
+        """Envoy's access-log flush interval from the mesh config in the policy view (else 1 s)."""
         plane = self._out.control_plane
-        interval = mesh.flush_interval(plane.mesh if plane is not None else None)
-        return max(0.0, mesh.stream_deadline(self._ended_mono, interval) - time.monotonic()) + 1.0
+        return mesh.flush_interval(plane.mesh if plane is not None else None)
 
     def _server_log(self, logs_after: Future[Any] | None) -> None:
         if logs_after is not None:
             wait([logs_after])
         # Listed (again) after the failure: their current status, for the sidecar-health check.
-        pods = _server_pods(self._ctx.cluster, self._path, self._server_selector())
+        pods = _server_pods(self._ctx.cluster, self._path, self._selector.result())
         self._out.server_trouble = mesh.sidecar_troubles(pods, self._started)
         read = [p for p in pods if self._logging(p, "server")]
-        slack = self._server_wait_slack() if read else self._server_slack
+        slack = self._server_wait_slack() if read else mesh.FLUSH_SLACK_S
         logs = [self._read_log(p, slack) for p in read]
         self._out.server_log = "".join(logs) if logs else None
 
@@ -265,10 +257,8 @@ class PendingGather:
         subset cluster when a VirtualService routed there), and the policy view is for that subset.
         `also`: the request ids of probes already made beside it (the confirming transfer), whose
         lines a followed log waits for too."""
-        self._ended = time.time()
-        self._ended_mono = time.monotonic()
+        self._ended = time.monotonic()
         self._request_ids = tuple(i for i in (request_id, *also) if i)
-        self._first_id = request_id
         self._jobs["client_log"] = self._pool.submit(self._client_log, logs_after)
         self._jobs["server_log"] = self._pool.submit(self._server_log, logs_after)
         try:

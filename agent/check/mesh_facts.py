@@ -59,11 +59,6 @@ def flush_interval(mesh: Mapping[str, Any] | None) -> float:
     return file_flush_interval(mesh)
 
 
-def flush_wait(probe_ended: float, now: float, interval: float = FLUSH_S) -> float:
-    """Seconds still to wait so the probe's line has been flushed (0 when already past), bounded."""
-    return max(0.0, probe_ended + min(interval, 30.0) + FLUSH_SLACK_S - now)
-
-
 def server_may_have_logged(client: AccessLogEntry | None) -> bool:
     """Could the server's sidecar hold a line for this request? Unknown (no client line, or a log
     layout without response details) counts as yes."""
@@ -71,11 +66,10 @@ def server_may_have_logged(client: AccessLogEntry | None) -> bool:
     return not details or not details.startswith(_NO_UPSTREAM_ANSWER)
 
 
-def stream_deadline(
-    probe_ended_mono: float, interval: float = FLUSH_S, slack: float = FLUSH_SLACK_S
-) -> float:
-    """The time.monotonic() after which a followed log will not bring the probe's line any more."""
-    return probe_ended_mono + min(interval, 30.0) + slack
+def log_deadline(probe_ended: float, interval: float = FLUSH_S, slack: float = FLUSH_SLACK_S) -> float:
+    """When the probe's line has been flushed and delivered, if it ever will be: a followed log is
+    not waited for past it, a plain read is made at it. Same clock as `probe_ended`."""
+    return probe_ended + min(interval, 30.0) + slack
 
 
 def _mesh_from_objects(objects: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any] | None, str]:

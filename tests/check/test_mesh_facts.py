@@ -9,11 +9,10 @@ from agent.check.mesh_facts import (
     FLUSH_SLACK_S,
     STREAM_SLACK_S,
     flush_interval,
-    flush_wait,
+    log_deadline,
     log_since,
     logging_decision,
     server_may_have_logged,
-    stream_deadline,
 )
 from agent.evidence import AccessLogEntry
 from agent.istio.control_plane import ControlPlane, Gap
@@ -39,12 +38,9 @@ def test_flush_interval(mesh: dict[str, object] | None, seconds: float) -> None:
     assert flush_interval(mesh) == seconds
 
 
-def test_log_window_and_flush_wait() -> None:
+def test_log_window() -> None:
     assert log_since(100.0, 103.2) == 9  # ceil(3.2) + 5 s margin
     assert log_since(100.0, 99.0) == 4 and log_since(100.0, 10.0) == 1  # never below 1
-    assert flush_wait(100.0, 100.5) == pytest.approx(0.7)  # 1 s + 0.2 slack - 0.5 elapsed
-    assert flush_wait(100.0, 200.0) == 0.0
-    assert flush_wait(100.0, 100.0, 3600.0) == pytest.approx(30.2)  # bounded
 
 
 def test_logging_known_unknown_and_off() -> None:
@@ -94,7 +90,7 @@ def test_server_may_have_logged(client: AccessLogEntry | None, may: bool) -> Non
     assert server_may_have_logged(client) is may
 
 
-def test_stream_deadline() -> None:
-    assert stream_deadline(10.0, 0.1) == pytest.approx(10.0 + 0.1 + FLUSH_SLACK_S)
-    assert stream_deadline(10.0, 0.1, STREAM_SLACK_S) == pytest.approx(10.12)
-    assert stream_deadline(10.0, 600.0) == pytest.approx(10.0 + 30.0 + FLUSH_SLACK_S)  # bounded
+def test_log_deadline() -> None:
+    assert log_deadline(100.0) == pytest.approx(100.0 + 1.0 + FLUSH_SLACK_S)  # 1 s flush + 0.2 s slack
+    assert log_deadline(10.0, 0.1, STREAM_SLACK_S) == pytest.approx(10.12)
+    assert log_deadline(100.0, 3600.0) == pytest.approx(130.2)  # bounded
