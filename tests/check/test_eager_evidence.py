@@ -12,11 +12,9 @@ import pytest
 
 from agent.check.context import CheckContext
 from agent.check.run import run_check
-from agent.config import PathConfig, parse_config
 from agent.kube.cluster import ExecResult
-from tests.support.replay_cluster import ReplayCluster
+from tests.support.replay_cluster import ReplayCluster, seed_path
 
-URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 CURL_S = 0.2  # each probe takes this long, so "started while the probe ran" is observable
 
 
@@ -58,21 +56,6 @@ class TimedReplay(ReplayCluster):
         return next((t for w, e, t in self.events if (w, e) == (what, edge)), None)
 
 
-def _path(source_namespace: str) -> PathConfig:
-    config = parse_config(
-        {
-            "paths": [
-                {
-                    "name": "p",
-                    "from": {"namespace": source_namespace, "workload": "traffic-generator"},
-                    "to": {"url": URL},
-                }
-            ]
-        }
-    )
-    return config.paths[0]
-
-
 @pytest.mark.parametrize(
     ("source_namespace", "healthy"),
     [
@@ -81,7 +64,7 @@ def _path(source_namespace: str) -> PathConfig:
     ],
 )
 def test_eager_evidence(source_namespace: str, healthy: bool) -> None:
-    path = _path(source_namespace)
+    path = seed_path(source_namespace)
     lazy_cluster, eager_cluster = TimedReplay(), TimedReplay()
     lazy = run_check(path, CheckContext.for_cluster(lazy_cluster))
     eager = run_check(path, CheckContext.for_cluster(eager_cluster), eager_evidence=True)

@@ -10,11 +10,8 @@ import pytest
 from agent.bundle.keep import EvidenceSettings
 from agent.check.context import CheckContext
 from agent.check.run import run_check
-from agent.config import parse_config
-from tests.support.replay_cluster import ReplayCluster
+from tests.support.replay_cluster import ReplayCluster, seed_path
 from tests.support.roundtrip import assert_diagnose_agrees
-
-URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 
 
 @pytest.mark.parametrize(
@@ -28,17 +25,7 @@ def test_bundle_write_failure_is_counted_not_raised(tmp_path: Path, blocked: boo
     evidence = tmp_path / "evidence"
     if blocked:
         evidence.write_text("not a directory")
-    path = parse_config(
-        {
-            "paths": [
-                {
-                    "name": "p",
-                    "from": {"namespace": "load-test", "workload": "traffic-generator"},
-                    "to": {"url": URL},
-                }
-            ]
-        }
-    ).paths[0]
+    path = seed_path()
     errors: list[str] = []
     ctx = CheckContext.for_cluster(
         ReplayCluster(), evidence=EvidenceSettings(dir=evidence), errors=errors.append

@@ -16,13 +16,10 @@ import pytest
 from agent.check.context import CheckContext
 from agent.check.mesh_facts import LOG_LIMIT_BYTES
 from agent.check.run import run_check
-from agent.config import parse_config
 from agent.istio.control_plane import ControlPlane
 from agent.kube.cluster import PodInfo
 from agent.model import Confidence, Verdict
-from tests.support.replay_cluster import REPLAY, ReplayCluster
-
-URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
+from tests.support.replay_cluster import REPLAY, ReplayCluster, seed_path
 
 
 def telemetry(ns: str) -> dict[str, Any]:
@@ -78,17 +75,7 @@ def test_logs_read_only_when_on(
     mesh: str, extra: list[dict[str, Any]], read: set[str], off: set[str]
 ) -> None:
     cluster = LogReplay(mesh, extra)
-    path = parse_config(
-        {
-            "paths": [
-                {
-                    "name": "p",
-                    "from": {"namespace": "load-test", "workload": "traffic-generator"},
-                    "to": {"url": URL},
-                }
-            ]
-        }
-    ).paths[0]
+    path = seed_path()
     result = run_check(path, CheckContext.for_cluster(cluster))
     d = result.diagnosis
     assert (d.verdict, d.confidence) == (Verdict.MTLS_PLAINTEXT_TO_STRICT, Confidence.HIGH)
@@ -132,17 +119,7 @@ class RevisionReplay(LogReplay):
 
 def test_source_pod_revision_decides_its_logging() -> None:
     cluster = RevisionReplay()
-    path = parse_config(
-        {
-            "paths": [
-                {
-                    "name": "p",
-                    "from": {"namespace": "load-test", "workload": "traffic-generator"},
-                    "to": {"url": URL},
-                }
-            ]
-        }
-    ).paths[0]
+    path = seed_path()
     result = run_check(path, CheckContext.for_cluster(cluster))
     assert cluster.asked and cluster.asked[0]["istio.io/rev"] == "1-30"
     assert "load-test" in {ns for ns, _, _ in cluster.log_reads}  # the 1-30 mesh config logs

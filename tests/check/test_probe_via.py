@@ -14,14 +14,12 @@ import pytest
 from agent.check.context import CheckContext
 from agent.check.run import run_check
 from agent.check.via import ViaState
-from agent.config import parse_config
 from agent.config.probe_via import PROBE_CONTAINER_NAME, ProbeContainerConfig
 from agent.errors import CommandNotFound, Forbidden
 from agent.kube.cluster import ExecResult, PodInfo
 from agent.results import CheckResult
-from tests.support.replay_cluster import ReplayCluster
+from tests.support.replay_cluster import ReplayCluster, seed_path
 
-URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"
 NOT_FOUND = (
     'OCI runtime exec failed: exec failed: unable to start container process: exec: "curl": '
     "executable file not found in $PATH: unknown"
@@ -108,17 +106,14 @@ CASES = [
 
 
 def _run(case: Case, cluster: ViaReplay, runs: int = 1) -> tuple[CheckResult, list[str]]:
-    config = parse_config(
-        {"paths": [{"name": "p", "from": {"namespace": case.namespace, "workload": "traffic-generator",
-                                          "via": case.via}, "to": {"url": URL}}]}
-    )  # fmt: skip
+    path = seed_path(case.namespace, via=case.via)
     created: list[str] = []
     ctx = CheckContext.for_cluster(
         cluster, via=ViaState(settings=ProbeContainerConfig(), on_created=created.append)
     )
-    result = run_check(config.paths[0], ctx)
+    result = run_check(path, ctx)
     for _ in range(runs - 1):
-        result = run_check(config.paths[0], ctx)
+        result = run_check(path, ctx)
     return result, created
 
 

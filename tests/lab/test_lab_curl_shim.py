@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,14 @@ import pytest
 from agent.probe.argv import build_curl_argv, build_curl_pair_argv
 from agent.probe.transfers import split_transfers
 from meshlab.podenv import Route, write_app_env
-from tests.support.http_server import serving
+from tests.support.http_server import QuietHandler, serving
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
-        body = self.headers.get("Host", "").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(200, self.headers.get("Host", "").encode())
 
 
 @pytest.fixture

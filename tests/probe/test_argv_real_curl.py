@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,27 +14,20 @@ import pytest
 from agent.probe.argv import MAX_FILESIZE, WRITE_OUT_MARKER, build_curl_argv, build_curl_pair_argv
 from agent.probe.curl_output import parse_curl
 from agent.probe.transfers import split_transfers
-from tests.support.http_server import serving
+from tests.support.http_server import QuietHandler, serving
 
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         if self.path == "/big":
             self.send_response(200)
             self.send_header("Content-Length", str(MAX_FILESIZE + 1))
             self.end_headers()
             return  # curl must give up on the announced size alone
-        body = b"hello from the real server"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(200, b"hello from the real server")
 
 
 @pytest.fixture
@@ -72,7 +64,7 @@ def test_oversized_response_is_refused(server: int, tmp_path: Path) -> None:
     assert run.returncode == 63  # CURLE_FILESIZE_EXCEEDED
 
 
-class _PairHandler(BaseHTTPRequestHandler):
+class _PairHandler(QuietHandler):
     """200 for the first request id it sees, 503 for any other: each transfer must get its own."""
 
     first: str | None = None
@@ -82,14 +74,7 @@ class _PairHandler(BaseHTTPRequestHandler):
         if _PairHandler.first is None:
             _PairHandler.first = rid
         status = 200 if rid == _PairHandler.first else 503
-        body = f"{rid}".encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(status, f"{rid}".encode())
 
 
 def test_pair_two_transfers_each_with_its_own_request_id(tmp_path: Path) -> None:

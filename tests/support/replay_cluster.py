@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.config import PathConfig, parse_config
 from agent.errors import NotFound
 from agent.kube.cluster import ExecResult, PodInfo, ServiceInfo, ServicePort
 from agent.probe.argv import TRANSFER_END_MARKER
@@ -53,6 +54,17 @@ def request_id_of(argv: Sequence[str]) -> str | None:
         if arg.lower().startswith("x-request-id:"):
             return arg.split(":", 1)[1].strip()
     return None
+
+
+SEED_URL = "http://productpage.bookinfo.svc.cluster.local:9080/productpage"  # the recorded probes' target
+
+
+def seed_path(source_namespace: str = "load-test", via: str | None = None) -> PathConfig:
+    """Path `p` from the recording's traffic-generator in `source_namespace` to productpage."""
+    source: dict[str, Any] = {"namespace": source_namespace, "workload": "traffic-generator"}
+    if via is not None:
+        source["via"] = via
+    return parse_config({"paths": [{"name": "p", "from": source, "to": {"url": SEED_URL}}]}).paths[0]
 
 
 def _line_end(text: str) -> str:
