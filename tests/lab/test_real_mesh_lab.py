@@ -124,22 +124,14 @@ def test_mesh_config_edited_with_kubectl_switches_the_log_to_json(lab: LabHandle
 
     get = ("get", "configmap", "-n", "mesh-system", "istio-1-30", "-o", "jsonpath={.data.mesh}")
     original = lab.k(*get).stdout
-    patched = tmp_path / "patch.json"
-    patched.write_text(json.dumps({"data": {"mesh": original + "accessLogEncoding: JSON\n"}}))
-    assert (
-        lab.k(
-            "patch",
-            "configmap",
-            "-n",
-            "mesh-system",
-            "istio-1-30",
-            "--type",
-            "merge",
-            "--patch-file",
-            str(patched),
-        ).returncode
-        == 0
-    )
+
+    def set_mesh(mesh: str, name: str) -> int:
+        patch = tmp_path / name
+        patch.write_text(json.dumps({"data": {"mesh": mesh}}))
+        cm = ("configmap", "-n", "mesh-system", "istio-1-30")
+        return lab.k("patch", *cm, "--type", "merge", "--patch-file", str(patch)).returncode
+
+    assert set_mesh(original + "accessLogEncoding: JSON\n", "patch.json") == 0
     try:
         src = "bookinfo/traffic-generator"
 
@@ -156,19 +148,7 @@ def test_mesh_config_edited_with_kubectl_switches_the_log_to_json(lab: LabHandle
         )
         assert entries and entries[-1].response_code == 503 and "UC" in entries[-1].response_flags
     finally:
-        restore = tmp_path / "restore.json"
-        restore.write_text(json.dumps({"data": {"mesh": original}}))
-        lab.k(
-            "patch",
-            "configmap",
-            "-n",
-            "mesh-system",
-            "istio-1-30",
-            "--type",
-            "merge",
-            "--patch-file",
-            str(restore),
-        )
+        set_mesh(original, "restore.json")
 
 
 def test_killed_envoy_is_reported_and_restarted_like_a_kubelet_would(lab: LabHandle) -> None:
