@@ -47,21 +47,16 @@ class LogsAndExec:
     ) -> str:
         """The container's log lines of the last `since_seconds` (default DEFAULT_LOG_WINDOW_S), at most
         `limit_bytes` (default MAX_LOG_BYTES): both are always sent."""
-        objects.validate_name("pod", pod)
         since = DEFAULT_LOG_WINDOW_S if since_seconds is None else since_seconds
         limit = MAX_LOG_BYTES if limit_bytes is None else limit_bytes
-        if since < 1:
-            raise InputError(f"since_seconds must be >= 1, got {since}")
-        if limit < 1:
-            raise InputError(f"limit_bytes must be >= 1, got {limit}")
-        kwargs: dict[str, Any] = {"container": container, "since_seconds": since, "limit_bytes": limit}
-        what = f"logs of {namespace}/{pod} container {container}"
+        what, kwargs = self._log_request(namespace, pod, container, since, limit)
         try:
             raw = self._rest.raw(what, self._core.read_namespaced_pod_log, pod, namespace, **kwargs)
-        except ContainerNotFound as exc:
-            raise self.container_error(namespace, pod, container) from exc
-        except NotFound as exc:
-            raise NotFound(f"pod {namespace}/{pod} not found") from exc
+        except MeshproberError as exc:
+            named = self._log_error(namespace, pod, container, exc)
+            if named is exc:
+                raise
+            raise named from exc
         return raw.decode("utf-8", "replace")
 
     def follow(
@@ -69,32 +64,37 @@ class LogsAndExec:
     ) -> LogFollow:
         """Follow the container's log from `since_seconds` ago (agent.kube.log_follow); opened in
         the background, so this returns at once and an error shows when the stream is closed."""
-        objects.validate_name("namespace", namespace)
-        objects.validate_name("pod", pod)
-        if since_seconds < 1 or limit_bytes < 1:
-            raise InputError(
-                f"since_seconds and limit_bytes must be >= 1, got {since_seconds}, {limit_bytes}"
-            )
-        what = f"logs of {namespace}/{pod} container {container}"
-        kwargs: dict[str, Any] = {
-            "container": container,
-            "since_seconds": since_seconds,
-            "limit_bytes": limit_bytes,
-            "follow": True,
-            "_request_timeout": (REQUEST_TIMEOUT[0], MAX_FOLLOW_S),
-        }
+        what, kwargs = self._log_request(namespace, pod, container, since_seconds, limit_bytes)
+        kwargs |= {"follow": True, "_request_timeout": (REQUEST_TIMEOUT[0], MAX_FOLLOW_S)}
 
         def open_stream() -> Any:
             return self._rest.stream(what, self._core.read_namespaced_pod_log, pod, namespace, **kwargs)
 
-        def explain(exc: MeshproberError) -> MeshproberError:
-            if isinstance(exc, ContainerNotFound):
-                return self.container_error(namespace, pod, container)
-            if isinstance(exc, NotFound):
-                return NotFound(f"pod {namespace}/{pod} not found")
-            return exc
+        return LogFollow(
+            open_stream, what, limit_bytes, lambda exc: self._log_error(namespace, pod, container, exc)
+        )
 
-        return LogFollow(open_stream, what, limit_bytes, explain)
+    @staticmethod
+    def _log_request(
+        namespace: str, pod: str, container: str, since: int, limit: int
+    ) -> tuple[str, dict[str, Any]]:
+        """What a log read is called in errors, and its checked query (PodLogOptions)."""
+        objects.validate_name("namespace", namespace)
+        objects.validate_name("pod", pod)
+        if since < 1:
+            raise InputError(f"since_seconds must be >= 1, got {since}")
+        if limit < 1:
+            raise InputError(f"limit_bytes must be >= 1, got {limit}")
+        what = f"logs of {namespace}/{pod} container {container}"
+        return what, {"container": container, "since_seconds": since, "limit_bytes": limit}
+
+    def _log_error(self, namespace: str, pod: str, container: str, exc: MeshproberError) -> MeshproberError:
+        """A log read's failure, naming the pod's real containers when the container was wrong."""
+        if isinstance(exc, ContainerNotFound):
+            return self.container_error(namespace, pod, container)
+        if isinstance(exc, NotFound):
+            return NotFound(f"pod {namespace}/{pod} not found")
+        return exc
 
     def exec(
         self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float
