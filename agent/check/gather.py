@@ -213,7 +213,9 @@ class PendingGather:
             pod = self._pod
             if pod.has_sidecar and self._logging(pod, "client"):
                 self._out.client_log = self._read_log(pod)
-                self._client_entry, _ = match_entry(self._out.client_log, self._request_ids[0])
+                # The probe's own line (by request id): it picks the cluster and the server's wait.
+                first = self._request_ids[0] if self._request_ids else None
+                self._client_entry, _ = match_entry(self._out.client_log, first)
         finally:
             self._client_done.set()
 
@@ -279,7 +281,7 @@ class PendingGather:
         if self._target is None or not out.clusters:
             return
         fqdn, port = self._target
-        entry, _ = match_entry(out.client_log, request_id, None, self._target) if request_id else (None, None)
+        entry = self._client_entry if request_id else None  # matched by _client_log
         pod = self._pod
         url_path = urlsplit(self._path.to.target_url).path or "/"
         out.routed = routed = route(out.objects, pod.namespace, pod.labels, fqdn, port, url_path)
