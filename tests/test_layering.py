@@ -102,7 +102,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "agent.model", "agent.errors", "agent.evidence", "agent.results", "agent.signals", "agent.redaction",
         "agent.names", "agent.budget",  # rules shared with the schema-free `probe --agent` (pure)
-        "agent.memtrim",  # glibc's malloc_trim through ctypes; no agent imports
         "agent.probe", "agent.envoy", "agent.istio", "agent.diagnose", "agent.explain", "agent.config",
         "agent.kube.cluster",  # the Cluster protocol and its value types: no kubernetes, no I/O
     ),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from agent import memtrim
+from agent.kube import memtrim
 from agent.kube.policy_kinds import POLICY_KINDS, PolicyKind, pick_version
 from agent.kube.raw_api import RawApi
 from agent.kube.slim import Slimmer, slim_endpoint_slice, slim_pod, slim_policy, slim_service

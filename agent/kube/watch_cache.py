@@ -30,7 +30,7 @@ from typing import Any
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from agent import memtrim
+from agent.kube import memtrim
 from agent.kube.raw_api import RawApi
 from agent.kube.slim import Slimmer
 

@@ -1,4 +1,4 @@
-"""agent.memtrim: the throttle (pure) and the release on this platform's C library."""
+"""agent.kube.memtrim: the throttle (pure) and the release on this platform's C library."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from agent import memtrim
+from agent.kube import memtrim
 
 
 @pytest.mark.parametrize(
