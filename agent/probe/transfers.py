@@ -30,58 +30,43 @@ class Transfer:
     exit_code: int
 
 
-def _write_outs(stdout: str) -> list[tuple[int, int]]:
-    """(start of the marker, end of its JSON object) for every write-out in stdout, in order."""
-    found: list[tuple[int, int]] = []
+def _write_outs(stdout: str) -> list[tuple[int, dict[str, object]]]:
+    """(end, decoded object) of every write-out in stdout, in order, up to the first broken one."""
+    found: list[tuple[int, dict[str, object]]] = []
     decoder = json.JSONDecoder()
     at = stdout.find(WRITE_OUT_MARKER)
     while at >= 0:
-        start = at + len(WRITE_OUT_MARKER)
         try:
-            obj, end = decoder.raw_decode(stdout, start)
+            obj, end = decoder.raw_decode(stdout, at + len(WRITE_OUT_MARKER))
         except ValueError:
             return found
         if not isinstance(obj, dict):
             return found
-        found.append((at, end))
+        found.append((end, obj))
         at = stdout.find(WRITE_OUT_MARKER, end)
     return found
 
 
-def _stderr_parts(stderr: str) -> list[str]:
-    parts = stderr.split(TRANSFER_END_MARKER + "\n")
-    if parts and parts[-1] == "":
-        parts.pop()
-    return parts
-
-
-def _exit_code(stdout_part: str, stderr_part: str) -> int:
-    at = stdout_part.find(WRITE_OUT_MARKER)
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(stdout_part, at + len(WRITE_OUT_MARKER))
-    except ValueError:
-        obj = {}
-    code = obj.get("exitcode") if isinstance(obj, dict) else None
+def _exit_code(write_out: dict[str, object], stderr_share: str) -> int:
+    code = write_out.get("exitcode")
     if isinstance(code, int) and not isinstance(code, bool):
         return code
-    errors = _ERROR_CODE.findall(stderr_part)
+    errors = _ERROR_CODE.findall(stderr_share)
     return int(errors[-1]) if errors else 0
 
 
 def split_transfers(stdout: str, stderr: str, exit_code: int | None) -> list[Transfer]:
     """One Transfer per complete write-out that has its stderr share (see module docstring)."""
-    spans = _write_outs(stdout)
-    printed = len(spans)
-    errs = _stderr_parts(stderr)
-    spans = spans[: min(len(errs), stderr.count(TRANSFER_END_MARKER))]  # complete on both streams
+    write_outs = _write_outs(stdout)
+    # Each complete stderr share ends with the marker line; what follows the last one is cut short.
+    shares = stderr.split(TRANSFER_END_MARKER + "\n")[:-1]
     out: list[Transfer] = []
     begin = 0
-    for i, (_, end) in enumerate(spans):
-        part = stdout[begin:end]
-        last = i == printed - 1  # the process exit code is the last transfer's
-        code = _exit_code(part, errs[i])
-        if last and code == 0 and exit_code is not None and exit_code != 0:
-            code = exit_code  # a failure the write-out did not see (the run was cut short)
-        out.append(Transfer(part, errs[i], code))
+    for i, ((end, obj), share) in enumerate(zip(write_outs, shares, strict=False)):
+        code = _exit_code(obj, share)
+        if i == len(write_outs) - 1 and code == 0 and exit_code is not None and exit_code != 0:
+            # The process exit code is the last transfer's: a failure its write-out did not see.
+            code = exit_code
+        out.append(Transfer(stdout[begin:end], share, code))
         begin = end
     return out
