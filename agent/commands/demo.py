@@ -129,8 +129,10 @@ def demo(
         cluster = LiveCluster.from_kubeconfig(str(lab.kubeconfig))
         agent, ctx = build_agent(config_path, cluster, reload_interval=2.0)
         # The schedule starts after the first round, so the round and a scheduled run never collide.
-        agent.start(listen=listen, serve=not once, schedule=False)
-        prime_policy(agent, ctx)  # the first scrape already shows meshprober_tls_conflict
+        # Primed before the API answers: the first scrape already shows meshprober_tls_conflict.
+        agent.start(
+            listen=listen, serve=not once, schedule=False, before_serving=lambda: prime_policy(agent, ctx)
+        )
         with console.status("probing every path (failures are re-probed and cross-checked) ..."):
             results = run_round(agent)
         if as_json:

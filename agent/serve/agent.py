@@ -111,11 +111,19 @@ class Agent:
     def shard(self) -> tuple[int, int]:
         return self._shard
 
-    def start(self, listen: str | None = None, serve: bool = True, schedule: bool = True) -> None:
+    def start(
+        self,
+        listen: str | None = None,
+        serve: bool = True,
+        schedule: bool = True,
+        before_serving: Callable[[], None] | None = None,
+    ) -> None:
         """Load the config (ConfigError if bad), then start scheduling, watching and (optionally) the API.
 
         Everything that can fail on bad input (config, shard, token, --listen) is checked before any
-        thread starts, so a usage error leaves nothing running.
+        thread starts, so a usage error leaves nothing running. `before_serving` runs once the paths
+        are loaded and before the API answers (the demo's policy priming: its first scrape must show
+        it; `meshprober run` primes after, so its health endpoints answer during an API outage).
         """
         config = self.watcher.load_initial()
         index, count = self._cli_shard
@@ -133,6 +141,8 @@ class Agent:
         self._refresh_services()
         self.apply_config(config)
         try:
+            if before_serving is not None:
+                before_serving()
             for i, server in enumerate(servers):
                 server.start()
                 if i == 0:
