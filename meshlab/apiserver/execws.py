@@ -261,6 +261,7 @@ async def serve_exec(
             kill_group(proc)
             await _finish(s, None, fault, request)
         elif exited.done() and not s.gone.is_set():
+            procs.discard(proc)  # reaped before its status is reported, as a container runtime does
             rc = proc.returncode or 0
             # like a container runtime: a signal-killed command reports 128+signal
             await _finish(s, exit_status(128 - rc if rc < 0 else rc), fault, request)
